@@ -1,0 +1,106 @@
+import { parseArgs } from "node:util";
+import { buildApp } from "../app.js";
+import { ConfigError, loadConfig } from "../config.js";
+import { serve } from "../main.js";
+import { createArgon2Hasher } from "../modules/auth/password-hasher.js";
+import { DataDirLockedError } from "../platform/database/data-dir-lock.js";
+import { openEmbeddedDatabase } from "../platform/database/embedded.js";
+import { openDatabase } from "../platform/database/index.js";
+import { DEMO_PASSWORD, seedDemoData } from "./seed.js";
+
+const USAGE = `Usage: kaira <command> [options]
+
+Commands:
+  serve                          run the API (default port 9000)
+  migrate                        apply pending database migrations
+  seed [--users N] [--posts M]   fill the database with demo data (defaults: 100 users, 1000 posts)
+  openapi                        print the OpenAPI document as JSON
+
+Configuration comes from the environment and .env (see README).`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+class UsageError extends Error {}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(loadConfig());
+
+    case "migrate": {
+      const database = await openDatabase(loadConfig());
+      try {
+        await database.migrate();
+        console.log(`Migrations applied (${database.kind} database).`);
+      } finally {
+        await database.close();
+      }
+      return;
+    }
+
+    case "seed": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { users: { type: "string" }, posts: { type: "string" } },
+      });
+      const counts = {
+        users: positiveInt("users", values.users, 100),
+        posts: positiveInt("posts", values.posts, 1000),
+      };
+      const database = await openDatabase(loadConfig());
+      try {
+        await database.migrate();
+        const started = performance.now();
+        await seedDemoData(database, createArgon2Hasher(), {
+          ...counts,
+          progress: process.stderr.isTTY === true,
+        });
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        console.log(
+          `Seeded ${counts.users} users and ${counts.posts} posts in ${seconds} s. Demo users' password: ${DEMO_PASSWORD}`,
+        );
+      } finally {
+        await database.close();
+      }
+      return;
+    }
+
+    case "openapi": {
+      // The document comes from the route schemas alone; an empty in-memory database suffices.
+      const database = await openEmbeddedDatabase();
+      const app = await buildApp(loadConfig(), { database });
+      await app.ready();
+      process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
+      await app.close();
+      await database.close();
+      return;
+    }
+
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return;
+
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  const isArgumentError = (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
+  const isUserError =
+    error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError;
+  if (error instanceof Error && (isUserError || isArgumentError)) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,153 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseDotenv } from "dotenv";
+
+/**
+ * Every setting Kaira reads, parsed and validated once at start-up. Values come from the
+ * process environment, then from an optional `.env` file (the environment wins). A bad
+ * value throws a ConfigError that names the variable, so start-up stops with a clear cause.
+ */
+export interface Config {
+  nodeEnv: "development" | "production" | "test";
+  host: string;
+  port: number;
+  /** `postgres://…` switches from the embedded database to PostgreSQL. */
+  databaseUrl: string | undefined;
+  /** Size of the PostgreSQL connection pool per process. */
+  databasePoolSize: number;
+  redisUrl: string | undefined;
+  dataDir: string;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logFile: string | undefined;
+  /** Pretty, human-readable logs; defaults to on when stdout is a terminal. */
+  logPretty: boolean;
+  corsOrigins: string[];
+  /** Host names accepted in the Host header; empty accepts any. `*.example.com` matches subdomains. */
+  trustedHosts: string[];
+  /** Seconds to keep serving (with readiness 503) after SIGTERM before closing the listener. */
+  shutdownDrainSeconds: number;
+  /** Seconds allowed for in-flight work to finish after the listener closes. */
+  shutdownTimeoutSeconds: number;
+  bodyLimitBytes: number;
+  staticDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function readString(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? fallback : value;
+}
+
+function readOptional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = readOptional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function readEnum<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function readList(env: Env, name: string): string[] {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function readUrl(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "is not a valid URL");
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+  }
+  return raw;
+}
+
+function readOrigins(env: Env, name: string): string[] {
+  const origins = readList(env, name);
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    try {
+      const url = new URL(origin);
+      if (url.origin !== origin) throw new Error("not an origin");
+    } catch {
+      throw new ConfigError(name, `entries must be origins like https://app.example.com, got "${origin}"`);
+    }
+  }
+  return origins;
+}
+
+/** Reads `.env` from the working directory, if there is one. */
+export function readDotenv(path = resolve(process.cwd(), ".env")): Env {
+  return existsSync(path) ? parseDotenv(readFileSync(path)) : {};
+}
+
+export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Config {
+  const nodeEnv = readEnum(env, "NODE_ENV", ["development", "production", "test"] as const, "development");
+  return {
+    nodeEnv,
+    host: readString(env, "HOST", "0.0.0.0"),
+    port: readInt(env, "PORT", 9000, 0, 65535),
+    databaseUrl: readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    databasePoolSize: readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
+    redisUrl: readUrl(env, "REDIS_URL", ["redis:", "rediss:"]),
+    dataDir: resolve(readString(env, "DATA_DIR", "./data")),
+    logLevel: readEnum(
+      env,
+      "LOG_LEVEL",
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
+      "info",
+    ),
+    logFile: readOptional(env, "LOG_FILE"),
+    logPretty: readBool(env, "LOG_PRETTY", process.stdout.isTTY === true && nodeEnv !== "production"),
+    corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    trustedHosts: readList(env, "TRUSTED_HOSTS").map((host) => host.toLowerCase()),
+    shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
+    shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),
+    bodyLimitBytes: readInt(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 100 * 1024 * 1024),
+    staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Domain errors: business code throws these, one error handler turns them into
+ * problem+json. `code` is the stable, machine-readable part of the contract.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequestError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(400, code, detail);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  constructor(detail = "Not authenticated", code = "not_authenticated") {
+    super(401, code, detail);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(detail = "Not allowed", code = "forbidden") {
+    super(403, code, detail);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(detail = "Not found", code = "not_found") {
+    super(404, code, detail);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(409, code, detail);
+  }
+}
+
+/** One field-level problem, shaped as FastAPI reports them. */
+export interface FieldError {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** A 422 raised by business code for input the schema could not express (e.g. a bad cursor). */
+export class ValidationFailedError extends DomainError {
+  constructor(readonly errors: FieldError[]) {
+    super(422, "validation_error", errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
+  }
+}

@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { Config } from "../../config.js";
+import { BadRequestError } from "../errors.js";
+
+// A client-supplied id is echoed only when it is short and plain, so it cannot inject
+// anything into logs or headers.
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdFrom(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const incoming = request.headers["x-request-id"];
+  return typeof incoming === "string" && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+function hostAllowed(hostname: string, trustedHosts: string[]): boolean {
+  const host = hostname.toLowerCase();
+  return trustedHosts.some((pattern) =>
+    pattern === "*" ? true : pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) : host === pattern,
+  );
+}
+
+/**
+ * Per-request plumbing: the x-request-id header, trusted-host checking, and baseline
+ * security headers.
+ */
+export const requestContextPlugin = fp(async (app: FastifyInstance, options: { config: Config }) => {
+  const { trustedHosts } = options.config;
+
+  app.addHook("onRequest", async (request: FastifyRequest, reply) => {
+    reply.header("x-request-id", request.id);
+    if (trustedHosts.length > 0 && !hostAllowed(request.hostname, trustedHosts)) {
+      throw new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`);
+    }
+  });
+
+  app.addHook("onSend", async (_request, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("x-frame-options", "DENY");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("content-security-policy", "frame-ancestors 'none'");
+    return payload;
+  });
+});

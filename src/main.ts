@@ -1,0 +1,63 @@
+import { pathToFileURL } from "node:url";
+import { buildApp } from "./app.js";
+import { type Config, loadConfig } from "./config.js";
+import { openDatabase } from "./platform/database/index.js";
+import { createLogger } from "./platform/logger.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs the API: open the database, migrate, build, listen — and on SIGTERM/SIGINT drain:
+ * readiness turns 503 at once, the listener stays open for SHUTDOWN_DRAIN_SECONDS so load
+ * balancers notice, then closes and in-flight requests finish before the process exits 0.
+ */
+export async function serve(config: Config = loadConfig()): Promise<void> {
+  const logger = createLogger(config);
+  const database = await openDatabase(config);
+  await database.migrate();
+  const app = await buildApp(config, { database, logger });
+  app.addHook("onClose", async () => database.close());
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.lifecycle.draining = true;
+    logger.info(
+      { event: "shutdown.started", signal, drain_seconds: config.shutdownDrainSeconds },
+      "shutting down",
+    );
+    const deadline = setTimeout(
+      () => {
+        logger.error({ event: "shutdown.timeout" }, "shutdown timed out; exiting");
+        process.exit(1);
+      },
+      (config.shutdownDrainSeconds + config.shutdownTimeoutSeconds) * 1000,
+    );
+    deadline.unref();
+    await sleep(config.shutdownDrainSeconds * 1000);
+    await app.close();
+    logger.info({ event: "shutdown.completed" }, "stopped");
+    logger.flush();
+    process.exitCode = 0;
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+
+  await app.listen({ host: config.host, port: config.port });
+  logger.info(
+    {
+      event: "server.started",
+      database: database.kind,
+      data_dir: database.kind === "embedded" ? config.dataDir : undefined,
+    },
+    `Kaira listening on http://${config.host}:${config.port} (docs at /docs)`,
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  serve().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

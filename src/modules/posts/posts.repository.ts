@@ -1,0 +1,64 @@
+import { and, arrayContains, desc, eq, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../../platform/database/index.js";
+import { posts, users } from "../../platform/database/schema.js";
+
+export interface PostWithAuthor {
+  id: number;
+  title: string;
+  content: string;
+  tags: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  author: { id: number; username: string };
+}
+
+export interface PostListFilter {
+  limit: number;
+  /** Keyset position: rows strictly older than (createdAt, id). */
+  after?: { createdAt: string; id: number };
+  authorId?: number;
+  tag?: string;
+}
+
+export interface PostsRepository {
+  /** Newest first, author joined in — one statement however many posts. */
+  listByCursor(filter: PostListFilter): Promise<PostWithAuthor[]>;
+  findById(id: number): Promise<PostWithAuthor | undefined>;
+}
+
+export function createPostsRepository(db: Db): PostsRepository {
+  const selectWithAuthor = () =>
+    db
+      .select({
+        id: posts.id,
+        title: posts.title,
+        content: posts.content,
+        tags: posts.tags,
+        createdAt: posts.createdAt,
+        updatedAt: posts.updatedAt,
+        author: { id: users.id, username: users.username },
+      })
+      .from(posts)
+      .innerJoin(users, eq(users.id, posts.authorId));
+
+  return {
+    listByCursor({ limit, after, authorId, tag }) {
+      const conditions: SQL[] = [];
+      if (after) {
+        conditions.push(
+          sql`(${posts.createdAt}, ${posts.id}) < (${after.createdAt}::timestamptz, ${after.id})`,
+        );
+      }
+      if (authorId !== undefined) conditions.push(eq(posts.authorId, authorId));
+      if (tag !== undefined) conditions.push(arrayContains(posts.tags, [tag]));
+      return selectWithAuthor()
+        .where(and(...conditions))
+        .orderBy(desc(posts.createdAt), desc(posts.id))
+        .limit(limit);
+    },
+    async findById(id) {
+      const [row] = await selectWithAuthor().where(eq(posts.id, id)).limit(1);
+      return row;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Logger as DrizzleLogger } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type * as schema from "./schema.js";
+
+/** The query API both adapters expose: Drizzle over PostgreSQL, embedded or served. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A statement as it was sent to the database; used by tests that count queries per request. */
+export interface ExecutedQuery {
+  sql: string;
+  params: unknown[];
+}
+
+/** The database port. Business code receives `db` and never imports a driver. */
+export interface Database {
+  readonly kind: "embedded" | "postgres";
+  readonly db: Db;
+  /** Applies pending migrations from `drizzle/`; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** Throws when the database does not answer; used by readiness. */
+  ping(): Promise<void>;
+  /** Calls `listener` for every statement this process sends until the returned function is called. */
+  onQuery(listener: (query: ExecutedQuery) => void): () => void;
+  close(): Promise<void>;
+}
+
+export const migrationsFolder = new URL("../../../drizzle", import.meta.url).pathname;
+
+/** A Drizzle logger that fans statements out to listeners (no-op cost when nobody listens). */
+export class QueryListeners implements DrizzleLogger {
+  private readonly listeners = new Set<(query: ExecutedQuery) => void>();
+
+  logQuery(sql: string, params: unknown[]): void {
+    for (const listener of this.listeners) listener({ sql, params });
+  }
+
+  add(listener: (query: ExecutedQuery) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,60 @@
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/pglite";
+import { migrate } from "drizzle-orm/pglite/migrator";
+import { lockDataDir } from "./data-dir-lock.js";
+import { type Database, type Db, migrationsFolder, QueryListeners } from "./database.js";
+import * as schema from "./schema.js";
+
+export interface EmbeddedOptions {
+  /** Directory that holds the database files; omitted → an in-memory database. */
+  dataDir?: string;
+  /** A dump made by `dumpEmbedded` to start from (tests load a migrated template this way). */
+  loadFrom?: Blob;
+}
+
+/**
+ * The embedded adapter: PGlite, a real PostgreSQL compiled to WebAssembly, running inside
+ * this process. It is single-connection, so statements queue behind an open transaction —
+ * keep transactions short.
+ */
+export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promise<Database> {
+  const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {};
+  let client: PGlite;
+  try {
+    client = await PGlite.create({
+      ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
+      ...(options.loadFrom ? { loadDataDir: options.loadFrom } : {}),
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  const listeners = new QueryListeners();
+  const db = drizzle({ client, schema, logger: listeners }) as unknown as Db;
+  return {
+    kind: "embedded",
+    db,
+    async migrate() {
+      await migrate(drizzle({ client }), { migrationsFolder });
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    onQuery: (listener) => listeners.add(listener),
+    async close() {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
+}
+
+/** Dumps a (migrated) in-memory embedded database so others can start from a copy of it. */
+export async function dumpEmbedded(database: Database): Promise<Blob> {
+  const client = (database.db as unknown as { $client: PGlite }).$client;
+  return client.dumpDataDir("none");
+}

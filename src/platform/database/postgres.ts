@@ -1,0 +1,55 @@
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import { type Database, type Db, migrationsFolder, QueryListeners } from "./database.js";
+import * as schema from "./schema.js";
+
+// Any 64-bit number unique to Kaira: migrations from several processes queue on this lock.
+const MIGRATION_LOCK_ID = 7_265_331_019n;
+
+export interface PostgresOptions {
+  url: string;
+  poolSize: number;
+  applicationName?: string;
+}
+
+/** The distributed adapter: a pooled node-postgres connection to a PostgreSQL server. */
+export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    application_name: options.applicationName ?? "kaira",
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that
+  // would crash the process. The pool replaces the client on the next checkout.
+  pool.on("error", () => {});
+  const listeners = new QueryListeners();
+  const db = drizzle({ client: pool, schema, logger: listeners }) as unknown as Db;
+  return {
+    kind: "postgres",
+    db,
+    async migrate() {
+      const client = await pool.connect();
+      try {
+        await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_ID.toString()]);
+        try {
+          await migrate(drizzle({ client }), { migrationsFolder });
+        } finally {
+          await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_ID.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    onQuery: (listener) => listeners.add(listener),
+    async close() {
+      await pool.end();
+    },
+  };
+}
