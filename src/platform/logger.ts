@@ -15,7 +15,9 @@ const REDACTED_PATHS = [
 
 /**
  * The process logger: JSON lines on stdout (pretty when a person is watching), plus a
- * rotating file of 10 MB × 5 when LOG_FILE is set. Transports run in a worker thread so
+ * rotating file of 10 MB × 5 when LOG_FILE is set (LOG_FILE=logs/kaira.log writes
+ * logs/kaira.1.log, kaira.2.log, … keeping the newest five, and links logs/current.log to
+ * the active one). Transports run in a worker thread so
  * formatting and file I/O stay off the request path.
  */
 export function createLogger(config: Pick<Config, "logLevel" | "logFile" | "logPretty">): Logger {
@@ -33,7 +35,7 @@ export function createLogger(config: Pick<Config, "logLevel" | "logFile" | "logP
     targets.push({
       target: "pino-roll",
       level: config.logLevel,
-      options: { file: config.logFile, size: "10m", limit: { count: 5 }, mkdir: true },
+      options: { file: config.logFile, size: "10m", limit: { count: 5 }, mkdir: true, symlink: true },
     });
   }
   return pino(

@@ -34,7 +34,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       database,
       url,
       async drop() {
-        await database.close();
+        await database.close().catch(() => {}); // a test may have closed it on purpose
         const dropper = new pg.Client({ connectionString: adminUrl });
         await dropper.connect();
         try {

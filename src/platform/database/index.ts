@@ -6,7 +6,9 @@ import { openPostgresDatabase } from "./postgres.js";
 export type { Database, Db, ExecutedQuery } from "./database.js";
 
 /** Chooses the adapter once from config: PostgreSQL when DATABASE_URL is set, else embedded. */
-export function openDatabase(config: Pick<Config, "databaseUrl" | "databasePoolSize" | "dataDir">): Promise<Database> {
+export function openDatabase(
+  config: Pick<Config, "databaseUrl" | "databasePoolSize" | "dataDir">,
+): Promise<Database> {
   return config.databaseUrl
     ? openPostgresDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize })
     : openEmbeddedDatabase({ dataDir: config.dataDir });

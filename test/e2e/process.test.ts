@@ -1,0 +1,164 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runKaira, startServer, waitFor } from "../helpers/process.js";
+import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+
+// Real `kaira` processes over real HTTP: on the embedded database by default, and on the
+// test run's PostgreSQL when DATABASE_URL is set.
+let testDb: TestDatabase | undefined;
+let databaseEnv: Record<string, string>;
+const dataDir = mkdtempSync(join(tmpdir(), "kaira-e2e-"));
+
+beforeAll(async () => {
+  if (onPostgres()) {
+    testDb = await createTestDatabase();
+    databaseEnv = { DATABASE_URL: testDb.url as string };
+  } else {
+    databaseEnv = { DATA_DIR: dataDir };
+  }
+});
+afterAll(async () => {
+  await testDb?.drop();
+});
+
+const json = (body: unknown) => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+describe("kaira serve", { timeout: 120_000 }, () => {
+  it("serves the seed's sign-up cases, logs each request to LOG_FILE, and drains on SIGTERM", async () => {
+    const logFile = join(mkdtempSync(join(tmpdir(), "kaira-log-")), "kaira.log");
+    const server = await startServer({ ...databaseEnv, LOG_FILE: logFile, SHUTDOWN_DRAIN_SECONDS: "1" });
+
+    const body = { username: "john", email: "john@example.com", password: "SecurePass123" };
+    const created = await fetch(`${server.baseUrl}/api/v1/users/`, json(body));
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { email: string }).email).toBe("john@example.com");
+    const again = await fetch(`${server.baseUrl}/api/v1/users`, json({ ...body, username: "john2" }));
+    expect(again.status).toBe(400);
+    expect(((await again.json()) as { detail: string }).detail).toContain("already registered");
+
+    const docs = await fetch(`${server.baseUrl}/docs`);
+    expect(docs.status).toBe(200);
+    const openapi = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as { openapi: string };
+    expect(openapi.openapi).toBe("3.1.0");
+
+    // A sign-up in flight when SIGTERM arrives still completes; readiness turns 503 first.
+    const inFlight = fetch(
+      `${server.baseUrl}/api/v1/users`,
+      json({ ...body, email: "late@example.com", username: "late" }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    server.child.kill("SIGTERM");
+    await waitFor(
+      async () => (await fetch(`${server.baseUrl}/health/ready`)).status === 503,
+      2_000,
+      "not-ready",
+    );
+    expect((await inFlight).status).toBe(201);
+    expect(await server.exited).toBe(0);
+
+    const activeLog = join(logFile, "..", "current.log"); // pino-roll links the file it writes
+    const lines = readFileSync(activeLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const access = lines.find(
+      (l) => l.msg === "request completed" && l.route === "/api/v1/users" && l.status === 201,
+    );
+    expect(access).toMatchObject({
+      method: "POST",
+      request_id: expect.any(String),
+      duration_ms: expect.any(Number),
+    });
+    expect(readFileSync(activeLog, "utf8")).not.toContain("SecurePass123");
+  });
+
+  it.skipIf(onPostgres())(
+    "refuses a second process on the same embedded DATA_DIR with a clear message",
+    async () => {
+      const server = await startServer(databaseEnv);
+      try {
+        const second = runKaira(["migrate"], databaseEnv);
+        expect(await second.exited).toBe(2);
+        expect(second.output()).toMatch(/already open in process \d+/);
+      } finally {
+        server.child.kill("SIGTERM");
+        expect(await server.exited).toBe(0);
+      }
+    },
+  );
+
+  it.runIf(onPostgres())("runs two instances side by side on PostgreSQL", async () => {
+    const [a, b] = await Promise.all([startServer(databaseEnv), startServer(databaseEnv)]);
+    try {
+      const res = await fetch(
+        `${a.baseUrl}/api/v1/users`,
+        json({ email: "two@example.com", username: "two", password: "SecurePass123" }),
+      );
+      const { id } = (await res.json()) as { id: number };
+      expect((await fetch(`${b.baseUrl}/api/v1/users/${id}`)).status).toBe(200);
+    } finally {
+      a.child.kill("SIGTERM");
+      b.child.kill("SIGTERM");
+      expect(await a.exited).toBe(0);
+      expect(await b.exited).toBe(0);
+    }
+  });
+
+  it("stops at start-up with a message naming a bad variable", async () => {
+    const run = runKaira(["serve"], { ...databaseEnv, PORT: "not-a-port" });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain("PORT");
+  });
+});
+
+describe("kaira CLI", { timeout: 120_000 }, () => {
+  it("migrates idempotently, also when run concurrently", async () => {
+    const runs = [
+      runKaira(["migrate"], databaseEnv),
+      ...(onPostgres() ? [runKaira(["migrate"], databaseEnv)] : []),
+    ];
+    for (const run of runs) expect(await run.exited).toBe(0);
+    const again = runKaira(["migrate"], databaseEnv);
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toContain("Migrations applied");
+  });
+
+  it("seeds demo data that the API then serves", async () => {
+    const seed = runKaira(["seed", "--users", "5", "--posts", "45"], databaseEnv);
+    expect(await seed.exited).toBe(0);
+    expect(seed.output()).toMatch(/Seeded 5 users and 45 posts/);
+    const server = await startServer(databaseEnv);
+    try {
+      const page = (await (await fetch(`${server.baseUrl}/api/v1/posts?limit=50`)).json()) as {
+        items: unknown[];
+      };
+      expect(page.items.length).toBeGreaterThanOrEqual(45);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  });
+
+  it("rejects bad seed arguments and unknown commands", async () => {
+    const bad = runKaira(["seed", "--users", "many"], databaseEnv);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain("--users");
+    const unknown = runKaira(["frobnicate"], databaseEnv);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toContain("Usage: kaira");
+  });
+
+  it("prints the OpenAPI document", async () => {
+    const run = runKaira(["openapi"], {});
+    expect(await run.exited).toBe(0);
+    const doc = JSON.parse(run.output());
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.paths["/api/v1/posts"]).toBeDefined();
+  });
+});

@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const KAIRA_BIN = fileURLToPath(new URL("../../bin/kaira.js", import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface KairaProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Runs the real `kaira` command as a user would, with only the given environment. */
+export function runKaira(args: string[], env: Record<string, string>): KairaProcess {
+  const child = spawn(process.execPath, [KAIRA_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_PRETTY: "false", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Polls until `condition` holds or the deadline passes — no fixed sleeps. */
+export async function waitFor<T>(
+  condition: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await condition();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+export async function startServer(env: Record<string, string>) {
+  const port = await freePort();
+  const server = runKaira(["serve"], { HOST: "127.0.0.1", PORT: String(port), ...env });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let exitCode: number | null | undefined;
+  server.exited.then((code) => {
+    exitCode = code;
+  });
+  await waitFor(
+    async () => {
+      if (exitCode !== undefined) throw new Error(`server exited with ${exitCode}: ${server.output()}`);
+      return (await fetch(`${baseUrl}/health/ready`)).status === 200;
+    },
+    90_000,
+    "the server to become ready",
+  );
+  return { ...server, baseUrl };
+}

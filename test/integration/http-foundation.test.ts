@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApp, type TestApp } from "../helpers/test-app.js";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({
+    CORS_ORIGINS: "https://app.example.com",
+    TRUSTED_HOSTS: "localhost,api.example.com,*.kaira.test",
+  });
+});
+afterAll(() => t.close());
+
+describe("request ids", () => {
+  it("puts a fresh x-request-id on every response, also in the problem body", async () => {
+    const res = await t.app.inject({ url: "/api/v1/users/999999" });
+    expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.json().request_id).toBe(res.headers["x-request-id"]);
+  });
+
+  it("echoes a sane incoming id and replaces an insane one", async () => {
+    const echoed = await t.app.inject({ url: "/health/live", headers: { "x-request-id": "trace-abc.123" } });
+    expect(echoed.headers["x-request-id"]).toBe("trace-abc.123");
+    const replaced = await t.app.inject({ url: "/health/live", headers: { "x-request-id": "bad id\n{}" } });
+    expect(replaced.headers["x-request-id"]).not.toContain("bad");
+  });
+});
+
+describe("routing", () => {
+  it("ignores trailing slashes", async () => {
+    expect((await t.app.inject({ url: "/api/v1/posts/" })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: "/health/live/" })).statusCode).toBe(200);
+  });
+
+  it("answers unknown routes and methods with a 404 problem", async () => {
+    for (const [method, url] of [
+      ["GET", "/nope"],
+      ["GET", "/.git/config"],
+      ["GET", "/.env"],
+      ["DELETE", "/health/live"],
+    ] as const) {
+      const res = await t.app.inject({ method, url });
+      expect(res.statusCode).toBe(404);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.json().code).toBe("not_found");
+    }
+  });
+
+  it("serves static files", async () => {
+    const res = await t.app.inject({ url: "/static/index.html" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^text\/html/);
+    expect(res.body).toContain("Kaira");
+  });
+
+  it("sends baseline security headers", async () => {
+    const res = await t.app.inject({ url: "/health/live" });
+    expect(res.headers).toMatchObject({
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+      "referrer-policy": "no-referrer",
+    });
+    expect(res.headers["x-powered-by"]).toBeUndefined();
+  });
+
+  it("refuses a body over the limit with 413", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        email: "a@example.com",
+        username: "abc",
+        password: "x".repeat(2 * 1024 * 1024),
+      }),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().status).toBe(413);
+  });
+});
+
+describe("CORS allow-list", () => {
+  it("allows a listed origin, preflight included", async () => {
+    const res = await t.app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/users",
+      headers: {
+        origin: "https://app.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers["access-control-allow-origin"]).toBe("https://app.example.com");
+  });
+
+  it("does not reflect an unlisted origin", async () => {
+    const res = await t.app.inject({ url: "/api/v1/posts", headers: { origin: "http://evil.example" } });
+    expect(res.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
+describe("trusted hosts", () => {
+  it("accepts listed hosts and wildcard subdomains, with or without a port", async () => {
+    for (const host of ["localhost", "api.example.com:9000", "eu.kaira.test"]) {
+      expect((await t.app.inject({ url: "/health/live", headers: { host } })).statusCode).toBe(200);
+    }
+  });
+
+  it("refuses other hosts with 400 invalid_host", async () => {
+    const res = await t.app.inject({ url: "/health/live", headers: { host: "evil.example" } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_host");
+  });
+});
+
+describe("OpenAPI and docs", () => {
+  it("serves an OpenAPI 3.1 document listing the users and posts paths", async () => {
+    const res = await t.app.inject({ url: "/openapi.json" });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/users", "/api/v1/users/{id}", "/api/v1/posts", "/api/v1/posts/{id}"]),
+    );
+    expect(doc.components.schemas.Problem).toBeDefined();
+    expect(doc.paths["/api/v1/users"].post.responses["422"]).toBeDefined();
+  });
+
+  it("renders the interactive docs at /docs", async () => {
+    const res = await t.app.inject({ url: "/docs" });
+    const page = res.statusCode === 302 ? await t.app.inject({ url: res.headers.location as string }) : res;
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toMatch(/swagger/i);
+  });
+});
+
+describe("health", () => {
+  it("is live and ready while the database answers", async () => {
+    expect((await t.app.inject({ url: "/health/live" })).json()).toEqual({ status: "ok" });
+    const ready = await t.app.inject({ url: "/health/ready" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({
+      status: "pass",
+      draining: false,
+      checks: { database: { status: "pass" } },
+    });
+  });
+
+  it("turns not-ready while draining, staying live", async () => {
+    t.app.lifecycle.draining = true;
+    try {
+      const ready = await t.app.inject({ url: "/health/ready" });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({ status: "fail", draining: true });
+      expect((await t.app.inject({ url: "/health/live" })).statusCode).toBe(200);
+    } finally {
+      t.app.lifecycle.draining = false;
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, readDotenv } from "../../src/config.js";
+
+describe("loadConfig", () => {
+  it("has working defaults: port 9000, embedded database under ./data", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 9000,
+      host: "0.0.0.0",
+      databaseUrl: undefined,
+      nodeEnv: "development",
+    });
+    expect(config.dataDir).toBe(join(process.cwd(), "data"));
+    expect(config.corsOrigins).toEqual([]);
+  });
+
+  it("reads and types every kind of value", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      DATABASE_URL: "postgres://u:p@db:5432/kaira",
+      CORS_ORIGINS: "https://a.example.com, https://b.example.com",
+      TRUSTED_HOSTS: "API.example.com",
+      LOG_LEVEL: "debug",
+      LOG_PRETTY: "false",
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: "postgres://u:p@db:5432/kaira",
+      corsOrigins: ["https://a.example.com", "https://b.example.com"],
+      trustedHosts: ["api.example.com"],
+      logLevel: "debug",
+      logPretty: false,
+    });
+  });
+
+  it.each([
+    ["PORT", "abc"],
+    ["PORT", "70000"],
+    ["DATABASE_URL", "mysql://x"],
+    ["DATABASE_URL", "::::"],
+    ["REDIS_URL", "http://x"],
+    ["LOG_LEVEL", "loud"],
+    ["NODE_ENV", "staging"],
+    ["LOG_PRETTY", "maybe"],
+    ["CORS_ORIGINS", "https://a.example.com/path"],
+  ])("stops with an error naming %s for %j", (variable, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).toContain(variable);
+  });
+
+  it("reads a .env file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kaira-env-"));
+    writeFileSync(join(dir, ".env"), "PORT=9100\n# comment\nLOG_LEVEL=warn\n");
+    const config = loadConfig(readDotenv(join(dir, ".env")));
+    expect(config.port).toBe(9100);
+    expect(config.logLevel).toBe("warn");
+    expect(readDotenv(join(dir, "missing.env"))).toEqual({});
+  });
+});
