@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import fastifyCors from "@fastify/cors";
+import fastifyFormbody from "@fastify/formbody";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -7,11 +9,21 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AccessLog } from "./http/access-log.js";
+import { authenticationPlugin } from "./http/plugins/authentication.js";
 import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
+import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
+import { createAccessTokens } from "./modules/auth/access-tokens.js";
+import { authRoutes } from "./modules/auth/auth.routes.js";
+import { createAuthService } from "./modules/auth/auth.service.js";
+import { createAuthStateCache } from "./modules/auth/auth-state.js";
+import { createLoginThrottle } from "./modules/auth/login-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password-hasher.js";
+import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
+import { type Role, SCOPES } from "./modules/auth/scopes.js";
+import { loadSigningKeys } from "./modules/auth/signing-keys.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
@@ -19,10 +31,16 @@ import { createPostsService } from "./modules/posts/posts.service.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
 import { createUsersService } from "./modules/users/users.service.js";
+import { type Cache, openCache } from "./platform/cache/index.js";
 import type { Database } from "./platform/database/index.js";
+
+// Expired and revoked refresh tokens are deleted this often.
+const REFRESH_TOKEN_CLEANUP_MS = 60 * 60 * 1000;
 
 export interface AppDependencies {
   database: Database;
+  /** Shared state with expiry; when omitted, opened from config (and closed with the app). */
+  cache?: Cache;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
 }
@@ -36,6 +54,7 @@ declare module "fastify" {
   interface FastifyInstance {
     lifecycle: AppLifecycle;
     database: Database;
+    cache: Cache;
   }
 }
 
@@ -64,10 +83,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("database", deps.database);
+  const cache = deps.cache ?? openCache(config);
+  if (!deps.cache) app.addHook("onClose", async () => cache.close());
+  app.decorate("cache", cache);
   app.addSchema(ProblemSchema);
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
+  await app.register(rateLimitPlugin, { cache, perMinute: config.rateLimitPerMinute });
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   await app.register(fastifyCors, {
     // An empty allow-list means no cross-origin access at all, never "any origin".
     origin: config.corsOrigins.includes("*")
@@ -85,10 +109,27 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       openapi: "3.1.0",
       info: { title: "Kaira API", version: "1.0.0", description: API_DESCRIPTION },
       tags: [
-        { name: "users", description: "Sign-up and profiles" },
+        { name: "auth", description: "Tokens: log in, refresh, log out" },
+        { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
         { name: "service", description: "Health probes" },
       ],
+      components: {
+        securitySchemes: {
+          OAuth2: {
+            type: "oauth2",
+            description:
+              "Log in with your email or username and password; the docs' Authorize button uses this.",
+            flows: {
+              password: {
+                tokenUrl: "/api/v1/auth/token",
+                refreshUrl: "/api/v1/auth/refresh",
+                scopes: SCOPES,
+              },
+            },
+          },
+        },
+      },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
@@ -98,15 +139,41 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const db = deps.database.db;
-  const usersService = createUsersService({ usersRepository: createUsersRepository(db), passwordHasher });
+  const usersRepository = createUsersRepository(db);
+  const refreshTokensRepository = createRefreshTokensRepository(db);
+  const accessTokens = createAccessTokens(loadSigningKeys(config), config.auth);
+  const authState = createAuthStateCache(cache, async (userId) => {
+    const user = await usersRepository.findById(userId);
+    return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role as Role };
+  });
+  const usersService = createUsersService({
+    usersRepository,
+    passwordHasher,
+    refreshTokensRepository,
+    authState,
+  });
+  const authService = createAuthService({
+    usersRepository,
+    refreshTokensRepository,
+    passwordHasher,
+    accessTokens,
+    loginThrottle: createLoginThrottle(cache, config.auth),
+    config: config.auth,
+    dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
+  });
   const postsService = createPostsService({ postsRepository: createPostsRepository(db) });
 
+  await app.register(authenticationPlugin, { accessTokens, authState });
   await app.register(healthRoutes, {
-    checks: [{ name: "database", check: () => deps.database.ping() }],
+    checks: [
+      { name: "database", check: () => deps.database.ping() },
+      ...(cache.kind === "redis" ? [{ name: "redis", check: () => cache.ping() }] : []),
+    ],
     isDraining: () => app.lifecycle.draining,
   });
   await app.register(
     async (api) => {
+      await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
     },
@@ -114,6 +181,29 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   );
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  const { adminEmail, adminPassword } = config;
+  if (adminEmail && adminPassword) {
+    app.addHook("onReady", async () => {
+      const { created, user } = await usersService.ensureAdmin(adminEmail, adminPassword);
+      if (created)
+        app.log.info({ event: "user.admin_bootstrapped", user_id: user.id }, "admin account created");
+    });
+  }
+
+  let cleanupTimer: NodeJS.Timeout | undefined;
+  app.addHook("onReady", async () => {
+    cleanupTimer = setInterval(() => {
+      refreshTokensRepository
+        .deleteExpired(new Date())
+        .then((deleted) =>
+          app.log.debug({ event: "auth.refresh_tokens.cleaned", deleted }, "expired refresh tokens deleted"),
+        )
+        .catch((error: unknown) => app.log.warn({ err: error }, "refresh token cleanup failed"));
+    }, REFRESH_TOKEN_CLEANUP_MS);
+    cleanupTimer.unref();
+  });
+  app.addHook("onClose", async () => clearInterval(cleanupTimer));
 
   return app;
 }

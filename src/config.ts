@@ -31,7 +31,34 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   bodyLimitBytes: number;
   staticDir: string;
+  auth: AuthConfig;
+  /** Requests per minute per client address; 0 turns the global limit off. */
+  rateLimitPerMinute: number;
+  /** Bootstrap admin created at start when no user has this email. */
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
 }
+
+export interface AuthConfig {
+  /** Signs access tokens (HS256). Unset outside production: generated once under DATA_DIR. */
+  secretKey: string | undefined;
+  /** Older signing secrets still accepted for verification while their tokens live out. */
+  previousSecretKeys: string[];
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  issuer: string;
+  audience: string;
+  /** Consecutive failed logins on one account before it is throttled. */
+  maxFailuresPerAccount: number;
+  /** Failed logins from one client address before it is throttled. */
+  maxFailuresPerAddress: number;
+  failureWindowSeconds: number;
+  /** First throttle period; it doubles with each further failure, up to the failure window. */
+  lockoutSeconds: number;
+}
+
+/** The weakest secret we accept: 32 characters (256 bits if random, as HS256 needs). */
+export const MIN_SECRET_LENGTH = 32;
 
 export class ConfigError extends Error {
   constructor(
@@ -125,8 +152,62 @@ export function readDotenv(path = resolve(process.cwd(), ".env")): Env {
   return existsSync(path) ? parseDotenv(readFileSync(path)) : {};
 }
 
+function readSecret(env: Env, name: string): string | undefined {
+  const value = readOptional(env, name);
+  if (value !== undefined && value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      name,
+      `must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`,
+    );
+  }
+  return value;
+}
+
+function readAuth(env: Env, nodeEnv: Config["nodeEnv"]): AuthConfig {
+  const secretKey = readSecret(env, "SECRET_KEY");
+  if (nodeEnv === "production" && secretKey === undefined) {
+    throw new ConfigError(
+      "SECRET_KEY",
+      `is required in production: set a random secret of at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`,
+    );
+  }
+  const previousSecretKeys = readList(env, "SECRET_KEYS_PREVIOUS");
+  for (const key of previousSecretKeys) {
+    if (key.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(
+        "SECRET_KEYS_PREVIOUS",
+        `entries must be at least ${MIN_SECRET_LENGTH} characters`,
+      );
+    }
+  }
+  const failureWindowSeconds = readInt(env, "LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400);
+  return {
+    secretKey,
+    previousSecretKeys,
+    accessTokenTtlSeconds: readInt(env, "ACCESS_TOKEN_TTL_MINUTES", 30, 1, 1440) * 60,
+    refreshTokenTtlSeconds: readInt(env, "REFRESH_TOKEN_TTL_DAYS", 14, 1, 365) * 86_400,
+    issuer: readString(env, "JWT_ISSUER", "kaira"),
+    audience: readString(env, "JWT_AUDIENCE", "kaira-api"),
+    maxFailuresPerAccount: readInt(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1, 100),
+    maxFailuresPerAddress: readInt(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 50, 1, 100_000),
+    failureWindowSeconds,
+    lockoutSeconds: readInt(env, "LOGIN_LOCKOUT_SECONDS", 30, 1, 86_400),
+  };
+}
+
 export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Config {
   const nodeEnv = readEnum(env, "NODE_ENV", ["development", "production", "test"] as const, "development");
+  const adminEmail = readOptional(env, "ADMIN_EMAIL");
+  const adminPassword = readOptional(env, "ADMIN_PASSWORD");
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(
+      adminEmail ? "ADMIN_PASSWORD" : "ADMIN_EMAIL",
+      "must be set together with the other",
+    );
+  }
+  if (adminPassword !== undefined && (adminPassword.length < 8 || adminPassword.length > 128)) {
+    throw new ConfigError("ADMIN_PASSWORD", "must be 8 to 128 characters");
+  }
   return {
     nodeEnv,
     host: readString(env, "HOST", "0.0.0.0"),
@@ -148,6 +229,10 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
     shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),
     bodyLimitBytes: readInt(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 100 * 1024 * 1024),
+    auth: readAuth(env, nodeEnv),
+    rateLimitPerMinute: readInt(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+    adminEmail,
+    adminPassword,
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };
 }

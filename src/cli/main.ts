@@ -3,6 +3,8 @@ import { buildApp } from "../app.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { serve } from "../main.js";
 import { createArgon2Hasher } from "../modules/auth/password-hasher.js";
+import { createUsersRepository } from "../modules/users/users.repository.js";
+import { createUsersService } from "../modules/users/users.service.js";
 import { DataDirLockedError } from "../platform/database/data-dir-lock.js";
 import { openEmbeddedDatabase } from "../platform/database/embedded.js";
 import { openDatabase } from "../platform/database/index.js";
@@ -14,6 +16,9 @@ Commands:
   serve                          run the API (default port 9000)
   migrate                        apply pending database migrations
   seed [--users N] [--posts M]   fill the database with demo data (defaults: 100 users, 1000 posts)
+  create-admin [--email E] [--password P]
+                                 create an admin account unless the email exists
+                                 (defaults: ADMIN_EMAIL, ADMIN_PASSWORD)
   openapi                        print the OpenAPI document as JSON
 
 Configuration comes from the environment and .env (see README).`;
@@ -63,6 +68,37 @@ async function run(argv: string[]): Promise<void> {
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         console.log(
           `Seeded ${counts.users} users and ${counts.posts} posts in ${seconds} s. Demo users' password: ${DEMO_PASSWORD}`,
+        );
+      } finally {
+        await database.close();
+      }
+      return;
+    }
+
+    case "create-admin": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { email: { type: "string" }, password: { type: "string" } },
+      });
+      const config = loadConfig();
+      const email = values.email ?? config.adminEmail;
+      const password = values.password ?? config.adminPassword;
+      if (!email || !password)
+        throw new UsageError("create-admin needs --email and --password (or ADMIN_EMAIL and ADMIN_PASSWORD)");
+      if (password.length < 8 || password.length > 128)
+        throw new UsageError("--password must be 8 to 128 characters");
+      const database = await openDatabase(config);
+      try {
+        await database.migrate();
+        const usersService = createUsersService({
+          usersRepository: createUsersRepository(database.db),
+          passwordHasher: createArgon2Hasher(),
+        });
+        const { created, user } = await usersService.ensureAdmin(email, password);
+        console.log(
+          created
+            ? `Admin ${user.email} created (id ${user.id}, username ${user.username}).`
+            : `A user with email ${user.email} already exists (id ${user.id}, role ${user.role}); nothing changed.`,
         );
       } finally {
         await database.close();

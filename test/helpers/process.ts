@@ -24,7 +24,13 @@ export interface KairaProcess {
 /** Runs the real `kaira` command as a user would, with only the given environment. */
 export function runKaira(args: string[], env: Record<string, string>): KairaProcess {
   const child = spawn(process.execPath, [KAIRA_BIN, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_PRETTY: "false", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOG_PRETTY: "false",
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

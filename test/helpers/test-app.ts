@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import { openCache } from "../../src/platform/cache/index.js";
 import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
 export interface TestApp {
@@ -12,9 +14,18 @@ export interface TestApp {
 
 /** The real app on a fresh database of its own; `env` overrides settings like a user would. */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ...env });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    RATE_LIMIT_PER_MINUTE: "0",
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...env,
+  });
   const db = await createTestDatabase();
-  const app = await buildApp(config, { database: db.database });
+  // Each test file gets its own key space, so counters and caches never leak between files.
+  const cache = openCache(config, `kaira-test:${randomBytes(6).toString("hex")}:`);
+  const app = await buildApp(config, { database: db.database, cache });
+  app.addHook("onClose", async () => cache.close());
   await app.ready();
   return {
     app,

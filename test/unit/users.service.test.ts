@@ -11,16 +11,26 @@ const aUser = (overrides: Partial<User> = {}): User => ({
   passwordHash: "hash",
   role: "user",
   isActive: true,
+  tokenVersion: 0,
+  balance: 0,
   createdAt: new Date("2026-01-01T00:00:00Z"),
   updatedAt: new Date("2026-01-01T00:00:00Z"),
   ...overrides,
 });
 
 function fakes() {
-  const usersRepository = { insert: vi.fn(), findById: vi.fn() } satisfies UsersRepository;
+  const usersRepository = {
+    insert: vi.fn(),
+    findById: vi.fn(),
+    findByLogin: vi.fn(),
+    findByEmail: vi.fn(),
+    update: vi.fn(),
+    listAfter: vi.fn(),
+  } satisfies UsersRepository;
   const passwordHasher = {
     hash: vi.fn(async (password: string) => `hashed:${password}`),
     verify: vi.fn(),
+    needsRehash: vi.fn(() => false),
   } satisfies PasswordHasher;
   return {
     usersRepository,

@@ -20,6 +20,9 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
       return reply.code(422).send(problem(422, error.code, error.message, request.id, error.errors));
     }
     if (error instanceof DomainError) {
+      if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="kaira"');
+      const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
       return reply.code(error.status).send(problem(error.status, error.code, error.message, request.id));
     }
     if (error.validation) {

@@ -24,6 +24,10 @@ export interface PostsRepository {
   /** Newest first, author joined in — one statement however many posts. */
   listByCursor(filter: PostListFilter): Promise<PostWithAuthor[]>;
   findById(id: number): Promise<PostWithAuthor | undefined>;
+  findAuthorId(id: number): Promise<number | undefined>;
+  insert(post: { authorId: number; title: string; content: string; tags: string[] }): Promise<number>;
+  update(id: number, changes: { title?: string; content?: string; tags?: string[] }): Promise<void>;
+  delete(id: number): Promise<boolean>;
 }
 
 export function createPostsRepository(db: Db): PostsRepository {
@@ -59,6 +63,29 @@ export function createPostsRepository(db: Db): PostsRepository {
     async findById(id) {
       const [row] = await selectWithAuthor().where(eq(posts.id, id)).limit(1);
       return row;
+    },
+    async findAuthorId(id) {
+      const [row] = await db
+        .select({ authorId: posts.authorId })
+        .from(posts)
+        .where(eq(posts.id, id))
+        .limit(1);
+      return row?.authorId;
+    },
+    async insert(post) {
+      const [row] = await db.insert(posts).values(post).returning({ id: posts.id });
+      if (!row) throw new Error("insert returned no row");
+      return row.id;
+    },
+    async update(id, changes) {
+      await db
+        .update(posts)
+        .set({ ...changes, updatedAt: sql`now()` })
+        .where(eq(posts.id, id));
+    },
+    async delete(id) {
+      const deleted = await db.delete(posts).where(eq(posts.id, id)).returning({ id: posts.id });
+      return deleted.length === 1;
     },
   };
 }

@@ -1,8 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import type { PostWithAuthor } from "./posts.repository.js";
-import { PostId, PostListQuerySchema, PostPageSchema, PostSchema } from "./posts.schemas.js";
+import {
+  PostCreateSchema,
+  PostId,
+  PostListQuerySchema,
+  PostPageSchema,
+  PostSchema,
+  PostUpdateSchema,
+} from "./posts.schemas.js";
 import type { PostsService } from "./posts.service.js";
 
 export const toPostResponse = (post: PostWithAuthor) => ({
@@ -54,5 +62,55 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
       },
     },
     async (request) => toPostResponse(await postsService.getPost(request.params.id)),
+  );
+
+  app.post(
+    "/posts",
+    {
+      schema: {
+        tags: ["posts"],
+        summary: "Write a post",
+        security: requireAuth("posts:write"),
+        body: PostCreateSchema,
+        response: { 201: PostSchema, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      const post = await postsService.createPost(principalOf(request), request.body);
+      return reply.code(201).send(toPostResponse(post));
+    },
+  );
+
+  app.patch(
+    "/posts/:id",
+    {
+      schema: {
+        tags: ["posts"],
+        summary: "Edit a post (its author or an admin)",
+        security: requireAuth("posts:write"),
+        params: Type.Object({ id: PostId }),
+        body: PostUpdateSchema,
+        response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request) =>
+      toPostResponse(await postsService.updatePost(principalOf(request), request.params.id, request.body)),
+  );
+
+  app.delete(
+    "/posts/:id",
+    {
+      schema: {
+        tags: ["posts"],
+        summary: "Delete a post (its author or an admin)",
+        security: requireAuth("posts:write"),
+        params: Type.Object({ id: PostId }),
+        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      await postsService.deletePost(principalOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 };

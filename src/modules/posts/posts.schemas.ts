@@ -37,3 +37,29 @@ export const PostPageSchema = Type.Object(
   },
   { title: "PostPage" },
 );
+
+const Tag = Type.String({
+  minLength: 1,
+  maxLength: 50,
+  pattern: "^[^\\s,]+$",
+  description: "One word; stored lower-case",
+});
+const Tags = Type.Array(Tag, { maxItems: 20 });
+
+export const PostCreateSchema = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    content: Type.String({ maxLength: 100_000 }),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false, title: "PostCreate" },
+);
+
+export const PostUpdateSchema = Type.Object(
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    content: Type.Optional(Type.String({ maxLength: 100_000 })),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false, minProperties: 1, title: "PostUpdate" },
+);

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../../http/errors.js";
+import { ForbiddenError, NotFoundError } from "../../http/errors.js";
 import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
 import type { PostsRepository, PostWithAuthor } from "./posts.repository.js";
 
@@ -22,10 +22,34 @@ const isPostCursor = (values: unknown[]): values is [string, number] =>
   (values[1] as number) > 0 &&
   (values[1] as number) <= 2_147_483_647;
 
+/** Who acts on a post: its author may change it, and so may an admin. */
+export interface Actor {
+  userId: number;
+  role: "user" | "admin";
+}
+
+export interface PostInput {
+  title?: string;
+  content?: string;
+  tags?: string[];
+}
+
+// Tags are matched exactly, so store one spelling: lower-case, each once.
+const normalizeTags = (tags: string[]) => [...new Set(tags.map((tag) => tag.toLowerCase()))];
+
 export function createPostsService({ postsRepository }: { postsRepository: PostsRepository }) {
+  async function assertMayChange(actor: Actor, postId: number): Promise<void> {
+    const authorId = await postsRepository.findAuthorId(postId);
+    if (authorId === undefined) throw new NotFoundError(`Post ${postId} not found`, "post_not_found");
+    if (authorId !== actor.userId && actor.role !== "admin") {
+      throw new ForbiddenError("Only the author or an admin may change this post", "not_post_author");
+    }
+  }
+
   return {
     async listPosts({ limit, cursor, authorId, tag }: ListPostsInput): Promise<PostPage> {
       const after = cursor ? decodeCursor(cursor, isPostCursor) : undefined;
+      if (tag !== undefined) tag = tag.toLowerCase();
       // One extra row tells whether another page exists without a count query.
       const rows = await postsRepository.listByCursor({
         limit: limit + 1,
@@ -44,6 +68,31 @@ export function createPostsService({ postsRepository }: { postsRepository: Posts
       const post = await postsRepository.findById(id);
       if (!post) throw new NotFoundError(`Post ${id} not found`, "post_not_found");
       return post;
+    },
+
+    async createPost(actor: Actor, input: Required<Pick<PostInput, "title" | "content">> & PostInput) {
+      const id = await postsRepository.insert({
+        authorId: actor.userId,
+        title: input.title,
+        content: input.content,
+        tags: normalizeTags(input.tags ?? []),
+      });
+      return this.getPost(id);
+    },
+
+    async updatePost(actor: Actor, id: number, input: PostInput) {
+      await assertMayChange(actor, id);
+      await postsRepository.update(id, {
+        ...(input.title !== undefined ? { title: input.title } : {}),
+        ...(input.content !== undefined ? { content: input.content } : {}),
+        ...(input.tags !== undefined ? { tags: normalizeTags(input.tags) } : {}),
+      });
+      return this.getPost(id);
+    },
+
+    async deletePost(actor: Actor, id: number): Promise<void> {
+      await assertMayChange(actor, id);
+      await postsRepository.delete(id);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type UserRow, users } from "../../platform/database/schema.js";
 
@@ -11,9 +11,23 @@ export interface NewUser {
   role?: "user" | "admin";
 }
 
+export interface UserChanges {
+  username?: string;
+  passwordHash?: string;
+  role?: "user" | "admin";
+  isActive?: boolean;
+  /** Invalidate every access token issued so far. */
+  bumpTokenVersion?: boolean;
+}
+
 export interface UsersRepository {
   insert(user: NewUser): Promise<User>;
   findById(id: number): Promise<User | undefined>;
+  /** By email (any case) or exact username — what the token endpoint's `username` may be. */
+  findByLogin(login: string): Promise<User | undefined>;
+  findByEmail(email: string): Promise<User | undefined>;
+  update(id: number, changes: UserChanges): Promise<User | undefined>;
+  listAfter(afterId: number, limit: number): Promise<User[]>;
 }
 
 export function createUsersRepository(db: Db): UsersRepository {
@@ -26,6 +40,37 @@ export function createUsersRepository(db: Db): UsersRepository {
     async findById(id) {
       const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
       return row;
+    },
+    async findByLogin(login) {
+      const [row] = await db
+        .select()
+        .from(users)
+        .where(or(sql`lower(${users.email}) = lower(${login})`, eq(users.username, login)))
+        .limit(1);
+      return row;
+    },
+    async findByEmail(email) {
+      const [row] = await db
+        .select()
+        .from(users)
+        .where(sql`lower(${users.email}) = lower(${email})`)
+        .limit(1);
+      return row;
+    },
+    async update(id, { bumpTokenVersion, ...changes }) {
+      const [row] = await db
+        .update(users)
+        .set({
+          ...changes,
+          updatedAt: sql`now()`,
+          ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
+        })
+        .where(eq(users.id, id))
+        .returning();
+      return row;
+    },
+    listAfter(afterId, limit) {
+      return db.select().from(users).where(gt(users.id, afterId)).orderBy(asc(users.id)).limit(limit);
     },
   };
 }

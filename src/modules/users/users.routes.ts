@@ -1,23 +1,54 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
 import type { User } from "./users.repository.js";
-import { UserAccountSchema, UserCreateSchema, UserId, UserPublicSchema } from "./users.schemas.js";
+import {
+  AdminUserPageSchema,
+  AdminUserSchema,
+  AdminUserUpdateSchema,
+  MeSchema,
+  MeUpdateSchema,
+  UserAccountSchema,
+  UserCreateSchema,
+  UserId,
+  UserListQuerySchema,
+  UserProfileSchema,
+} from "./users.schemas.js";
 import type { UsersService } from "./users.service.js";
+
+type Role = "user" | "admin";
 
 export const toUserAccount = (user: User) => ({
   id: user.id,
   email: user.email,
   username: user.username,
-  role: user.role as "user" | "admin",
+  role: user.role as Role,
   created_at: user.createdAt.toISOString(),
 });
 
-export const toUserPublic = (user: User) => ({
+const toMe = (user: User) => ({ ...toUserAccount(user), balance: user.balance });
+
+const toAdminUser = (user: User) => ({
+  ...toMe(user),
+  is_active: user.isActive,
+  updated_at: user.updatedAt.toISOString(),
+});
+
+const toProfile = (user: User, seesPrivateFields: boolean) => ({
   id: user.id,
   username: user.username,
+  ...(seesPrivateFields ? { email: user.email, role: user.role as Role } : {}),
   created_at: user.createdAt.toISOString(),
 });
+
+const securityLog = (request: FastifyRequest) => (fields: { event: string }) =>
+  request.log.info({ ...fields, ip: request.ip }, fields.event);
+
+const isUserCursor = (values: unknown[]): values is [number] =>
+  values.length === 1 && Number.isInteger(values[0]) && (values[0] as number) >= 0;
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService }> = async (
   app,
@@ -35,7 +66,66 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request, reply) => {
       const user = await usersService.registerUser(request.body);
+      request.log.info({ event: "user.registered", user_id: user.id, ip: request.ip }, "user registered");
       return reply.code(201).send(toUserAccount(user));
+    },
+  );
+
+  app.get(
+    "/users/me",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "The caller's account",
+        security: requireAuth(),
+        response: { 200: MeSchema },
+      },
+    },
+    async (request) => toMe(await usersService.getUser(principalOf(request).userId)),
+  );
+
+  app.patch(
+    "/users/me",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "Change the caller's username or password",
+        description:
+          "A new `password` needs `current_password`. It signs out every other session at once " +
+          "(their access and refresh tokens stop working); this session's access token also stops " +
+          "working, and its refresh token gets a new one.",
+        security: requireAuth(),
+        body: MeUpdateSchema,
+        response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request) => {
+      const { userId, sessionId } = principalOf(request);
+      return toMe(await usersService.updateOwnAccount(userId, sessionId, request.body, securityLog(request)));
+    },
+  );
+
+  app.get(
+    "/users",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "List users (admin)",
+        security: requireAuth("admin"),
+        querystring: UserListQuerySchema,
+        response: { 200: AdminUserPageSchema, 422: ProblemRef },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const afterId = cursor ? decodeCursor(cursor, isUserCursor)[0] : 0;
+      const rows = await usersService.listUsers(afterId, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(toAdminUser),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.id]) : null,
+      };
     },
   );
 
@@ -44,11 +134,43 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
-        summary: "A user's public profile",
+        summary: "A user's profile",
+        description: "Public fields for anyone; `email` and `role` too for the user themself and admins.",
+        security: optionalAuth,
         params: Type.Object({ id: UserId }),
-        response: { 200: UserPublicSchema, 404: ProblemRef, 422: ProblemRef },
+        response: { 200: UserProfileSchema, 404: ProblemRef, 422: ProblemRef },
       },
     },
-    async (request) => toUserPublic(await usersService.getUser(request.params.id)),
+    async (request) => {
+      const user = await usersService.getUser(request.params.id);
+      const caller = request.principal;
+      return toProfile(user, caller !== null && (caller.userId === user.id || caller.role === "admin"));
+    },
+  );
+
+  app.patch(
+    "/users/:id",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "Change a user's role or activation (admin)",
+        description:
+          "Either change revokes that user's access tokens at once; deactivation also ends their sessions.",
+        security: requireAuth("admin"),
+        params: Type.Object({ id: UserId }),
+        body: AdminUserUpdateSchema,
+        response: { 200: AdminUserSchema, 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request) => {
+      const actor = principalOf(request);
+      const user = await usersService.adminUpdateUser(
+        actor.userId,
+        request.params.id,
+        request.body,
+        securityLog(request),
+      );
+      return toAdminUser(user);
+    },
   );
 };

@@ -39,4 +39,78 @@ export const UserAccountSchema = Type.Object(
   { title: "UserAccount" },
 );
 
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: "^[A-Za-z0-9_.-]+$",
+  description: "3–32 letters, digits, `_`, `.` or `-`",
+});
+const Password = Type.String({ minLength: 8, maxLength: 128 });
+const RoleSchema = Type.Union([Type.Literal("user"), Type.Literal("admin")]);
+
+/** A profile as the caller may see it: email and role only for themself and admins. */
+export const UserProfileSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    username: Type.String(),
+    email: Type.Optional(Type.String({ format: "email" })),
+    role: Type.Optional(RoleSchema),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { title: "UserProfile" },
+);
+
+export const MeSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    email: Type.String({ format: "email" }),
+    username: Type.String(),
+    role: RoleSchema,
+    balance: Type.Integer({ description: "Credits in minor units" }),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { title: "Me" },
+);
+
+export const MeUpdateSchema = Type.Object(
+  {
+    username: Type.Optional(Username),
+    password: Type.Optional(Password),
+    current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false, title: "MeUpdate", minProperties: 1 },
+);
+
+export const AdminUserSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    email: Type.String({ format: "email" }),
+    username: Type.String(),
+    role: RoleSchema,
+    is_active: Type.Boolean(),
+    balance: Type.Integer(),
+    created_at: Type.String({ format: "date-time" }),
+    updated_at: Type.String({ format: "date-time" }),
+  },
+  { title: "AdminUser" },
+);
+
+export const AdminUserUpdateSchema = Type.Object(
+  { role: Type.Optional(RoleSchema), is_active: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, title: "AdminUserUpdate", minProperties: 1 },
+);
+
+export const UserListQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AdminUserPageSchema = Type.Object(
+  { items: Type.Array(AdminUserSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  { title: "AdminUserPage" },
+);
+
 export type UserCreate = Static<typeof UserCreateSchema>;

@@ -1,34 +1,66 @@
 import { BadRequestError, NotFoundError } from "../../http/errors.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
+import type { AuthStateCache } from "../auth/auth-state.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
-import type { User, UsersRepository } from "./users.repository.js";
+import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.js";
+import type { Role } from "../auth/scopes.js";
+import type { User, UserChanges, UsersRepository } from "./users.repository.js";
 import type { UserCreate } from "./users.schemas.js";
 
 export interface UsersServiceDeps {
   usersRepository: UsersRepository;
   passwordHasher: PasswordHasher;
+  refreshTokensRepository?: RefreshTokensRepository;
+  authState?: AuthStateCache;
 }
 
-export function createUsersService({ usersRepository, passwordHasher }: UsersServiceDeps) {
+type Log = (event: { event: string; [field: string]: unknown }) => void;
+
+function duplicateToBadRequest(error: unknown): never {
+  const constraint = violatedUniqueConstraint(error);
+  if (constraint === "users_email_lower_key")
+    throw new BadRequestError("email_taken", "Email already registered");
+  if (constraint === "users_username_key")
+    throw new BadRequestError("username_taken", "Username already taken");
+  throw error;
+}
+
+export function createUsersService({
+  usersRepository,
+  passwordHasher,
+  refreshTokensRepository,
+  authState,
+}: UsersServiceDeps) {
+  /** Every change that can revoke tokens goes through here, then tells the auth-state cache. */
+  async function applyChanges(id: number, changes: UserChanges): Promise<User> {
+    let user: User | undefined;
+    try {
+      user = await usersRepository.update(id, changes);
+    } catch (error) {
+      duplicateToBadRequest(error);
+    }
+    if (!user) throw new NotFoundError(`User ${id} not found`, "user_not_found");
+    await authState?.publish(user.id, {
+      tokenVersion: user.tokenVersion,
+      isActive: user.isActive,
+      role: user.role as Role,
+    });
+    return user;
+  }
+
   return {
     /** Sign-up: hash the password, insert, and turn a duplicate into the contract's 400s. */
-    async registerUser(input: UserCreate): Promise<User> {
+    async registerUser(input: UserCreate, role: Role = "user"): Promise<User> {
       const passwordHash = await passwordHasher.hash(input.password);
       try {
         return await usersRepository.insert({
           email: input.email.trim(),
           username: input.username,
           passwordHash,
+          ...(role === "admin" ? { role } : {}),
         });
       } catch (error) {
-        const constraint = violatedUniqueConstraint(error);
-        if (constraint === "users_email_lower_key") {
-          throw new BadRequestError("email_taken", "Email already registered");
-        }
-        if (constraint === "users_username_key") {
-          throw new BadRequestError("username_taken", "Username already taken");
-        }
-        throw error;
+        duplicateToBadRequest(error);
       }
     },
 
@@ -36,6 +68,83 @@ export function createUsersService({ usersRepository, passwordHasher }: UsersSer
       const user = await usersRepository.findById(id);
       if (!user) throw new NotFoundError(`User ${id} not found`, "user_not_found");
       return user;
+    },
+
+    listUsers: (afterId: number, limit: number) => usersRepository.listAfter(afterId, limit),
+
+    /**
+     * The caller changes their own account. A new password needs the current one, revokes
+     * every access token (version bump) and every other session; the caller's own session
+     * stays, so its refresh token yields a fresh access token.
+     */
+    async updateOwnAccount(
+      userId: number,
+      sessionId: string,
+      input: { username?: string; password?: string; current_password?: string },
+      log: Log,
+    ): Promise<User> {
+      const changes: UserChanges = {};
+      if (input.username !== undefined) changes.username = input.username;
+      if (input.password !== undefined) {
+        if (input.current_password === undefined) {
+          throw new BadRequestError(
+            "current_password_required",
+            "Changing the password needs current_password",
+          );
+        }
+        const user = await this.getUser(userId);
+        if (!(await passwordHasher.verify(user.passwordHash, input.current_password))) {
+          log({ event: "user.password_change.failed", user_id: userId });
+          throw new BadRequestError("invalid_current_password", "current_password is not correct");
+        }
+        changes.passwordHash = await passwordHasher.hash(input.password);
+        changes.bumpTokenVersion = true;
+      }
+      const updated = await applyChanges(userId, changes);
+      if (changes.passwordHash) {
+        await refreshTokensRepository?.revokeAllForUser(userId, sessionId);
+        log({ event: "user.password_changed", user_id: userId });
+      }
+      return updated;
+    },
+
+    /** Admin changes role or activation; either revokes the user's tokens at once. */
+    async adminUpdateUser(
+      actorId: number,
+      userId: number,
+      input: { role?: Role; is_active?: boolean },
+      log: Log,
+    ): Promise<User> {
+      const before = await this.getUser(userId);
+      const roleChanged = input.role !== undefined && input.role !== before.role;
+      const activeChanged = input.is_active !== undefined && input.is_active !== before.isActive;
+      const changes: UserChanges = {
+        ...(roleChanged ? { role: input.role } : {}),
+        ...(activeChanged ? { isActive: input.is_active } : {}),
+        ...(roleChanged || activeChanged ? { bumpTokenVersion: true } : {}),
+      };
+      const updated = await applyChanges(userId, changes);
+      if (activeChanged && !updated.isActive) await refreshTokensRepository?.revokeAllForUser(userId);
+      if (roleChanged)
+        log({ event: "user.role_changed", actor_id: actorId, user_id: userId, role: updated.role });
+      if (activeChanged) {
+        log({
+          event: updated.isActive ? "user.activated" : "user.deactivated",
+          actor_id: actorId,
+          user_id: userId,
+        });
+      }
+      return updated;
+    },
+
+    /** ADMIN_EMAIL bootstrap and `kaira create-admin`: create the admin unless the email exists. */
+    async ensureAdmin(email: string, password: string): Promise<{ created: boolean; user: User }> {
+      const existing = await usersRepository.findByEmail(email);
+      if (existing) return { created: false, user: existing };
+      const base = (email.split("@")[0] ?? "admin").replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 32);
+      const username = base.length >= 3 ? base : `${base}_admin`;
+      const user = await this.registerUser({ email, username, password }, "admin");
+      return { created: true, user };
     },
   };
 }

@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyRequest, preHandlerHookHandler, RouteOptions } from "fastify";
+import fp from "fastify-plugin";
+import type { AccessTokens } from "../../modules/auth/access-tokens.js";
+import { InvalidTokenError } from "../../modules/auth/access-tokens.js";
+import type { AuthStateCache } from "../../modules/auth/auth-state.js";
+import type { Role, Scope } from "../../modules/auth/scopes.js";
+import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { ProblemRef } from "../openapi.js";
+
+export const SECURITY_SCHEME = "OAuth2";
+
+/** Who is calling, once the token and the user's current state have been checked. */
+export interface Principal {
+  userId: number;
+  role: Role;
+  scopes: ReadonlySet<string>;
+  sessionId: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/**
+ * A route states what it needs in its schema's `security`, once — the same declaration
+ * the OpenAPI document shows:
+ *   security: requireAuth("posts:write")   a valid token carrying these scopes
+ *   security: optionalAuth                 anonymous allowed; a token, if sent, must be valid
+ */
+type SecurityRequirement = Record<string, string[]>;
+export const requireAuth = (...scopes: Scope[]): SecurityRequirement[] => [{ [SECURITY_SCHEME]: scopes }];
+export const optionalAuth: SecurityRequirement[] = [{ [SECURITY_SCHEME]: [] }, {}];
+
+interface Requirement {
+  optional: boolean;
+  scopes: string[];
+}
+
+function requirementOf(route: RouteOptions): Requirement | undefined {
+  const security = (route.schema as { security?: Record<string, string[]>[] } | undefined)?.security;
+  if (!security || security.length === 0) return undefined;
+  const scheme = security.find((entry) => SECURITY_SCHEME in entry);
+  return {
+    optional: security.some((entry) => Object.keys(entry).length === 0),
+    scopes: scheme?.[SECURITY_SCHEME] ?? [],
+  };
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer ([^\s]+)$/i.exec(header);
+  if (!match?.[1]) throw new UnauthorizedError("Malformed Authorization header", "invalid_token");
+  return match[1];
+}
+
+export const authenticationPlugin = fp(
+  async (app: FastifyInstance, options: { accessTokens: AccessTokens; authState: AuthStateCache }) => {
+    const { accessTokens, authState } = options;
+    app.decorateRequest("principal", null);
+
+    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
+      const token = bearerToken(request);
+      if (token === undefined) return null;
+      let claims: Awaited<ReturnType<AccessTokens["verify"]>>;
+      try {
+        claims = await accessTokens.verify(token);
+      } catch (error) {
+        if (error instanceof InvalidTokenError) throw new UnauthorizedError("Invalid token", "invalid_token");
+        throw error;
+      }
+      // Revocation: a password change, role change or deactivation bumps the version.
+      const state = await authState.get(claims.userId);
+      if (!state || !state.isActive || state.tokenVersion !== claims.version) {
+        throw new UnauthorizedError("Token revoked", "invalid_token");
+      }
+      return {
+        userId: claims.userId,
+        role: state.role,
+        scopes: new Set(claims.scopes),
+        sessionId: claims.sessionId,
+      };
+    }
+
+    const guard =
+      (requirement: Requirement): preHandlerHookHandler =>
+      async (request) => {
+        const principal = await authenticate(request);
+        if (!principal) {
+          if (requirement.optional) return;
+          throw new UnauthorizedError();
+        }
+        const missing = requirement.scopes.filter((scope) => !principal.scopes.has(scope));
+        if (missing.length > 0) {
+          request.log.info(
+            { event: "authz.denied", user_id: principal.userId, missing_scopes: missing },
+            "scope denied",
+          );
+          throw new ForbiddenError(`Missing scope: ${missing.join(" ")}`, "insufficient_scope");
+        }
+        request.principal = principal;
+      };
+
+    app.addHook("onRoute", (route) => {
+      const requirement = requirementOf(route);
+      if (!requirement) return;
+      const existing = route.preHandler ? [route.preHandler].flat() : [];
+      route.preHandler = [guard(requirement), ...existing];
+      // Every protected route documents its 401/403 answers.
+      const schema = route.schema as { response?: Record<string, unknown> };
+      schema.response = { 401: ProblemRef, 403: ProblemRef, ...schema.response };
+    });
+  },
+);
+
+/** The caller of a route declared with requireAuth(); never null there. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new UnauthorizedError();
+  return request.principal;
+}

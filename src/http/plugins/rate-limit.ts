@@ -1,0 +1,34 @@
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { Cache } from "../../platform/cache/index.js";
+import { DomainError } from "../errors.js";
+
+export class RateLimitedError extends DomainError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, "rate_limited", `Too many requests; try again in ${retryAfterSeconds} s`);
+  }
+}
+
+/**
+ * The global per-client limit: a fixed one-minute window per client address, counted in the
+ * cache port (shared by every instance once Redis is configured). Health probes are exempt,
+ * so a busy client never makes an orchestrator think the service is down.
+ */
+export const rateLimitPlugin = fp(
+  async (app: FastifyInstance, options: { cache: Cache; perMinute: number }) => {
+    const { cache, perMinute } = options;
+    if (perMinute === 0) return;
+    app.addHook("onRequest", async (request, reply) => {
+      if (request.url.startsWith("/health/")) return;
+      const now = Date.now();
+      const window = Math.floor(now / 60_000);
+      const count = await cache.increment(`rl:${request.ip}:${window}`, 60_000);
+      reply.header("x-ratelimit-limit", String(perMinute));
+      reply.header("x-ratelimit-remaining", String(Math.max(0, perMinute - count)));
+      if (count > perMinute) {
+        request.log.warn({ event: "rate_limit.exceeded", ip: request.ip }, "rate limit exceeded");
+        throw new RateLimitedError(Math.ceil(((window + 1) * 60_000 - now) / 1000));
+      }
+    });
+  },
+);

@@ -1,0 +1,124 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
+import { Type } from "typebox";
+import { ProblemRef } from "../../http/openapi.js";
+import type { AuthService, TokenPair } from "./auth.service.js";
+
+const TokenResponseSchema = Type.Object(
+  {
+    access_token: Type.String(),
+    token_type: Type.Literal("bearer"),
+    expires_in: Type.Integer({ description: "Seconds the access token lives" }),
+    refresh_token: Type.String({ description: "Single use: each refresh returns a new one" }),
+    scope: Type.String({ description: "Space-separated scopes granted" }),
+  },
+  { title: "TokenResponse" },
+);
+
+const RefreshBodySchema = Type.Object(
+  { refresh_token: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false, title: "RefreshRequest" },
+);
+
+const toTokenResponse = (pair: TokenPair) => ({
+  access_token: pair.accessToken,
+  token_type: "bearer" as const,
+  expires_in: pair.expiresIn,
+  refresh_token: pair.refreshToken,
+  scope: pair.scopes.join(" "),
+});
+
+const securityLog = (request: FastifyRequest) => (fields: { event: string }) => {
+  const level =
+    fields.event.endsWith("failed") || fields.event.endsWith("reused") || fields.event === "auth.throttled"
+      ? "warn"
+      : "info";
+  request.log[level]({ ...fields, route: request.routeOptions.url }, fields.event);
+};
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }> = async (
+  app,
+  { authService },
+) => {
+  // Tokens must never be cached by browsers or proxies.
+  app.addHook("onSend", async (_request, reply, payload) => {
+    reply.header("cache-control", "no-store");
+    return payload;
+  });
+
+  app.post(
+    "/auth/token",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Log in (OAuth2 password-grant shape)",
+        description:
+          "A first-party login: `username` is the email or the username. Kept in the OAuth2 " +
+          "password-grant form so the docs' Authorize button and OAuth2 clients work; no third " +
+          "party is ever given users' passwords. Failed attempts are throttled per account and " +
+          "per client address (429 with Retry-After).",
+        consumes: ["application/x-www-form-urlencoded"],
+        body: Type.Object(
+          {
+            grant_type: Type.Optional(Type.Literal("password")),
+            username: Type.String({ minLength: 1, maxLength: 320 }),
+            password: Type.String({ minLength: 1, maxLength: 1024 }),
+            scope: Type.Optional(
+              Type.String({ maxLength: 200, description: "Space-separated; omit for all your role allows" }),
+            ),
+            client_id: Type.Optional(Type.String({ maxLength: 200 })),
+            client_secret: Type.Optional(Type.String({ maxLength: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: TokenResponseSchema,
+          400: ProblemRef,
+          401: ProblemRef,
+          422: ProblemRef,
+          429: ProblemRef,
+        },
+      },
+    },
+    async (request) => {
+      const { username, password, scope } = request.body;
+      const pair = await authService.login(
+        { login: username.trim(), password, ...(scope !== undefined ? { scope } : {}), address: request.ip },
+        securityLog(request),
+      );
+      return toTokenResponse(pair);
+    },
+  );
+
+  app.post(
+    "/auth/refresh",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Exchange a refresh token for a new pair",
+        description:
+          "The presented token is spent. Presenting a spent token again revokes its whole session (theft detection).",
+        body: RefreshBodySchema,
+        response: { 200: TokenResponseSchema, 401: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request) =>
+      toTokenResponse(await authService.refresh(request.body.refresh_token, securityLog(request))),
+  );
+
+  app.post(
+    "/auth/logout",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "End the session a refresh token belongs to",
+        body: RefreshBodySchema,
+        response: { 204: Type.Null(), 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      await authService.logout(request.body.refresh_token, securityLog(request));
+      return reply.code(204).send(null);
+    },
+  );
+};
