@@ -73,7 +73,7 @@ export const authenticationPlugin = fp(
       }
       // Revocation: a password change, role change or deactivation bumps the version.
       const state = await authState.get(claims.userId);
-      if (!state || !state.isActive || state.tokenVersion !== claims.version) {
+      if (!state?.isActive || state.tokenVersion !== claims.version) {
         throw new UnauthorizedError("Token revoked", "invalid_token");
       }
       return {

@@ -106,7 +106,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       if (row.expiresAt.getTime() <= Date.now()) throw INVALID_REFRESH();
       const user = await usersRepository.findById(row.userId);
-      if (!user || !user.isActive) {
+      if (!user?.isActive) {
         await refreshTokensRepository.revokeFamily(row.familyId);
         throw INVALID_REFRESH();
       }
