@@ -92,17 +92,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(requestContextPlugin, { config });
   await app.register(rateLimitPlugin, { cache, perMinute: config.rateLimitPerMinute });
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
-  await app.register(fastifyCors, {
-    // An empty allow-list means no cross-origin access at all, never "any origin".
-    origin: config.corsOrigins.includes("*")
-      ? true
-      : config.corsOrigins.length > 0
-        ? config.corsOrigins
-        : false,
-    credentials: !config.corsOrigins.includes("*"),
-    methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-    exposedHeaders: ["x-request-id", "retry-after"],
-  });
+  // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
+  if (config.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+      credentials: !config.corsOrigins.includes("*"),
+      methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposedHeaders: ["x-request-id", "retry-after"],
+    });
+  }
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -45,8 +45,32 @@ export function createPostsRepository(db: Db): PostsRepository {
       .from(posts)
       .innerJoin(users, eq(users.id, posts.authorId));
 
+  // The hottest reads are prepared once: on PostgreSQL a named statement is parsed and
+  // planned once per connection instead of on every request.
+  const findByIdPrepared = selectWithAuthor()
+    .where(eq(posts.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("posts_find_by_id");
+
+  // The unfiltered feed — the busiest list — is prepared too, first page and later pages.
+  const newestFirst = [desc(posts.createdAt), desc(posts.id)];
+  const feedFirstPage = selectWithAuthor()
+    .orderBy(...newestFirst)
+    .limit(sql.placeholder("limit"))
+    .prepare("posts_feed_first_page");
+  const feedNextPage = selectWithAuthor()
+    .where(
+      sql`(${posts.createdAt}, ${posts.id}) < (${sql.placeholder("createdAt")}::timestamptz, ${sql.placeholder("id")})`,
+    )
+    .orderBy(...newestFirst)
+    .limit(sql.placeholder("limit"))
+    .prepare("posts_feed_next_page");
+
   return {
     listByCursor({ limit, after, authorId, tag }) {
+      if (authorId === undefined && tag === undefined) {
+        return after ? feedNextPage.execute({ limit, ...after }) : feedFirstPage.execute({ limit });
+      }
       const conditions: SQL[] = [];
       if (after) {
         conditions.push(
@@ -57,11 +81,11 @@ export function createPostsRepository(db: Db): PostsRepository {
       if (tag !== undefined) conditions.push(arrayContains(posts.tags, [tag]));
       return selectWithAuthor()
         .where(and(...conditions))
-        .orderBy(desc(posts.createdAt), desc(posts.id))
+        .orderBy(...newestFirst)
         .limit(limit);
     },
     async findById(id) {
-      const [row] = await selectWithAuthor().where(eq(posts.id, id)).limit(1);
+      const [row] = await findByIdPrepared.execute({ id });
       return row;
     },
     async findAuthorId(id) {

@@ -31,6 +31,14 @@ export interface UsersRepository {
 }
 
 export function createUsersRepository(db: Db): UsersRepository {
+  // Read on every profile view and every token check that misses the auth-state cache.
+  const findByIdPrepared = db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("users_find_by_id");
+
   return {
     async insert(user) {
       const [row] = await db.insert(users).values(user).returning();
@@ -38,7 +46,7 @@ export function createUsersRepository(db: Db): UsersRepository {
       return row;
     },
     async findById(id) {
-      const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+      const [row] = await findByIdPrepared.execute({ id });
       return row;
     },
     async findByLogin(login) {

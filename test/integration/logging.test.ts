@@ -6,19 +6,10 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import type { Database } from "../../src/platform/database/index.js";
+import { createMemoryCache } from "../../src/platform/cache/memory-cache.js";
 import { createLogger } from "../../src/platform/logger.js";
 import { waitFor } from "../helpers/process.js";
-
-// An app whose database is never reached: these requests end before any query.
-const unusedDatabase = {
-  kind: "embedded",
-  db: {},
-  migrate: async () => {},
-  ping: async () => {},
-  onQuery: () => () => {},
-  close: async () => {},
-} as unknown as Database;
+import { createTestDatabase } from "../helpers/test-database.js";
 
 describe("access log", () => {
   it("writes one JSON line per request with request id, method, route, status and duration", async () => {
@@ -30,7 +21,12 @@ describe("access log", () => {
       },
     });
     const logger = pino({ level: "info" }, sink);
-    const app = await buildApp(loadConfig({ NODE_ENV: "test" }), { database: unusedDatabase, logger });
+    const testDb = await createTestDatabase();
+    const app = await buildApp(loadConfig({ NODE_ENV: "test", RATE_LIMIT_PER_MINUTE: "0" }), {
+      database: testDb.database,
+      cache: createMemoryCache(),
+      logger,
+    });
     await app.inject({ url: "/health/live", headers: { "x-request-id": "req-42" } });
     await app.inject({
       method: "POST",
@@ -38,6 +34,7 @@ describe("access log", () => {
       payload: { email: "bad", username: "abc", password: "TopSecret999" },
     });
     await app.close();
+    await testDb.drop();
     const access = lines.filter((line) => line.msg === "request completed");
     expect(access[0]).toMatchObject({
       request_id: "req-42",
