@@ -7,6 +7,8 @@ import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The cache key prefix: another instance opening a cache with it shares this one's state. */
+  cachePrefix: string;
   db: TestDatabase;
   config: Config;
   close(): Promise<void>;
@@ -18,17 +20,21 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     RATE_LIMIT_PER_MINUTE: "0",
+    // Explicit, so a second instance built from the same config verifies the same tokens.
+    SECRET_KEY: randomBytes(32).toString("hex"),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
   const db = await createTestDatabase();
   // Each test file gets its own key space, so counters and caches never leak between files.
-  const cache = openCache(config, `kaira-test:${randomBytes(6).toString("hex")}:`);
+  const cachePrefix = `kaira-test:${randomBytes(6).toString("hex")}:`;
+  const cache = openCache(config, cachePrefix);
   const app = await buildApp(config, { database: db.database, cache });
   app.addHook("onClose", async () => cache.close());
   await app.ready();
   return {
     app,
+    cachePrefix,
     db,
     config,
     async close() {
@@ -36,6 +42,18 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       await db.drop();
     },
   };
+}
+
+/**
+ * A second API instance beside `first`: same database, its own cache connection on the
+ * same key space (Redis when REDIS_URL is set, so state really crosses connections).
+ */
+export async function createSecondInstance(first: TestApp): Promise<FastifyInstance> {
+  const cache = first.config.redisUrl ? openCache(first.config, first.cachePrefix) : first.app.cache;
+  const app = await buildApp(first.config, { database: first.db.database, cache });
+  if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
+  await app.ready();
+  return app;
 }
 
 let counter = 0;

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { users } from "../../src/platform/database/schema.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
-import { createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
+import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
 
 const ADMIN = { email: "root-admin@example.com", password: "AdminPass-123456" };
 let t: TestApp;
@@ -113,6 +113,25 @@ describe("POST /api/v1/auth/token", () => {
 });
 
 describe("refresh tokens", () => {
+  it("expired and revoked rows are cleaned up; live ones stay", async () => {
+    const { createRefreshTokensRepository } = await import(
+      "../../src/modules/auth/refresh-tokens.repository.js"
+    );
+    const repository = createRefreshTokensRepository(t.db.database.db);
+    const live = await signUpAndLogin(t.app);
+    const revoked = await signUpAndLogin(t.app);
+    await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/logout",
+      payload: { refresh_token: revoked.refresh },
+    });
+    const deleted = await repository.deleteExpired(new Date(Date.now() + 1000));
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    expect((await refresh(live.refresh)).statusCode).toBe(200);
+    const later = await repository.deleteExpired(new Date(Date.now() + 15 * 86_400_000));
+    expect(later).toBeGreaterThanOrEqual(2);
+  });
+
   it("rotate: the old token is spent, reuse revokes the whole family", async () => {
     const s = await signUpAndLogin(t.app);
     const first = await refresh(s.refresh);
@@ -224,6 +243,27 @@ describe("users/me", () => {
     expect((await me(renewed.json().access_token)).statusCode).toBe(200);
     expect((await login(t.app, s.email, s.password)).statusCode).toBe(401);
     expect((await login(t.app, s.email, "NewPass-98765")).statusCode).toBe(200);
+  });
+});
+
+describe("across instances", () => {
+  it("a password change through one instance revokes tokens on another at once", async () => {
+    const other = await createSecondInstance(t);
+    try {
+      const s = await signUpAndLogin(t.app);
+      const onOther = () => other.inject({ url: "/api/v1/users/me", headers: bearer(s.access) });
+      expect((await onOther()).statusCode).toBe(200); // now cached on the other instance too
+      const changed = await t.app.inject({
+        method: "PATCH",
+        url: "/api/v1/users/me",
+        headers: bearer(s.access),
+        payload: { password: "Another-Pass-2468", current_password: s.password },
+      });
+      expect(changed.statusCode).toBe(200);
+      expect((await onOther()).statusCode).toBe(401);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -67,3 +67,36 @@ describe("loadConfig", () => {
     expect(readDotenv(join(dir, "missing.env"))).toEqual({});
   });
 });
+
+describe("auth settings", () => {
+  it("refuse production without a SECRET_KEY, naming it", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/SECRET_KEY is required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", SECRET_KEY: "short-secret" })).toThrow(
+      /SECRET_KEY must be at least 32/,
+    );
+    const config = loadConfig({ NODE_ENV: "production", SECRET_KEY: "x".repeat(32) });
+    expect(config.auth.secretKey).toHaveLength(32);
+    expect(config.shutdownDrainSeconds).toBe(5);
+  });
+
+  it("reject weak previous keys and a half-configured bootstrap admin", () => {
+    expect(() => loadConfig({ SECRET_KEYS_PREVIOUS: "weak" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ADMIN_EMAIL: "a@example.com" })).toThrow(/ADMIN_PASSWORD/);
+    expect(() => loadConfig({ ADMIN_EMAIL: "a@example.com", ADMIN_PASSWORD: "short" })).toThrow(
+      /ADMIN_PASSWORD/,
+    );
+  });
+
+  it("read token lifetimes and throttling limits", () => {
+    const { auth } = loadConfig({
+      ACCESS_TOKEN_TTL_MINUTES: "15",
+      REFRESH_TOKEN_TTL_DAYS: "7",
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: "10",
+    });
+    expect(auth).toMatchObject({
+      accessTokenTtlSeconds: 900,
+      refreshTokenTtlSeconds: 7 * 86_400,
+      maxFailuresPerAccount: 10,
+    });
+  });
+});
