@@ -28,14 +28,17 @@ import { healthRoutes } from "./modules/health/health.routes.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
 import { createPostsService } from "./modules/posts/posts.service.js";
+import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
+import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
+import { createTransfersService } from "./modules/transfers/transfers.service.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
 import { createUsersService } from "./modules/users/users.service.js";
 import { type Cache, openCache } from "./platform/cache/index.js";
 import type { Database } from "./platform/database/index.js";
 
-// Expired and revoked refresh tokens are deleted this often.
-const REFRESH_TOKEN_CLEANUP_MS = 60 * 60 * 1000;
+// Expired refresh tokens and idempotency keys are deleted this often.
+const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface AppDependencies {
   database: Database;
@@ -110,6 +113,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "auth", description: "Tokens: log in, refresh, log out" },
         { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
+        { name: "transfers", description: "Credits: balances, transfers, the ledger" },
         { name: "service", description: "Health probes" },
       ],
       components: {
@@ -160,6 +164,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
   const postsService = createPostsService({ postsRepository: createPostsRepository(db) });
+  const transfersRepository = createTransfersRepository(db);
+  const transfersService = createTransfersService({
+    transfersRepository,
+    onRetry: (code, attempt) =>
+      app.log.warn({ event: "transfer.retried", sqlstate: code, attempt }, "transaction retried"),
+  });
 
   await app.register(authenticationPlugin, { accessTokens, authState });
   await app.register(healthRoutes, {
@@ -174,6 +184,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
+      await api.register(transfersRoutes, { transfersService });
     },
     { prefix: "/api/v1" },
   );
@@ -192,13 +203,18 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   let cleanupTimer: NodeJS.Timeout | undefined;
   app.addHook("onReady", async () => {
     cleanupTimer = setInterval(() => {
-      refreshTokensRepository
-        .deleteExpired(new Date())
-        .then((deleted) =>
-          app.log.debug({ event: "auth.refresh_tokens.cleaned", deleted }, "expired refresh tokens deleted"),
+      Promise.all([
+        refreshTokensRepository.deleteExpired(new Date()),
+        transfersRepository.deleteExpiredKeys(),
+      ])
+        .then(([tokens, keys]) =>
+          app.log.debug(
+            { event: "cleanup.completed", refresh_tokens: tokens, idempotency_keys: keys },
+            "expired rows deleted",
+          ),
         )
-        .catch((error: unknown) => app.log.warn({ err: error }, "refresh token cleanup failed"));
-    }, REFRESH_TOKEN_CLEANUP_MS);
+        .catch((error: unknown) => app.log.warn({ err: error }, "cleanup failed"));
+    }, CLEANUP_INTERVAL_MS);
     cleanupTimer.unref();
   });
   app.addHook("onClose", async () => clearInterval(cleanupTimer));

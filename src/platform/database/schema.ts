@@ -5,7 +5,9 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgTable,
+  primaryKey,
   serial,
   text,
   timestamp,
@@ -95,6 +97,96 @@ export const refreshTokens = pgTable(
   ],
 );
 
+/** One row per transfer between two users; the money moves through its ledger entries. */
+export const transfers = pgTable(
+  "transfers",
+  {
+    id: serial("id").primaryKey(),
+    fromUserId: integer("from_user_id")
+      .notNull()
+      .references(() => users.id),
+    toUserId: integer("to_user_id")
+      .notNull()
+      .references(() => users.id),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    memo: varchar("memo", { length: 200 }),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("transfers_amount_positive", sql`${t.amount} > 0`),
+    check("transfers_not_to_self", sql`${t.fromUserId} <> ${t.toUserId}`),
+    index("transfers_from_idx").on(t.fromUserId, t.id),
+    index("transfers_to_idx").on(t.toUserId, t.id),
+  ],
+);
+
+/**
+ * The append-only ledger: every movement of credits, signed (+ in, − out). A user's balance
+ * always equals the sum of their entries; a transfer's two entries sum to zero.
+ */
+export const ledgerEntries = pgTable(
+  "ledger_entries",
+  {
+    id: serial("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id),
+    kind: varchar("kind", { length: 16 }).notNull(),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    transferId: integer("transfer_id").references(() => transfers.id),
+    memo: varchar("memo", { length: 200 }),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("ledger_entries_kind", sql`${t.kind} in ('mint', 'transfer_out', 'transfer_in')`),
+    check("ledger_entries_amount_nonzero", sql`${t.amount} <> 0`),
+    index("ledger_entries_user_idx").on(t.userId, t.id),
+    index("ledger_entries_transfer_idx").on(t.transferId),
+  ],
+);
+
+/**
+ * Idempotency keys of money-moving requests: the caller, the key, a hash of the request and
+ * the response it got, committed in the same transaction as the outcome itself.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    key: varchar("key", { length: 255 }).notNull(),
+    requestHash: varchar("request_hash", { length: 64 }).notNull(),
+    responseStatus: integer("response_status").notNull(),
+    responseBody: jsonb("response_body").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    index("idempotency_keys_expires_at_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * The transactional outbox: events recorded in the same transaction as the change they
+ * describe, published only after it committed (by the relay of the jobs/events runtime).
+ */
+export const outboxEvents = pgTable(
+  "outbox_events",
+  {
+    id: serial("id").primaryKey(),
+    topic: varchar("topic", { length: 64 }).notNull(),
+    /** The user the event is for; null for events to everyone. */
+    userId: integer("user_id"),
+    payload: jsonb("payload").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    publishedAt: timestamp("published_at", { withTimezone: true, precision: 3 }),
+  },
+  (t) => [index("outbox_events_unpublished_idx").on(t.id).where(sql`${t.publishedAt} is null`)],
+);
+
+export type TransferRow = typeof transfers.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type PostRow = typeof posts.$inferSelect;

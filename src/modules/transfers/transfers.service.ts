@@ -1,0 +1,200 @@
+import { createHash } from "node:crypto";
+import {
+  BadRequestError,
+  ConflictError,
+  DomainError,
+  NotFoundError,
+  ValidationFailedError,
+} from "../../http/errors.js";
+import type { TransferRow } from "../../platform/database/schema.js";
+import { withTransactionRetry } from "../../shared/transactions.js";
+import type { TransfersRepository, Tx } from "./transfers.repository.js";
+
+export interface TransferRequest {
+  to_user_id: number;
+  amount: number;
+  memo?: string | undefined;
+}
+
+export interface TransferResponse {
+  id: number;
+  from_user_id: number;
+  to_user_id: number;
+  amount: number;
+  memo: string | null;
+  created_at: string;
+}
+
+/** A transfer's outcome as stored with its key: the 201 body, or a business refusal. */
+type Outcome =
+  | { status: 201; body: TransferResponse }
+  | { status: 400 | 404; body: { code: string; detail: string } };
+
+// Keys are opaque to us; a client may send them bare or as a structured-field string ("…").
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export function parseIdempotencyKey(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") {
+    throw new BadRequestError(
+      "idempotency_key_required",
+      "The Idempotency-Key header is required for transfers",
+    );
+  }
+  const raw = header.trim();
+  const key = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  if (!KEY_PATTERN.test(key)) {
+    throw new BadRequestError(
+      "invalid_idempotency_key",
+      "Idempotency-Key must be 1–255 visible ASCII characters",
+    );
+  }
+  return key;
+}
+
+const fingerprint = (request: TransferRequest) =>
+  createHash("sha256")
+    .update(JSON.stringify([request.to_user_id, request.amount, request.memo ?? null]))
+    .digest("hex");
+
+export const toTransferResponse = (row: TransferRow): TransferResponse => ({
+  id: row.id,
+  from_user_id: row.fromUserId,
+  to_user_id: row.toUserId,
+  amount: row.amount,
+  memo: row.memo,
+  created_at: row.createdAt.toISOString(),
+});
+
+function outcomeOrThrow(outcome: Outcome): TransferResponse {
+  if (outcome.status === 201) return outcome.body;
+  throw new DomainError(outcome.status, outcome.body.code, outcome.body.detail);
+}
+
+export function createTransfersService({
+  transfersRepository,
+  idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
+  onRetry,
+}: {
+  transfersRepository: TransfersRepository;
+  idempotencyTtlMs?: number;
+  onRetry?: (code: string, attempt: number) => void;
+}) {
+  /** Moves the credits inside `tx`, or returns the business reason it cannot. */
+  async function move(tx: Tx, fromUserId: number, request: TransferRequest): Promise<Outcome> {
+    const accounts = await transfersRepository.lockAccounts(tx, [fromUserId, request.to_user_id]);
+    const sender = accounts.get(fromUserId);
+    const recipient = accounts.get(request.to_user_id);
+    if (!recipient || !recipient.isActive) {
+      return {
+        status: 404,
+        body: { code: "recipient_not_found", detail: `User ${request.to_user_id} not found` },
+      };
+    }
+    if (!sender || sender.balance < request.amount) {
+      return {
+        status: 400,
+        body: { code: "insufficient_funds", detail: "Insufficient funds for this transfer" },
+      };
+    }
+    await transfersRepository.addToBalance(tx, fromUserId, -request.amount);
+    await transfersRepository.addToBalance(tx, request.to_user_id, request.amount);
+    const transfer = await transfersRepository.insertTransfer(tx, {
+      fromUserId,
+      toUserId: request.to_user_id,
+      amount: request.amount,
+      memo: request.memo ?? null,
+    });
+    const body = toTransferResponse(transfer);
+    // Delivered to the recipient's live feed by the outbox relay, only after this commits.
+    await transfersRepository.recordEvent(tx, {
+      topic: "transfer.received",
+      userId: request.to_user_id,
+      payload: body,
+    });
+    return { status: 201, body };
+  }
+
+  return {
+    /**
+     * One transaction: take the key's lock (409 if a request with it is running), replay a
+     * stored outcome (422 if the body differs), else lock both accounts in id order, check
+     * funds, write the ledger and balances, and store the outcome under the key — all
+     * committed together, so a crash leaves either everything or nothing.
+     */
+    async createTransfer(
+      fromUserId: number,
+      key: string,
+      request: TransferRequest,
+    ): Promise<TransferResponse> {
+      if (request.to_user_id === fromUserId) {
+        throw new BadRequestError("transfer_to_self", "You cannot transfer credits to yourself");
+      }
+      const requestHash = fingerprint(request);
+      const outcome = await withTransactionRetry(
+        () =>
+          transfersRepository.transaction(async (tx): Promise<Outcome> => {
+            if (!(await transfersRepository.tryLockKey(tx, fromUserId, key))) {
+              throw new ConflictError(
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still in progress",
+              );
+            }
+            const stored = await transfersRepository.findResponse(tx, fromUserId, key);
+            if (stored) {
+              if (stored.requestHash !== requestHash) {
+                throw new ValidationFailedError([
+                  {
+                    loc: ["header", "idempotency-key"],
+                    msg: "This Idempotency-Key was used with a different request",
+                    type: "idempotency_key_reused",
+                  },
+                ]);
+              }
+              return { status: stored.status, body: stored.body } as Outcome;
+            }
+            const result = await move(tx, fromUserId, request);
+            await transfersRepository.saveResponse(tx, {
+              userId: fromUserId,
+              key,
+              requestHash,
+              status: result.status,
+              body: result.body,
+              ttlMs: idempotencyTtlMs,
+            });
+            return result;
+          }),
+        onRetry ? { onRetry } : {},
+      );
+      return outcomeOrThrow(outcome);
+    },
+
+    /** Admin mint: credits enter the system only through a ledger entry. */
+    async mintCredits(userId: number, amount: number, memo: string | null) {
+      return withTransactionRetry(() =>
+        transfersRepository.transaction(async (tx) => {
+          const accounts = await transfersRepository.lockAccounts(tx, [userId]);
+          if (!accounts.has(userId)) throw new NotFoundError(`User ${userId} not found`, "user_not_found");
+          const balance = await transfersRepository.addToBalance(tx, userId, amount);
+          const entry = await transfersRepository.insertMint(tx, { userId, amount, memo });
+          return {
+            id: entry.id,
+            user_id: userId,
+            amount,
+            memo,
+            balance,
+            created_at: entry.createdAt.toISOString(),
+          };
+        }),
+      );
+    },
+
+    async listTransfers(userId: number, beforeId: number | undefined, limit: number) {
+      const rows = await transfersRepository.listForUser(userId, beforeId, limit + 1);
+      const items = rows.slice(0, limit);
+      return { items: items.map(toTransferResponse), hasMore: rows.length > limit, lastId: items.at(-1)?.id };
+    },
+  };
+}
+
+export type TransfersService = ReturnType<typeof createTransfersService>;
