@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { openCache } from "../../src/platform/cache/index.js";
+import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
 export interface TestApp {
@@ -45,13 +46,18 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
 }
 
 /**
- * A second API instance beside `first`: same database, its own cache connection on the
- * same key space (Redis when REDIS_URL is set, so state really crosses connections).
+ * A second API instance beside `first`: the same database through a pool of its own (on
+ * PostgreSQL), and its own cache connection on the same key space (Redis when REDIS_URL is
+ * set), so state really crosses connections as it does between processes.
  */
 export async function createSecondInstance(first: TestApp): Promise<FastifyInstance> {
   const cache = first.config.redisUrl ? openCache(first.config, first.cachePrefix) : first.app.cache;
-  const app = await buildApp(first.config, { database: first.db.database, cache });
+  const database = first.db.url
+    ? await openPostgresDatabase({ url: first.db.url, poolSize: 5, applicationName: "kaira-test-2" })
+    : first.db.database;
+  const app = await buildApp(first.config, { database, cache });
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
+  if (database !== first.db.database) app.addHook("onClose", async () => database.close());
   await app.ready();
   return app;
 }
