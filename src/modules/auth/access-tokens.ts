@@ -22,10 +22,25 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 
 export class InvalidTokenError extends Error {}
 
+// Verified tokens are remembered (by their full text) until they expire, so a client's
+// repeated requests skip the HMAC. Revocation is unaffected: the token version is still
+// checked on every request by the caller.
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export function createAccessTokens(
   keys: SigningKeys,
   config: Pick<AuthConfig, "issuer" | "audience" | "accessTokenTtlSeconds">,
 ) {
+  const verified = new Map<string, AccessTokenClaims>();
+
+  function remember(token: string, claims: AccessTokenClaims) {
+    if (verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(token, claims);
+  }
+
   return {
     async issue(input: {
       userId: number;
@@ -50,6 +65,9 @@ export function createAccessTokens(
      * ignored), and the issuer, audience, type and expiry this service issues.
      */
     async verify(token: string): Promise<AccessTokenClaims> {
+      const known = verified.get(token);
+      if (known && known.expiresAt > Date.now() / 1000 - CLOCK_TOLERANCE_SECONDS) return known;
+      if (known) verified.delete(token);
       if (!COMPACT_JWS.test(token)) throw new InvalidTokenError("malformed token");
       try {
         const { payload } = await jwtVerify(
@@ -72,13 +90,15 @@ export function createAccessTokens(
         if (!Number.isSafeInteger(userId) || userId < 1) throw new InvalidTokenError("bad subject");
         if (typeof payload.ver !== "number" || typeof payload.sid !== "string")
           throw new InvalidTokenError("bad claims");
-        return {
+        const claims = {
           userId,
           scopes: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
           version: payload.ver,
           sessionId: payload.sid,
           expiresAt: payload.exp as number,
         };
+        remember(token, claims);
+        return claims;
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error;
         if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(error.code);
