@@ -34,7 +34,9 @@ import { createTransfersService } from "./modules/transfers/transfers.service.js
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
 import { createUsersService } from "./modules/users/users.service.js";
+import { withFallback } from "./platform/cache/fallback-cache.js";
 import { type Cache, openCache } from "./platform/cache/index.js";
+import { createMemoryCache } from "./platform/cache/memory-cache.js";
 import type { Database } from "./platform/database/index.js";
 
 // Expired refresh tokens and idempotency keys are deleted this often.
@@ -89,11 +91,18 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const cache = deps.cache ?? openCache(config);
   if (!deps.cache) app.addHook("onClose", async () => cache.close());
   app.decorate("cache", cache);
+  // Counters keep counting in this process while a shared cache is unreachable.
+  const counters =
+    cache.kind === "memory"
+      ? cache
+      : withFallback(cache, createMemoryCache(), (error) =>
+          app.log.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
+        );
   app.addSchema(ProblemSchema);
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
-  await app.register(rateLimitPlugin, { cache, perMinute: config.rateLimitPerMinute });
+  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute });
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {
@@ -144,10 +153,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const usersRepository = createUsersRepository(db);
   const refreshTokensRepository = createRefreshTokensRepository(db);
   const accessTokens = createAccessTokens(loadSigningKeys(config), config.auth);
-  const authState = createAuthStateCache(cache, async (userId) => {
-    const user = await usersRepository.findById(userId);
-    return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role as Role };
-  });
+  const authState = createAuthStateCache(
+    cache,
+    async (userId) => {
+      const user = await usersRepository.findById(userId);
+      return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role as Role };
+    },
+    (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
+  );
   const usersService = createUsersService({
     usersRepository,
     passwordHasher,
@@ -159,7 +172,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     refreshTokensRepository,
     passwordHasher,
     accessTokens,
-    loginThrottle: createLoginThrottle(cache, config.auth),
+    loginThrottle: createLoginThrottle(counters, config.auth),
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });

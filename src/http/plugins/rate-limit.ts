@@ -22,7 +22,17 @@ export const rateLimitPlugin = fp(
       if (request.url.startsWith("/health/")) return;
       const now = Date.now();
       const window = Math.floor(now / 60_000);
-      const count = await cache.increment(`rl:${request.ip}:${window}`, 60_000);
+      let count: number;
+      try {
+        count = await cache.increment(`rl:${request.ip}:${window}`, 60_000);
+      } catch (error) {
+        // The limit protects the service; losing its counter store must not take the API down.
+        request.log.warn(
+          { err: error, event: "rate_limit.unavailable" },
+          "rate limit skipped: cache unavailable",
+        );
+        return;
+      }
       reply.header("x-ratelimit-limit", String(perMinute));
       reply.header("x-ratelimit-remaining", String(Math.max(0, perMinute - count)));
       if (count > perMinute) {

@@ -17,17 +17,32 @@ const key = (userId: number) => `auth:user:${userId}`;
  * state after their commit; readers fill a miss with `setIfAbsent`, so a reader that loaded
  * the row before the write can never overwrite what the writer published.
  */
-export function createAuthStateCache(cache: Cache, load: (userId: number) => Promise<AuthState | undefined>) {
+export function createAuthStateCache(
+  cache: Cache,
+  load: (userId: number) => Promise<AuthState | undefined>,
+  onCacheError: (error: unknown) => void = () => {},
+) {
   return {
+    /** From the cache when it answers; from the database when it does not (never stale). */
     async get(userId: number): Promise<AuthState | undefined> {
-      const cached = await cache.get(key(userId));
+      let cached: string | undefined;
+      try {
+        cached = await cache.get(key(userId));
+      } catch (error) {
+        onCacheError(error);
+        return load(userId);
+      }
       if (cached !== undefined) return cached === "" ? undefined : (JSON.parse(cached) as AuthState);
       const state = await load(userId);
-      await cache.setIfAbsent(key(userId), state ? JSON.stringify(state) : "", TTL_MS);
+      await cache.setIfAbsent(key(userId), state ? JSON.stringify(state) : "", TTL_MS).catch(onCacheError);
       return state;
     },
+    /**
+     * After a committed change. If the cache is unreachable, readers fall back to the
+     * database anyway; the change itself is not undone, so the failure is only reported.
+     */
     async publish(userId: number, state: AuthState): Promise<void> {
-      await cache.set(key(userId), JSON.stringify(state), TTL_MS);
+      await cache.set(key(userId), JSON.stringify(state), TTL_MS).catch(onCacheError);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import type { AuthService, TokenPair } from "./auth.service.js";
 
 const TokenResponseSchema = Type.Object(
@@ -27,14 +27,6 @@ const toTokenResponse = (pair: TokenPair) => ({
   refresh_token: pair.refreshToken,
   scope: pair.scopes.join(" "),
 });
-
-const securityLog = (request: FastifyRequest) => (fields: { event: string }) => {
-  const level =
-    fields.event.endsWith("failed") || fields.event.endsWith("reused") || fields.event === "auth.throttled"
-      ? "warn"
-      : "info";
-  request.log[level]({ ...fields, route: request.routeOptions.url }, fields.event);
-};
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }> = async (
   app,
@@ -84,7 +76,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
       const { username, password, scope } = request.body;
       const pair = await authService.login(
         { login: username.trim(), password, ...(scope !== undefined ? { scope } : {}), address: request.ip },
-        securityLog(request),
+        securityLogFor(request),
       );
       return toTokenResponse(pair);
     },
@@ -103,7 +95,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
       },
     },
     async (request) =>
-      toTokenResponse(await authService.refresh(request.body.refresh_token, securityLog(request))),
+      toTokenResponse(await authService.refresh(request.body.refresh_token, securityLogFor(request))),
   );
 
   app.post(
@@ -117,7 +109,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
       },
     },
     async (request, reply) => {
-      await authService.logout(request.body.refresh_token, securityLog(request));
+      await authService.logout(request.body.refresh_token, securityLogFor(request));
       return reply.code(204).send(null);
     },
   );

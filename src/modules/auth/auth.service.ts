@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { AuthConfig } from "../../config.js";
 import { UnauthorizedError } from "../../http/errors.js";
+import type { SecurityEvent } from "../../http/security-log.js";
 import type { User, UsersRepository } from "../users/users.repository.js";
 import type { AccessTokens } from "./access-tokens.js";
 import type { LoginThrottle } from "./login-throttle.js";
@@ -14,9 +15,6 @@ export interface TokenPair {
   expiresIn: number;
   scopes: Scope[];
 }
-
-/** A security event for the log: never a password or token, always what and who. */
-export type SecurityEvent = { event: string; [field: string]: unknown };
 
 export interface AuthServiceDeps {
   usersRepository: UsersRepository;

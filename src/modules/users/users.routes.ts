@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { securityLogFor } from "../../http/security-log.js";
 import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
 import type { User } from "./users.repository.js";
 import {
@@ -43,9 +43,6 @@ const toProfile = (user: User, seesPrivateFields: boolean) => ({
   ...(seesPrivateFields ? { email: user.email, role: user.role as Role } : {}),
   created_at: user.createdAt.toISOString(),
 });
-
-const securityLog = (request: FastifyRequest) => (fields: { event: string }) =>
-  request.log.info({ ...fields, ip: request.ip }, fields.event);
 
 const isUserCursor = (values: unknown[]): values is [number] =>
   values.length === 1 && Number.isInteger(values[0]) && (values[0] as number) >= 0;
@@ -101,7 +98,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request) => {
       const { userId, sessionId } = principalOf(request);
-      return toMe(await usersService.updateOwnAccount(userId, sessionId, request.body, securityLog(request)));
+      return toMe(
+        await usersService.updateOwnAccount(userId, sessionId, request.body, securityLogFor(request)),
+      );
     },
   );
 
@@ -168,7 +167,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         actor.userId,
         request.params.id,
         request.body,
-        securityLog(request),
+        securityLogFor(request),
       );
       return toAdminUser(user);
     },

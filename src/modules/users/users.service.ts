@@ -1,4 +1,5 @@
 import { BadRequestError, NotFoundError } from "../../http/errors.js";
+import type { SecurityLog } from "../../http/security-log.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
@@ -14,7 +15,7 @@ export interface UsersServiceDeps {
   authState?: AuthStateCache;
 }
 
-type Log = (event: { event: string; [field: string]: unknown }) => void;
+type Log = SecurityLog;
 
 function duplicateToBadRequest(error: unknown): never {
   const constraint = violatedUniqueConstraint(error);
