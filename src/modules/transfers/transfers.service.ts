@@ -85,7 +85,7 @@ export function createTransfersService({
     const accounts = await transfersRepository.lockAccounts(tx, [fromUserId, request.to_user_id]);
     const sender = accounts.get(fromUserId);
     const recipient = accounts.get(request.to_user_id);
-    if (!recipient || !recipient.isActive) {
+    if (!recipient?.isActive) {
       return {
         status: 404,
         body: { code: "recipient_not_found", detail: `User ${request.to_user_id} not found` },
