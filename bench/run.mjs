@@ -1,0 +1,677 @@
+#!/usr/bin/env node
+// Kaira read-path benchmark. See bench/README.md for what is measured and why.
+//
+//   npm run bench -- [--db pglite|postgres|both] [--size default|large] [--users N] [--posts N]
+//                    [--duration S] [--warmup S] [--connections N] [--runs N] [--server kaira|baseline|both]
+//                    [--seed-sql]
+//
+// For each database mode: fresh database → seed with the app's CLI → start the server(s) pinned to core 0 →
+// for every scenario, `runs` times: short warm-up, then a measured autocannon run from a process pinned to
+// core 1, sampling the server's CPU time around it → medians → markdown table (stdout + results/latest.md).
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BENCH_DIR = join(ROOT, "bench");
+const RESULTS_DIR = join(BENCH_DIR, "results");
+const KAIRA_BIN = join(ROOT, "bin", "kaira.js");
+const BASELINE_BIN = join(BENCH_DIR, "baseline-server.mjs");
+const LOAD_WORKER = join(BENCH_DIR, "load-worker.mjs");
+
+const SERVER_CORE = "0";
+const LOAD_CORE = "1";
+const BENCH_DB = "kaira_bench";
+const TARGET_RATIO = 0.7;
+
+const SIZES = { default: { users: 1000, posts: 20000 }, large: { users: 10000, posts: 200000 } };
+
+const SCENARIOS = [
+  { name: "posts list", path: "/api/v1/posts?limit=20" },
+  { name: "post by id", path: "/api/v1/posts/{id}", ids: "posts" },
+  { name: "user by id", path: "/api/v1/users/{id}", ids: "users" },
+];
+
+// ---------------------------------------------------------------------------------------------------------
+// Options
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --db pglite|postgres|both   database mode(s) to benchmark (default: both)
+  --size default|large        data-set preset: default = 1000 users / 20000 posts, large = 10000 / 200000
+  --users N, --posts N        override the preset's counts
+  --duration S                seconds per measured run (default: 10)
+  --warmup S                  seconds of warm-up before each measured run (default: 2)
+  --connections N             concurrent autocannon connections (default: 50)
+  --runs N                    measured runs per scenario and server; the table shows medians (default: 3)
+  --server kaira|baseline|both  which servers to run in postgres mode (default: both)
+  --seed-sql                  postgres + baseline only: create the schema from drizzle/0000_init.sql and
+                              seed with generate_series instead of \`kaira seed\` (for developing the bench)
+  -h, --help                  show this help
+
+Env: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres) is used to (re)create and drop
+the "${BENCH_DB}" database.`;
+
+/** A bad flag: reported as its message alone, without a stack. */
+class UsageError extends Error {}
+
+function parseOptions(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        db: { type: "string", default: "both" },
+        size: { type: "string", default: "default" },
+        users: { type: "string" },
+        posts: { type: "string" },
+        duration: { type: "string", default: "10" },
+        warmup: { type: "string", default: "2" },
+        connections: { type: "string", default: "50" },
+        runs: { type: "string", default: "3" },
+        server: { type: "string", default: "both" },
+        "seed-sql": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`${error.message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+
+  const size = SIZES[values.size];
+  if (!size) throw new UsageError(`--size must be one of ${Object.keys(SIZES).join(", ")}`);
+  const positiveInt = (name, raw) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`--${name} must be a positive integer, got ${raw}`);
+    return n;
+  };
+  const oneOf = (name, raw, allowed) => {
+    if (!allowed.includes(raw)) throw new UsageError(`--${name} must be one of ${allowed.join(", ")}`);
+    return raw;
+  };
+
+  const db = oneOf("db", values.db, ["pglite", "postgres", "both"]);
+  const options = {
+    modes: db === "both" ? ["pglite", "postgres"] : [db],
+    users: positiveInt("users", values.users ?? size.users),
+    posts: positiveInt("posts", values.posts ?? size.posts),
+    duration: positiveInt("duration", values.duration),
+    warmup: positiveInt("warmup", values.warmup),
+    connections: positiveInt("connections", values.connections),
+    runs: positiveInt("runs", values.runs),
+    server: oneOf("server", values.server, ["kaira", "baseline", "both"]),
+    seedSql: values["seed-sql"],
+  };
+  if (options.seedSql && options.modes.includes("pglite")) {
+    throw new UsageError("--seed-sql only works with --db postgres (PGlite is seeded by the app's CLI)");
+  }
+  if (options.seedSql && options.server !== "baseline") {
+    // `kaira serve` runs its migrator, which fails on tables it did not create itself.
+    throw new UsageError(
+      "--seed-sql needs --server baseline (Kaira's migrator rejects a schema it did not create)",
+    );
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cleanup: everything started or created registers its undo here; run in reverse order, also on Ctrl-C.
+
+const cleanups = [];
+
+async function runCleanups() {
+  while (cleanups.length) {
+    const fn = cleanups.pop();
+    try {
+      await fn();
+    } catch (error) {
+      console.error(`cleanup failed: ${error.message}`);
+    }
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: cleaning up…`);
+    runCleanups().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes
+
+/** Env for a child: ours minus the database settings, which each mode sets explicitly. */
+function childEnv(extra) {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.DATA_DIR;
+  return { ...env, ...extra };
+}
+
+/** Runs a command to completion with inherited stdio; rejects on a non-zero exit. */
+async function runCommand(command, args, env) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit" });
+  const [code, signal] = await once(child, "exit");
+  if (code !== 0) throw new Error(`${command} ${args.join(" ")} failed (exit ${code ?? signal})`);
+}
+
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+function tail(file, lines = 30) {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Starts a server pinned to the server core and waits until GET /health/ready answers 200. `taskset` execs
+ * the command, so the child's pid is the server's own pid — the one whose CPU time we read.
+ */
+async function startServer({ name, script, args = [], env, logFile }) {
+  const port = await freePort();
+  const log = createWriteStream(logFile);
+  await once(log, "open");
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, script, ...args], {
+    cwd: ROOT,
+    env: childEnv({ ...env, PORT: String(port), HOST: "127.0.0.1" }),
+    stdio: ["ignore", log, log],
+  });
+  let exited = false;
+  const exitPromise = once(child, "exit").then(([code, signal]) => {
+    exited = true;
+    return code ?? signal;
+  });
+
+  const server = {
+    name,
+    pid: child.pid,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (!exited) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exitPromise;
+        clearTimeout(timer);
+      }
+      log.end();
+    },
+  };
+  cleanups.push(() => server.stop());
+
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) {
+      throw new Error(
+        `${name} exited (${await exitPromise}) before it was ready; log ${logFile}:\n${tail(logFile)}`,
+      );
+    }
+    try {
+      const res = await fetch(`${server.url}/health/ready`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${name} not ready after 120 s; log ${logFile}:\n${tail(logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Measurement
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process (all its threads), in clock ticks. */
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) is parenthesised and may contain spaces; fields after it are plain.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
+}
+
+/** One autocannon run in a child process pinned to the load core. */
+async function autocannon({ url, path, ids, duration, connections }) {
+  const config = JSON.stringify({ url, path, ids, duration, connections });
+  const child = spawn("taskset", ["-c", LOAD_CORE, process.execPath, LOAD_WORKER, config], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let stdout = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => {
+    stdout += chunk;
+  });
+  const [code] = await once(child, "exit");
+  if (code !== 0) throw new Error(`load worker failed (exit ${code})`);
+  return JSON.parse(stdout.trim().split("\n").pop());
+}
+
+/** Throws unless every request of the run got a 2xx answer. */
+function assertClean(result, label) {
+  const problems = [];
+  if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
+  if (result.errors) problems.push(`${result.errors} errors`);
+  if (result.timeouts) problems.push(`${result.timeouts} timeouts`);
+  if (result.requests.total === 0) problems.push("no request completed");
+  if (problems.length) throw new Error(`${label}: ${problems.join(", ")}`);
+}
+
+async function measure(server, scenario, ids, options, label) {
+  const load = { url: server.url, path: scenario.path, ids, connections: options.connections };
+  assertClean(await autocannon({ ...load, duration: options.warmup }), `${label} (warm-up)`);
+
+  const before = cpuTicks(server.pid);
+  const result = await autocannon({ ...load, duration: options.duration });
+  const after = cpuTicks(server.pid);
+  assertClean(result, label);
+
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUsPerReq: (((after - before) / CLK_TCK) * 1e6) / result.requests.total,
+    requests: result.requests.total,
+  };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Databases
+
+function benchDatabaseUrl(adminUrl) {
+  const url = new URL(adminUrl);
+  url.pathname = `/${BENCH_DB}`;
+  return url.toString();
+}
+
+async function withAdmin(adminUrl, fn) {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops and recreates the bench database; registers its final drop. */
+async function createPostgresDatabase(adminUrl) {
+  await withAdmin(adminUrl, async (client) => {
+    // A leftover database from a crashed run has no sessions; one with sessions belongs to a run in progress,
+    // which the forced drop would wreck.
+    const { rows } = await client.query(
+      "select count(*)::int as n from pg_stat_activity where datname = $1",
+      [BENCH_DB],
+    );
+    if (rows[0].n > 0) {
+      throw new Error(`database ${BENCH_DB} has ${rows[0].n} open sessions: is another benchmark running?`);
+    }
+    await client.query(`drop database if exists ${BENCH_DB} with (force)`);
+    await client.query(`create database ${BENCH_DB}`);
+  });
+  cleanups.push(() =>
+    withAdmin(adminUrl, (client) => client.query(`drop database if exists ${BENCH_DB} with (force)`)),
+  );
+}
+
+/**
+ * The --seed-sql fallback: the app's initial migration plus generate_series rows shaped like the CLI's seed
+ * (posts spread over users and over a year of created_at). Only for developing the bench without the app.
+ */
+async function seedWithSql(databaseUrl, users, posts) {
+  const schemaSql = readFileSync(join(ROOT, "drizzle", "0000_init.sql"), "utf8");
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(schemaSql);
+    await client.query(`
+      insert into users (email, username, password_hash, created_at, updated_at)
+      select 'user' || i || '@bench.test', 'user' || i, 'not-a-hash',
+             now() - interval '400 days' + i * interval '1 minute',
+             now() - interval '400 days' + i * interval '1 minute'
+      from generate_series(1, ${users}) as i;
+
+      insert into posts (author_id, title, content, tags, created_at, updated_at)
+      select 1 + (i * 7919) % ${users},
+             'Post ' || i || ': notes on something worth reading',
+             repeat('Lorem ipsum dolor sit amet, consectetur adipiscing elit. ', 3 + i % 8),
+             array['tag' || i % 50, 'topic' || i % 7],
+             ts, ts
+      from generate_series(1, ${posts}) as i,
+           lateral (select now() - (${posts} - i) * (interval '365 days' / ${posts})) as t(ts);
+
+      analyze;
+    `);
+  } finally {
+    await client.end();
+  }
+}
+
+async function postgresIdRanges(databaseUrl) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const range = async (table) => {
+      const { rows } = await client.query(
+        `select min(id)::int as min, max(id)::int as max, count(*)::int as n from ${table}`,
+      );
+      const { min, max, n } = rows[0];
+      // Random ids in [min, max] must all exist, or the single-item scenarios would count 404s.
+      if (!n || max - min + 1 !== n)
+        throw new Error(`${table} ids are not contiguous (min ${min}, max ${max}, ${n} rows)`);
+      return [min, max];
+    };
+    return { users: await range("users"), posts: await range("posts") };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * PGlite's files belong to the server process, so ids cannot be read from the database while it runs. A
+ * fresh database seeded with N rows has serial ids 1..N; probe both ends and one past to be sure.
+ */
+async function probeIdRanges(server, counts) {
+  const status = async (path) => {
+    const res = await fetch(`${server.url}${path}`);
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const ranges = {};
+  for (const [table, n] of Object.entries(counts)) {
+    const codes = [await status(`/api/v1/${table}/1`), await status(`/api/v1/${table}/${n}`)];
+    const past = await status(`/api/v1/${table}/${n + 1}`);
+    if (codes.some((c) => c !== 200) || past !== 404) {
+      throw new Error(
+        `${table}: expected ids 1..${n} (got ${codes.join(", ")} for 1 and ${n}, ${past} for ${n + 1})`,
+      );
+    }
+    ranges[table] = [1, n];
+  }
+  return ranges;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Response-shape check: the comparison is only fair if both servers send the same documents.
+
+function shapeOf(value) {
+  if (Array.isArray(value)) return value.length ? [shapeOf(value[0])] : [];
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, shapeOf(value[k])]),
+    );
+  }
+  return value === null ? "null" : typeof value;
+}
+
+async function sampleShapes(server, ids) {
+  const shapes = {};
+  for (const scenario of SCENARIOS) {
+    const path = scenario.ids ? scenario.path.replace("{id}", String(ids[scenario.ids][0])) : scenario.path;
+    const res = await fetch(`${server.url}${path}`);
+    const body = await res.json();
+    if (res.status !== 200) {
+      throw new Error(`${server.name} GET ${path}: ${res.status} ${JSON.stringify(body)}`);
+    }
+    shapes[scenario.name] = JSON.stringify(shapeOf(body));
+  }
+  return shapes;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One database mode
+
+async function benchMode(mode, options) {
+  console.log(`\n## ${mode}: ${options.users} users, ${options.posts} posts`);
+  // DATABASE_POOL_SIZE is Kaira's default, set anyway so the pool always matches the baseline's 10.
+  const serverEnv = { LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", DATABASE_POOL_SIZE: "10" };
+  let dbEnv;
+  let ids;
+
+  if (mode === "postgres") {
+    const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+    const databaseUrl = benchDatabaseUrl(adminUrl);
+    await createPostgresDatabase(adminUrl);
+    dbEnv = { DATABASE_URL: databaseUrl };
+    console.log(`seeding ${databaseUrl}…`);
+    if (options.seedSql) await seedWithSql(databaseUrl, options.users, options.posts);
+    else await seedWithCli(dbEnv, options);
+    ids = await postgresIdRanges(databaseUrl);
+  } else {
+    const dataDir = await mkdtemp(join(os.tmpdir(), "kaira-bench-"));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    // The app also reads .env; an empty DATABASE_URL in the environment wins over it and means "embedded".
+    dbEnv = { DATA_DIR: dataDir, DATABASE_URL: "" };
+    console.log(`seeding ${dataDir}…`);
+    await seedWithCli(dbEnv, options);
+  }
+
+  const servers = [];
+  const wantKaira = options.server !== "baseline";
+  // The baseline speaks to PostgreSQL over the network like Kaira's postgres adapter; against in-process
+  // PGlite it would not be the same work, so PGlite reports Kaira alone.
+  const wantBaseline = mode === "postgres" && options.server !== "kaira";
+  if (wantKaira) {
+    servers.push(
+      await startServer({
+        name: "kaira",
+        script: KAIRA_BIN,
+        args: ["serve"],
+        env: { ...serverEnv, ...dbEnv },
+        logFile: join(RESULTS_DIR, `kaira-${mode}.log`),
+      }),
+    );
+  }
+  if (wantBaseline) {
+    servers.push(
+      await startServer({
+        name: "baseline",
+        script: BASELINE_BIN,
+        env: dbEnv,
+        logFile: join(RESULTS_DIR, `baseline-${mode}.log`),
+      }),
+    );
+  }
+  ids ??= await probeIdRanges(servers[0], { users: options.users, posts: options.posts });
+
+  const shapes = [];
+  for (const server of servers) shapes.push({ server: server.name, shapes: await sampleShapes(server, ids) });
+  for (const { server, shapes: other } of shapes.slice(1)) {
+    for (const scenario of SCENARIOS) {
+      if (other[scenario.name] !== shapes[0].shapes[scenario.name]) {
+        console.warn(
+          `warning: ${scenario.name}: ${server} and ${shapes[0].server} answer differently shaped documents\n` +
+            `  ${shapes[0].server}: ${shapes[0].shapes[scenario.name]}\n  ${server}: ${other[scenario.name]}`,
+        );
+      }
+    }
+  }
+
+  // Runs alternate between servers (kaira, baseline, kaira, …) so drift over time — caches warming, the
+  // machine's other load — lands on both rather than on whichever ran last.
+  const rows = [];
+  for (const scenario of SCENARIOS) {
+    const samples = new Map(servers.map((s) => [s.name, []]));
+    for (let run = 1; run <= options.runs; run++) {
+      for (const server of servers) {
+        const label = `${mode} ${server.name} ${scenario.name} run ${run}/${options.runs}`;
+        const m = await measure(server, scenario, scenario.ids && ids[scenario.ids], options, label);
+        samples.get(server.name).push(m);
+        console.log(
+          `${label}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 1)} ms, p99 ${fmt(m.p99, 1)} ms, ` +
+            `${fmt(m.cpuUsPerReq, 0)} µs CPU/req`,
+        );
+      }
+    }
+    for (const server of servers) {
+      const runs = samples.get(server.name);
+      const med = (key) => median(runs.map((r) => r[key]));
+      rows.push({
+        mode,
+        server: server.name,
+        scenario: scenario.name,
+        rps: med("rps"),
+        p50: med("p50"),
+        p99: med("p99"),
+        cpuUsPerReq: med("cpuUsPerReq"),
+      });
+    }
+  }
+
+  // Stop servers before the database cleanup (registered earlier, so it runs later).
+  await runCleanups();
+  return rows;
+}
+
+async function seedWithCli(dbEnv, options) {
+  await runCommand(
+    process.execPath,
+    [KAIRA_BIN, "seed", "--users", String(options.users), "--posts", String(options.posts)],
+    childEnv({ ...dbEnv, LOG_LEVEL: "warn" }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report
+
+function fmt(n, digits) {
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: "pipe",
+    }).trim();
+  } catch {
+    return "no commit";
+  }
+}
+
+function report(rows, options) {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const lines = [
+    `Run ${new Date().toISOString()} · commit ${gitCommit()} · Node ${process.version} · ${cpu}, ` +
+      `${os.availableParallelism()} cores · load average at start ${options.loadAtStart.toFixed(2)}`,
+    "",
+    `${options.users} users, ${options.posts} posts · ${options.connections} connections · ` +
+      `${options.runs} × ${options.duration} s measured (after ${options.warmup} s warm-up each), medians · ` +
+      `server on core ${SERVER_CORE}, autocannon on core ${LOAD_CORE}`,
+    "",
+    "| mode | server | scenario | req/s | p50 ms | p99 ms | CPU µs/req |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.mode} | ${r.server} | ${r.scenario} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ` +
+        `${fmt(r.cpuUsPerReq, 0)} |`,
+    );
+  }
+
+  const ratios = [];
+  for (const r of rows) {
+    if (r.server !== "kaira") continue;
+    const base = rows.find((b) => b.server === "baseline" && b.mode === r.mode && b.scenario === r.scenario);
+    if (base) ratios.push({ mode: r.mode, scenario: r.scenario, kaira: r.rps, baseline: base.rps });
+  }
+  if (ratios.length) {
+    lines.push(
+      "",
+      `Kaira / baseline (req/s), target ≥ ${TARGET_RATIO}×:`,
+      "",
+      "| mode | scenario | Kaira req/s | baseline req/s | ratio | ≥ 0.7× |",
+      "| --- | --- | ---: | ---: | ---: | :---: |",
+    );
+    for (const r of ratios) {
+      const ratio = r.kaira / r.baseline;
+      lines.push(
+        `| ${r.mode} | ${r.scenario} | ${fmt(r.kaira, 0)} | ${fmt(r.baseline, 0)} | ${fmt(ratio, 2)}× | ` +
+          `${ratio >= TARGET_RATIO ? "yes" : "**no**"} |`,
+      );
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (os.availableParallelism() < 2) {
+    throw new Error("needs at least 2 cores: the server and the load generator are pinned to cores 0 and 1");
+  }
+  if (existsSync(join(ROOT, ".env"))) {
+    console.warn("warning: .env exists; the app may read settings from it that this benchmark does not set");
+  }
+  // Both cores are in use during a run, so anything else running (tests, another server) skews every number.
+  const [loadAtStart] = os.loadavg();
+  if (loadAtStart > 0.5) {
+    console.warn(
+      `warning: 1-min load average is ${loadAtStart.toFixed(2)}; other work on this machine will skew results`,
+    );
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  const rows = [];
+  try {
+    for (const mode of options.modes) rows.push(...(await benchMode(mode, options)));
+  } catch (error) {
+    // A failure in the second mode should not throw away the first one's minutes of measurements; they are
+    // printed, but not written to results/latest.md, which only ever holds complete runs.
+    if (rows.length)
+      console.log(`\nIncomplete run, modes finished so far:\n\n${report(rows, { ...options, loadAtStart })}`);
+    throw error;
+  }
+
+  const table = report(rows, { ...options, loadAtStart });
+  console.log(`\n${table}`);
+  writeFileSync(join(RESULTS_DIR, "latest.md"), table);
+  console.log(`written to ${join("bench", "results", "latest.md")}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\nbench failed: ${error instanceof UsageError ? error.message : (error.stack ?? error)}`);
+  await runCleanups();
+  process.exit(1);
+}
