@@ -84,23 +84,29 @@ export const authenticationPlugin = fp(
       };
     }
 
+    async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {
+      const principal = await authenticate(request);
+      if (!principal) {
+        if (requirement.optional) return;
+        throw new UnauthorizedError();
+      }
+      const missing = requirement.scopes.filter((scope) => !principal.scopes.has(scope));
+      if (missing.length > 0) {
+        request.log.info(
+          { event: "authz.denied", user_id: principal.userId, missing_scopes: missing },
+          "scope denied",
+        );
+        throw new ForbiddenError(`Missing scope: ${missing.join(" ")}`, "insufficient_scope");
+      }
+      request.principal = principal;
+    }
+
+    // Callback style, so an anonymous request to an optional-auth route costs no promise.
     const guard =
       (requirement: Requirement): preHandlerHookHandler =>
-      async (request) => {
-        const principal = await authenticate(request);
-        if (!principal) {
-          if (requirement.optional) return;
-          throw new UnauthorizedError();
-        }
-        const missing = requirement.scopes.filter((scope) => !principal.scopes.has(scope));
-        if (missing.length > 0) {
-          request.log.info(
-            { event: "authz.denied", user_id: principal.userId, missing_scopes: missing },
-            "scope denied",
-          );
-          throw new ForbiddenError(`Missing scope: ${missing.join(" ")}`, "insufficient_scope");
-        }
-        request.principal = principal;
+      (request, _reply, done) => {
+        if (requirement.optional && request.headers.authorization === undefined) return done();
+        authorize(request, requirement).then(() => done(), done);
       };
 
     app.addHook("onRoute", (route) => {

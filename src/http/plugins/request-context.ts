@@ -29,7 +29,7 @@ export const requestContextPlugin = fp(async (app: FastifyInstance, options: { c
 
   // Set once per request in onRequest (cheaper than an onSend hook); error responses keep
   // them too, since the error handler sends through the same reply.
-  app.addHook("onRequest", async (request: FastifyRequest, reply) => {
+  app.addHook("onRequest", (request: FastifyRequest, reply, done) => {
     reply.headers({
       "x-request-id": request.id,
       "x-content-type-options": "nosniff",
@@ -38,7 +38,8 @@ export const requestContextPlugin = fp(async (app: FastifyInstance, options: { c
       "content-security-policy": "frame-ancestors 'none'",
     });
     if (trustedHosts.length > 0 && !hostAllowed(request.hostname, trustedHosts)) {
-      throw new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`);
+      return done(new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`));
     }
+    done();
   });
 });
