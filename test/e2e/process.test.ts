@@ -154,6 +154,25 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     expect(unknown.output()).toContain("Usage: kaira");
   });
 
+  it("creates an admin from the command line, once", async () => {
+    const args = ["create-admin", "--email", "cli-admin@example.com", "--password", "Cli-Admin-Pass-1"];
+    const first = runKaira(args, databaseEnv);
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/Admin cli-admin@example\.com created \(id \d+, username cli-admin\)/);
+    const again = runKaira(args, databaseEnv);
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toContain("already exists");
+    const missing = runKaira(["create-admin"], databaseEnv);
+    expect(await missing.exited).toBe(2);
+    expect(missing.output()).toContain("--email");
+  });
+
+  it("refuses to start in production without a strong SECRET_KEY", async () => {
+    const run = runKaira(["serve"], { ...databaseEnv, NODE_ENV: "production" });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain("SECRET_KEY is required in production");
+  });
+
   it("prints the OpenAPI document", async () => {
     const run = runKaira(["openapi"], {});
     expect(await run.exited).toBe(0);
