@@ -5,6 +5,7 @@ import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import fastifyWebsocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -25,6 +26,10 @@ import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.rep
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
+import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
+import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
+import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
+import { EVENTS_CHANNEL, startOutboxRelay } from "./modules/live/outbox-relay.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
 import { createPostsService } from "./modules/posts/posts.service.js";
@@ -38,14 +43,20 @@ import { withFallback } from "./platform/cache/fallback-cache.js";
 import { type Cache, openCache } from "./platform/cache/index.js";
 import { createMemoryCache } from "./platform/cache/memory-cache.js";
 import type { Database } from "./platform/database/index.js";
+import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
 
-// Expired refresh tokens and idempotency keys are deleted this often.
+// Expired refresh tokens, idempotency keys and old published events are deleted this often.
 const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
+// Published events stay available for catch-up at least this long.
+const EVENT_RETENTION_MS = 48 * 60 * 60 * 1000;
+const OUTBOX_POLL_MS = 50;
 
 export interface AppDependencies {
   database: Database;
   /** Shared state with expiry; when omitted, opened from config (and closed with the app). */
   cache?: Cache;
+  /** Fan-out between instances; when omitted, opened from config (and closed with the app). */
+  pubsub?: PubSub;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
 }
@@ -123,6 +134,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
         { name: "transfers", description: "Credits: balances, transfers, the ledger" },
+        { name: "live", description: "The live WebSocket feed" },
         { name: "service", description: "Health probes" },
       ],
       components: {
@@ -184,6 +196,49 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       app.log.warn({ event: "transfer.retried", sqlstate: code, attempt }, "transaction retried"),
   });
 
+  const pubsub = deps.pubsub ?? openPubSub(config);
+  const outbox = createOutboxRepository(db);
+  const liveHub = createLiveHub();
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: LIVE_MAX_PAYLOAD },
+    // Every client (authenticated or not) hears "going away" (1001) before the server stops.
+    preClose(done) {
+      for (const client of app.websocketServer.clients)
+        client.close(CLOSE_GOING_AWAY, "server shutting down");
+      app.websocketServer.close(() => done());
+    },
+  });
+  let relay: ReturnType<typeof startOutboxRelay> | undefined;
+  let unsubscribe: (() => Promise<void>) | undefined;
+  app.addHook("onReady", async () => {
+    // Wait briefly for the subscription; with Redis down, start anyway — ioredis subscribes
+    // once it connects, and the API serves everything but live fan-out meanwhile.
+    const subscribed = pubsub
+      .subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent))
+      .then((off) => {
+        unsubscribe = off;
+      });
+    subscribed.catch((error: unknown) =>
+      app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
+    );
+    await Promise.race([
+      subscribed.catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+    ]);
+    relay = startOutboxRelay({
+      outbox,
+      pubsub,
+      intervalMs: OUTBOX_POLL_MS,
+      onError: (error) =>
+        app.log.warn({ err: error, event: "outbox.relay_failed" }, "outbox relay failed; will retry"),
+    });
+  });
+  app.addHook("onClose", async () => {
+    await relay?.stop();
+    await unsubscribe?.().catch(() => {}); // the connection may already be gone
+    if (!deps.pubsub) await pubsub.close();
+  });
+
   await app.register(authenticationPlugin, { accessTokens, authState });
   await app.register(healthRoutes, {
     checks: [
@@ -198,6 +253,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
       await api.register(transfersRoutes, { transfersService });
+      await api.register(liveRoutes, { hub: liveHub, outbox });
     },
     { prefix: "/api/v1" },
   );
@@ -219,10 +275,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       Promise.all([
         refreshTokensRepository.deleteExpired(new Date()),
         transfersRepository.deleteExpiredKeys(),
+        outbox.deletePublishedBefore(new Date(Date.now() - EVENT_RETENTION_MS)),
       ])
-        .then(([tokens, keys]) =>
+        .then(([tokens, keys, events]) =>
           app.log.debug(
-            { event: "cleanup.completed", refresh_tokens: tokens, idempotency_keys: keys },
+            { event: "cleanup.completed", refresh_tokens: tokens, idempotency_keys: keys, events },
             "expired rows deleted",
           ),
         )

@@ -4,12 +4,14 @@ import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { openCache } from "../../src/platform/cache/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
+import { openPubSub, type PubSub } from "../../src/platform/pubsub/index.js";
 import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
 export interface TestApp {
   app: FastifyInstance;
   /** The cache key prefix: another instance opening a cache with it shares this one's state. */
   cachePrefix: string;
+  pubsub: PubSub;
   db: TestDatabase;
   config: Config;
   close(): Promise<void>;
@@ -30,12 +32,18 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   // Each test file gets its own key space, so counters and caches never leak between files.
   const cachePrefix = `kaira-test:${randomBytes(6).toString("hex")}:`;
   const cache = openCache(config, cachePrefix);
-  const app = await buildApp(config, { database: db.database, cache });
-  app.addHook("onClose", async () => cache.close());
+  // Pub/sub channels get the same per-file prefix, so files never hear each other's events.
+  const pubsub = openPubSub(config, cachePrefix);
+  const app = await buildApp(config, { database: db.database, cache, pubsub });
+  app.addHook("onClose", async () => {
+    await cache.close();
+    await pubsub.close();
+  });
   await app.ready();
   return {
     app,
     cachePrefix,
+    pubsub,
     db,
     config,
     async close() {
@@ -52,11 +60,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
  */
 export async function createSecondInstance(first: TestApp): Promise<FastifyInstance> {
   const cache = first.config.redisUrl ? openCache(first.config, first.cachePrefix) : first.app.cache;
+  const pubsub = first.config.redisUrl ? openPubSub(first.config, first.cachePrefix) : first.pubsub;
   const database = first.db.url
     ? await openPostgresDatabase({ url: first.db.url, poolSize: 5, applicationName: "kaira-test-2" })
     : first.db.database;
-  const app = await buildApp(first.config, { database, cache });
+  const app = await buildApp(first.config, { database, cache, pubsub });
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
+  if (pubsub !== first.pubsub) app.addHook("onClose", async () => pubsub.close());
   if (database !== first.db.database) app.addHook("onClose", async () => database.close());
   await app.ready();
   return app;

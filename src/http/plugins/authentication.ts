@@ -21,6 +21,10 @@ declare module "fastify" {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** Checks an access token as every request does (signature, claims, revocation). */
+    principalFromToken(token: string): Promise<Principal>;
+  }
 }
 
 /**
@@ -61,9 +65,7 @@ export const authenticationPlugin = fp(
     const { accessTokens, authState } = options;
     app.decorateRequest("principal", null);
 
-    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
-      const token = bearerToken(request);
-      if (token === undefined) return null;
+    async function principalFromToken(token: string): Promise<Principal> {
       let claims: Awaited<ReturnType<AccessTokens["verify"]>>;
       try {
         claims = await accessTokens.verify(token);
@@ -82,6 +84,12 @@ export const authenticationPlugin = fp(
         scopes: new Set(claims.scopes),
         sessionId: claims.sessionId,
       };
+    }
+    app.decorate("principalFromToken", principalFromToken);
+
+    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
+      const token = bearerToken(request);
+      return token === undefined ? null : principalFromToken(token);
     }
 
     async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {

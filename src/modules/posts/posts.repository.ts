@@ -1,6 +1,7 @@
 import { and, arrayContains, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { posts, users } from "../../platform/database/schema.js";
+import { type OutboxEvent, recordEvent } from "../live/outbox.js";
 
 export interface PostWithAuthor {
   id: number;
@@ -25,14 +26,22 @@ export interface PostsRepository {
   listByCursor(filter: PostListFilter): Promise<PostWithAuthor[]>;
   findById(id: number): Promise<PostWithAuthor | undefined>;
   findAuthorId(id: number): Promise<number | undefined>;
-  insert(post: { authorId: number; title: string; content: string; tags: string[] }): Promise<number>;
-  update(id: number, changes: { title?: string; content?: string; tags?: string[] }): Promise<void>;
-  delete(id: number): Promise<boolean>;
+  /** Each write records its event in the same transaction (the outbox), built from the saved post. */
+  insert(
+    post: { authorId: number; title: string; content: string; tags: string[] },
+    event: (saved: PostWithAuthor) => OutboxEvent,
+  ): Promise<PostWithAuthor>;
+  update(
+    id: number,
+    changes: { title?: string; content?: string; tags?: string[] },
+    event: (saved: PostWithAuthor) => OutboxEvent,
+  ): Promise<PostWithAuthor>;
+  delete(id: number, event: OutboxEvent): Promise<boolean>;
 }
 
 export function createPostsRepository(db: Db): PostsRepository {
-  const selectWithAuthor = () =>
-    db
+  const selectWithAuthor = (executor: Pick<Db, "select"> = db) =>
+    executor
       .select({
         id: posts.id,
         title: posts.title,
@@ -96,20 +105,34 @@ export function createPostsRepository(db: Db): PostsRepository {
         .limit(1);
       return row?.authorId;
     },
-    async insert(post) {
-      const [row] = await db.insert(posts).values(post).returning({ id: posts.id });
-      if (!row) throw new Error("insert returned no row");
-      return row.id;
+    insert(post, event) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.insert(posts).values(post).returning({ id: posts.id });
+        if (!row) throw new Error("insert returned no row");
+        const [saved] = await selectWithAuthor(tx).where(eq(posts.id, row.id));
+        if (!saved) throw new Error("inserted post not found");
+        await recordEvent(tx, event(saved));
+        return saved;
+      });
     },
-    async update(id, changes) {
-      await db
-        .update(posts)
-        .set({ ...changes, updatedAt: sql`now()` })
-        .where(eq(posts.id, id));
+    update(id, changes, event) {
+      return db.transaction(async (tx) => {
+        await tx
+          .update(posts)
+          .set({ ...changes, updatedAt: sql`now()` })
+          .where(eq(posts.id, id));
+        const [saved] = await selectWithAuthor(tx).where(eq(posts.id, id));
+        if (!saved) throw new Error(`post ${id} vanished during its update`);
+        await recordEvent(tx, event(saved));
+        return saved;
+      });
     },
-    async delete(id) {
-      const deleted = await db.delete(posts).where(eq(posts.id, id)).returning({ id: posts.id });
-      return deleted.length === 1;
+    delete(id, event) {
+      return db.transaction(async (tx) => {
+        const deleted = await tx.delete(posts).where(eq(posts.id, id)).returning({ id: posts.id });
+        if (deleted.length === 1) await recordEvent(tx, event);
+        return deleted.length === 1;
+      });
     },
   };
 }

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
-import type { PostWithAuthor } from "./posts.repository.js";
 import {
   PostCreateSchema,
   PostId,
@@ -11,19 +10,7 @@ import {
   PostSchema,
   PostUpdateSchema,
 } from "./posts.schemas.js";
-import type { PostsService } from "./posts.service.js";
-
-export const toPostResponse = (post: PostWithAuthor) => ({
-  id: post.id,
-  title: post.title,
-  content: post.content,
-  tags: post.tags,
-  author: post.author,
-  // Attachments are stored by the files module; until a post has some, the list is empty.
-  attachments: [],
-  created_at: post.createdAt.toISOString(),
-  updated_at: post.updatedAt.toISOString(),
-});
+import { type PostsService, toPostResponse } from "./posts.service.js";
 
 export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService }> = async (
   app,

@@ -22,6 +22,19 @@ const isPostCursor = (values: unknown[]): values is [string, number] =>
   (values[1] as number) > 0 &&
   (values[1] as number) <= 2_147_483_647;
 
+/** The public representation of a post: API responses and live events alike. */
+export const toPostResponse = (post: PostWithAuthor) => ({
+  id: post.id,
+  title: post.title,
+  content: post.content,
+  tags: post.tags,
+  author: post.author,
+  // Attachments are stored by the files module; until a post has some, the list is empty.
+  attachments: [] as { id: number }[],
+  created_at: post.createdAt.toISOString(),
+  updated_at: post.updatedAt.toISOString(),
+});
+
 /** Who acts on a post: its author may change it, and so may an admin. */
 export interface Actor {
   userId: number;
@@ -71,28 +84,33 @@ export function createPostsService({ postsRepository }: { postsRepository: Posts
     },
 
     async createPost(actor: Actor, input: Required<Pick<PostInput, "title" | "content">> & PostInput) {
-      const id = await postsRepository.insert({
-        authorId: actor.userId,
-        title: input.title,
-        content: input.content,
-        tags: normalizeTags(input.tags ?? []),
-      });
-      return this.getPost(id);
+      return postsRepository.insert(
+        {
+          authorId: actor.userId,
+          title: input.title,
+          content: input.content,
+          tags: normalizeTags(input.tags ?? []),
+        },
+        (saved) => ({ topic: "post.created", userId: null, payload: toPostResponse(saved) }),
+      );
     },
 
     async updatePost(actor: Actor, id: number, input: PostInput) {
       await assertMayChange(actor, id);
-      await postsRepository.update(id, {
-        ...(input.title !== undefined ? { title: input.title } : {}),
-        ...(input.content !== undefined ? { content: input.content } : {}),
-        ...(input.tags !== undefined ? { tags: normalizeTags(input.tags) } : {}),
-      });
-      return this.getPost(id);
+      return postsRepository.update(
+        id,
+        {
+          ...(input.title !== undefined ? { title: input.title } : {}),
+          ...(input.content !== undefined ? { content: input.content } : {}),
+          ...(input.tags !== undefined ? { tags: normalizeTags(input.tags) } : {}),
+        },
+        (saved) => ({ topic: "post.updated", userId: null, payload: toPostResponse(saved) }),
+      );
     },
 
     async deletePost(actor: Actor, id: number): Promise<void> {
       await assertMayChange(actor, id);
-      await postsRepository.delete(id);
+      await postsRepository.delete(id, { topic: "post.deleted", userId: null, payload: { id } });
     },
   };
 }

@@ -3,11 +3,11 @@ import type { Db } from "../../platform/database/index.js";
 import {
   idempotencyKeys,
   ledgerEntries,
-  outboxEvents,
   type TransferRow,
   transfers,
   users,
 } from "../../platform/database/schema.js";
+import { type OutboxEvent, recordEvent } from "../live/outbox.js";
 
 /** The part of Drizzle a transaction callback receives; the same query API as `Db`. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -136,12 +136,7 @@ export function createTransfersRepository(db: Db) {
       return row;
     },
 
-    async recordEvent(
-      tx: Tx,
-      event: { topic: string; userId: number | null; payload: unknown },
-    ): Promise<void> {
-      await tx.insert(outboxEvents).values(event);
-    },
+    recordEvent: (tx: Tx, event: OutboxEvent) => recordEvent(tx, event),
 
     /** The caller's transfers, sent or received, newest first (ids grow with time). */
     listForUser(userId: number, beforeId: number | undefined, limit: number): Promise<TransferRow[]> {

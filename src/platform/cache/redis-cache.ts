@@ -50,6 +50,8 @@ export function createRedisCache(url: string, options: { keyPrefix?: string } = 
       await redis.ping();
     },
     async close() {
+      // QUIT lets pending replies arrive first; a connection that is down just ends.
+      if (redis.status === "ready") await redis.quit().catch(() => {});
       redis.disconnect();
     },
   };

@@ -1,0 +1,107 @@
+import type {} from "@fastify/websocket";
+import type { FastifyInstance } from "fastify";
+import type { WebSocket } from "ws";
+import type { LiveHub } from "./live-hub.js";
+import type { OutboxRepository } from "./outbox.js";
+
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_AUTH_TIMEOUT = 4408;
+const AUTH_TIMEOUT_MS = 5_000;
+const HEARTBEAT_MS = 30_000;
+const CATCH_UP_LIMIT = 1_000;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+interface AuthMessage {
+  type: "auth";
+  access_token: string;
+  since?: number;
+}
+
+function parseAuth(raw: string): AuthMessage | undefined {
+  try {
+    const message = JSON.parse(raw) as Partial<AuthMessage>;
+    if (message.type !== "auth" || typeof message.access_token !== "string") return undefined;
+    if (message.since !== undefined && (!Number.isSafeInteger(message.since) || message.since < 0))
+      return undefined;
+    return message as AuthMessage;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * GET /api/v1/ws — the live feed. Tokens never travel in URLs: the first message must be
+ * `{"type":"auth","access_token":…,"since"?:…}` within 5 s (else close 4408; a bad token
+ * closes 4401). The server answers `{"type":"ready"}`, replays events after `since`, then
+ * streams `{"id","type","data"}` as they are published on any instance.
+ */
+export async function liveRoutes(
+  app: FastifyInstance,
+  { hub, outbox }: { hub: LiveHub; outbox: OutboxRepository },
+) {
+  // Dead peers: every socket is pinged; one that did not answer the previous ping is dropped.
+  const alive = new WeakMap<WebSocket, boolean>();
+  const sockets = new Set<WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const socket of sockets) {
+      if (alive.get(socket) === false) {
+        socket.terminate();
+        continue;
+      }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  app.addHook("onClose", async () => clearInterval(heartbeat));
+
+  app.get(
+    "/ws",
+    {
+      websocket: true,
+      schema: {
+        tags: ["live"],
+        summary: "Live feed (WebSocket)",
+        description:
+          'Upgrade to WebSocket, then send `{"type":"auth","access_token":"…","since":<last event id>}` ' +
+          "as the first message. Events: `post.created`, `post.updated`, `post.deleted` to everyone; " +
+          "`transfer.received` to the recipient. Close codes: 4401 bad token, 4408 no auth within 5 s, " +
+          "1013 too slow to read, 1001 server shutting down.",
+      },
+    },
+    (socket, _request) => {
+      // Handlers are attached synchronously, before any await, so no message is missed.
+      sockets.add(socket);
+      alive.set(socket, true);
+      socket.on("pong", () => alive.set(socket, true));
+      socket.on("close", () => sockets.delete(socket));
+      let authenticated = false;
+      const authTimer = setTimeout(
+        () => socket.close(CLOSE_AUTH_TIMEOUT, "authentication timeout"),
+        AUTH_TIMEOUT_MS,
+      );
+
+      socket.on("message", (data) => {
+        if (authenticated) return; // the feed is one-way after authentication
+        authenticated = true;
+        clearTimeout(authTimer);
+        const auth = parseAuth(data.toString());
+        if (!auth) {
+          socket.close(CLOSE_UNAUTHORIZED, "expected an auth message");
+          return;
+        }
+        app
+          .principalFromToken(auth.access_token)
+          .then(async (principal) => {
+            socket.send(JSON.stringify({ type: "ready", data: { user_id: principal.userId } }));
+            await hub.join(socket, principal.userId, auth.since, () =>
+              outbox.publishedSince(auth.since ?? 0, principal.userId, CATCH_UP_LIMIT),
+            );
+          })
+          .catch(() => socket.close(CLOSE_UNAUTHORIZED, "invalid token"));
+      });
+    },
+  );
+}
+
+export const LIVE_MAX_PAYLOAD = MAX_MESSAGE_BYTES;

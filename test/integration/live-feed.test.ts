@@ -1,0 +1,191 @@
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
+import { waitFor } from "../helpers/process.js";
+import { createSecondInstance, createTestApp, type TestApp } from "../helpers/test-app.js";
+
+// Real WebSockets against listening servers: two instances on one database, fanning out
+// through the pub/sub port (in-process, or Redis when REDIS_URL is set).
+let t: TestApp;
+let second: FastifyInstance;
+let urlA: string;
+let urlB: string;
+let admin: string;
+
+beforeAll(async () => {
+  t = await createTestApp({ ADMIN_EMAIL: "live-admin@example.com", ADMIN_PASSWORD: "AdminPass-123456" });
+  second = await createSecondInstance(t);
+  urlA = `${(await t.app.listen({ port: 0, host: "127.0.0.1" })).replace("http", "ws")}/api/v1/ws`;
+  urlB = `${(await second.listen({ port: 0, host: "127.0.0.1" })).replace("http", "ws")}/api/v1/ws`;
+  admin = (await login(t.app, "live-admin@example.com", "AdminPass-123456")).json().access_token;
+});
+afterAll(async () => {
+  await second.close();
+  await t.close();
+});
+
+interface Feed {
+  socket: WebSocket;
+  messages: { id?: number; type: string; data: Record<string, unknown> }[];
+  closed: Promise<number>;
+}
+
+function connect(url: string, auth?: object): Promise<Feed> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const messages: Feed["messages"] = [];
+    const closed = new Promise<number>((done) => socket.on("close", (code) => done(code)));
+    socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
+    socket.on("error", reject);
+    socket.on("open", () => {
+      if (auth) socket.send(JSON.stringify(auth));
+      resolve({ socket, messages, closed });
+    });
+  });
+}
+
+async function ready(url: string, session: Session, since?: number) {
+  const feed = await connect(url, {
+    type: "auth",
+    access_token: session.access,
+    ...(since !== undefined ? { since } : {}),
+  });
+  await waitFor(async () => feed.messages.some((m) => m.type === "ready"), 5_000, "ready");
+  return feed;
+}
+
+const eventsOf = (feed: Feed, type: string) => feed.messages.filter((m) => m.type === type);
+
+describe("GET /api/v1/ws", () => {
+  it("delivers a post created through instance B to a client on instance A", async () => {
+    const reader = await signUpAndLogin(t.app);
+    const writer = await signUpAndLogin(second);
+    const feed = await ready(urlA, reader);
+    const started = performance.now();
+    const created = await second.inject({
+      method: "POST",
+      url: "/api/v1/posts",
+      headers: bearer(writer.access),
+      payload: { title: "Live", content: "across instances" },
+    });
+    const event = await waitFor(
+      async () => eventsOf(feed, "post.created").find((m) => m.data.id === created.json().id),
+      5_000,
+      "post.created",
+    );
+    console.log(
+      `post.created reached the other instance's client in ${Math.round(performance.now() - started)} ms`,
+    );
+    expect(event.id).toEqual(expect.any(Number));
+    expect(event.data).toMatchObject({ title: "Live", author: { id: writer.id } });
+    feed.socket.close();
+  });
+
+  it("sends transfer.received to the recipient only", async () => {
+    const sender = await signUpAndLogin(t.app);
+    const recipient = await signUpAndLogin(t.app);
+    const bystander = await signUpAndLogin(t.app);
+    await t.app.inject({
+      method: "POST",
+      url: "/api/v1/admin/credits",
+      headers: bearer(admin),
+      payload: { user_id: sender.id, amount: 50 },
+    });
+    const [recipientFeed, bystanderFeed] = await Promise.all([
+      ready(urlB, recipient),
+      ready(urlB, bystander),
+    ]);
+    const sent = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/transfers",
+      headers: { ...bearer(sender.access), "idempotency-key": `live-${sender.id}` },
+      payload: { to_user_id: recipient.id, amount: 20 },
+    });
+    expect(sent.statusCode).toBe(201);
+    const received = await waitFor(
+      async () => eventsOf(recipientFeed, "transfer.received")[0],
+      5_000,
+      "transfer",
+    );
+    expect(received.data).toMatchObject({ id: sent.json().id, amount: 20, from_user_id: sender.id });
+    // A later public event proves the bystander's feed is flowing, yet it never saw the transfer.
+    const post = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/posts",
+      headers: bearer(sender.access),
+      payload: { title: "after", content: "x" },
+    });
+    await waitFor(
+      async () => eventsOf(bystanderFeed, "post.created").some((m) => m.data.id === post.json().id),
+      5_000,
+      "bystander's post.created",
+    );
+    expect(eventsOf(bystanderFeed, "transfer.received")).toEqual([]);
+    recipientFeed.socket.close();
+    bystanderFeed.socket.close();
+  });
+
+  it("replays exactly the missed events to a client reconnecting with since", async () => {
+    const user = await signUpAndLogin(t.app);
+    const first = await ready(urlA, user);
+    const before = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/posts",
+      headers: bearer(user.access),
+      payload: { title: "seen", content: "x" },
+    });
+    const seen = await waitFor(
+      async () => eventsOf(first, "post.created").find((m) => m.data.id === before.json().id),
+      5_000,
+      "seen",
+    );
+    first.socket.close();
+    await first.closed;
+
+    const missedIds: number[] = [];
+    for (const title of ["missed 1", "missed 2"]) {
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/api/v1/posts",
+        headers: bearer(user.access),
+        payload: { title, content: "x" },
+      });
+      missedIds.push(res.json().id);
+    }
+    await t.app.inject({
+      method: "DELETE",
+      url: `/api/v1/posts/${missedIds[0]}`,
+      headers: bearer(user.access),
+    });
+    // Wait until the relay has published them, then reconnect with the last id seen.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = await ready(urlB, user, seen.id);
+    await waitFor(async () => eventsOf(again, "post.deleted").length > 0, 5_000, "catch-up");
+    const replayed = again.messages.filter((m) => m.type !== "ready");
+    const mine = replayed.filter((m) => missedIds.includes(m.data.id as number));
+    expect(mine.map((m) => m.type)).toEqual(["post.created", "post.created", "post.deleted"]);
+    expect(replayed.every((m) => (m.id as number) > (seen.id as number))).toBe(true);
+    const ids = replayed.map((m) => m.id as number);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    again.socket.close();
+  });
+
+  it("closes 4401 for a bad token and 4408 without an auth message", async () => {
+    const bad = await connect(urlA, { type: "auth", access_token: "not-a-token" });
+    expect(await bad.closed).toBe(4401);
+    const garbage = await connect(urlA, { hello: "world" });
+    expect(await garbage.closed).toBe(4401);
+    const silent = await connect(urlA);
+    expect(await silent.closed).toBe(4408);
+  });
+});
+
+it("closes live sockets with 1001 when the server shuts down", async () => {
+  const extra = await createSecondInstance(t);
+  const url = `${(await extra.listen({ port: 0, host: "127.0.0.1" })).replace("http", "ws")}/api/v1/ws`;
+  const feed = await ready(url, await signUpAndLogin(t.app));
+  await extra.close();
+  expect(await feed.closed).toBe(1001);
+});
