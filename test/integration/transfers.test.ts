@@ -73,9 +73,7 @@ describe("POST /api/v1/transfers", () => {
       .where(eq(ledgerEntries.transferId, transfer.id));
     expect(entries.map((e) => e.amount).sort((x, y) => x - y)).toEqual([-250, 250]);
     const events = await t.db.database.db.select().from(outboxEvents).where(eq(outboxEvents.userId, b.id));
-    expect(events).toEqual([
-      expect.objectContaining({ topic: "transfer.received", payload: transfer }),
-    ]);
+    expect(events).toEqual([expect.objectContaining({ topic: "transfer.received", payload: transfer })]);
   });
 
   it("refuses insufficient funds with 400 and moves nothing", async () => {

@@ -43,7 +43,8 @@ export function createRedisPubSub(url: string, options: { channelPrefix?: string
     async close() {
       // QUIT lets pending replies arrive first; a connection that is not up just ends
       // (a QUIT queued for a server that never answers would wait forever).
-      const quit = (connection: Redis) => (connection.status === "ready" ? connection.quit() : Promise.resolve());
+      const quit = (connection: Redis) =>
+        connection.status === "ready" ? connection.quit() : Promise.resolve();
       await Promise.allSettled([quit(publisher), quit(subscriber)]);
       publisher.disconnect();
       subscriber.disconnect();
