@@ -25,3 +25,10 @@ export function decodeCursor<T extends (string | number)[]>(
   }
   return values;
 }
+
+/** A cursor holding one positive id: for lists ordered by id. */
+export const isIdCursor = (values: unknown[]): values is [number] =>
+  values.length === 1 &&
+  Number.isSafeInteger(values[0]) &&
+  (values[0] as number) > 0 &&
+  (values[0] as number) <= 2_147_483_647;

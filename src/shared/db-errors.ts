@@ -18,6 +18,11 @@ function findPgError(error: unknown): PgErrorFields | undefined {
   return undefined;
 }
 
+/** The SQLSTATE of a PostgreSQL error, however deeply a driver or Drizzle wrapped it. */
+export function sqlStateOf(error: unknown): string | undefined {
+  return findPgError(error)?.code;
+}
+
 /** The name of the unique constraint `error` violated, if that is what it is. */
 export function violatedUniqueConstraint(error: unknown): string | undefined {
   const pgError = findPgError(error);

@@ -1,19 +1,11 @@
+import { sqlStateOf } from "./db-errors.js";
+
 /**
  * Retries a whole transaction when PostgreSQL aborted it for a concurrency reason the
  * application is told to retry: serialization failure (40001) or deadlock (40P01). Bounded,
  * with jittered exponential back-off, so contention slows requests down instead of failing them.
  */
 const RETRYABLE = new Set(["40001", "40P01"]);
-
-function sqlState(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === "object"; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 export async function withTransactionRetry<T>(
   run: () => Promise<T>,
@@ -24,7 +16,7 @@ export async function withTransactionRetry<T>(
     try {
       return await run();
     } catch (error) {
-      const code = sqlState(error);
+      const code = sqlStateOf(error);
       if (!code || !RETRYABLE.has(code) || attempt >= attempts) throw error;
       options.onRetry?.(code, attempt);
       const backoffMs = 5 * 2 ** attempt * (0.5 + Math.random());

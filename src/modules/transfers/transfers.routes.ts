@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
-import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
 import { parseIdempotencyKey, type TransfersService } from "./transfers.service.js";
 
 // Amounts are integers in minor units, capped well inside exact-integer range.
@@ -28,9 +27,6 @@ committed with the transfer itself. Repeating a request with the same key and bo
 original status and body (the same transfer \`id\`) — also for a refusal such as
 \`insufficient_funds\`. The same key with another body → 422; while the first request with that key
 is still running → 409. After 24 hours the key is forgotten and counts as new.`;
-
-const isTransferCursor = (values: unknown[]): values is [number] =>
-  values.length === 1 && Number.isInteger(values[0]) && (values[0] as number) > 0;
 
 export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: TransfersService }> = async (
   app,
@@ -85,12 +81,8 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     },
     async (request) => {
       const { limit, cursor } = request.query;
-      const beforeId = cursor ? decodeCursor(cursor, isTransferCursor)[0] : undefined;
-      const page = await transfersService.listTransfers(principalOf(request).userId, beforeId, limit);
-      return {
-        items: page.items,
-        next_cursor: page.hasMore && page.lastId ? encodeCursor([page.lastId]) : null,
-      };
+      const page = await transfersService.listTransfers(principalOf(request).userId, limit, cursor);
+      return { items: page.items, next_cursor: page.nextCursor };
     },
   );
 

@@ -7,6 +7,7 @@ import {
   ValidationFailedError,
 } from "../../http/errors.js";
 import type { TransferRow } from "../../platform/database/schema.js";
+import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { withTransactionRetry } from "../../shared/transactions.js";
 import type { TransfersRepository, Tx } from "./transfers.repository.js";
 
@@ -189,10 +190,16 @@ export function createTransfersService({
       );
     },
 
-    async listTransfers(userId: number, beforeId: number | undefined, limit: number) {
+    /** The caller's transfers, sent and received, newest first, keyset-paginated by id. */
+    async listTransfers(userId: number, limit: number, cursor: string | undefined) {
+      const beforeId = cursor ? decodeCursor(cursor, isIdCursor)[0] : undefined;
       const rows = await transfersRepository.listForUser(userId, beforeId, limit + 1);
       const items = rows.slice(0, limit);
-      return { items: items.map(toTransferResponse), hasMore: rows.length > limit, lastId: items.at(-1)?.id };
+      const last = items.at(-1);
+      return {
+        items: items.map(toTransferResponse),
+        nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null,
+      };
     },
   };
 }

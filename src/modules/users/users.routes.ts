@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { securityLogFor } from "../../http/security-log.js";
-import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
+import type { Role } from "../auth/scopes.js";
 import type { User } from "./users.repository.js";
 import {
   AdminUserPageSchema,
@@ -18,8 +18,6 @@ import {
   UserProfileSchema,
 } from "./users.schemas.js";
 import type { UsersService } from "./users.service.js";
-
-type Role = "user" | "admin";
 
 export const toUserAccount = (user: User) => ({
   id: user.id,
@@ -43,9 +41,6 @@ const toProfile = (user: User, seesPrivateFields: boolean) => ({
   ...(seesPrivateFields ? { email: user.email, role: user.role as Role } : {}),
   created_at: user.createdAt.toISOString(),
 });
-
-const isUserCursor = (values: unknown[]): values is [number] =>
-  values.length === 1 && Number.isInteger(values[0]) && (values[0] as number) >= 0;
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService }> = async (
   app,
@@ -117,14 +112,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request) => {
       const { limit, cursor } = request.query;
-      const afterId = cursor ? decodeCursor(cursor, isUserCursor)[0] : 0;
-      const rows = await usersService.listUsers(afterId, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return {
-        items: items.map(toAdminUser),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.id]) : null,
-      };
+      const page = await usersService.listUsers(limit, cursor);
+      return { items: page.items.map(toAdminUser), next_cursor: page.nextCursor };
     },
   );
 

@@ -1,5 +1,6 @@
 import { BadRequestError, NotFoundError } from "../../http/errors.js";
 import type { SecurityLog } from "../../http/security-log.js";
+import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
@@ -71,7 +72,17 @@ export function createUsersService({
       return user;
     },
 
-    listUsers: (afterId: number, limit: number) => usersRepository.listAfter(afterId, limit),
+    /** Users by id, keyset-paginated. */
+    async listUsers(
+      limit: number,
+      cursor: string | undefined,
+    ): Promise<{ items: User[]; nextCursor: string | null }> {
+      const afterId = cursor ? decodeCursor(cursor, isIdCursor)[0] : 0;
+      const rows = await usersRepository.listAfter(afterId, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
+    },
 
     /**
      * The caller changes their own account. A new password needs the current one, revokes
