@@ -26,6 +26,7 @@ import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.rep
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
+import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
 import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
@@ -43,12 +44,11 @@ import { withFallback } from "./platform/cache/fallback-cache.js";
 import { type Cache, openCache } from "./platform/cache/index.js";
 import { createMemoryCache } from "./platform/cache/memory-cache.js";
 import type { Database } from "./platform/database/index.js";
+import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
+import { type Mailer, openMailer } from "./platform/mailer/index.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
+import { startJobProcessing } from "./worker.js";
 
-// Expired refresh tokens, idempotency keys and old published events are deleted this often.
-const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
-// Published events stay available for catch-up at least this long.
-const EVENT_RETENTION_MS = 48 * 60 * 60 * 1000;
 const OUTBOX_POLL_MS = 50;
 
 export interface AppDependencies {
@@ -57,6 +57,9 @@ export interface AppDependencies {
   cache?: Cache;
   /** Fan-out between instances; when omitted, opened from config (and closed with the app). */
   pubsub?: PubSub;
+  /** Background jobs; when omitted, opened from config (and closed with the app). */
+  jobs?: JobQueue;
+  mailer?: Mailer;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
 }
@@ -71,6 +74,7 @@ declare module "fastify" {
     lifecycle: AppLifecycle;
     database: Database;
     cache: Cache;
+    jobs: JobQueue;
   }
 }
 
@@ -135,6 +139,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "posts", description: "The community feed" },
         { name: "transfers", description: "Credits: balances, transfers, the ledger" },
         { name: "live", description: "The live WebSocket feed" },
+        { name: "admin", description: "Operations for admins: background jobs" },
         { name: "service", description: "Health probes" },
       ],
       components: {
@@ -162,7 +167,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const db = deps.database.db;
-  const usersRepository = createUsersRepository(db);
+  const jobs = deps.jobs ?? openJobQueue(config, db);
+  app.decorate("jobs", jobs);
+  const usersRepository = createUsersRepository(db, (executor, job) => jobs.record(executor, job));
   const refreshTokensRepository = createRefreshTokensRepository(db);
   const accessTokens = createAccessTokens(loadSigningKeys(config), config.auth);
   const authState = createAuthStateCache(
@@ -254,6 +261,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(postsRoutes, { postsService });
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox });
+      await api.register(jobsRoutes, { jobs });
     },
     { prefix: "/api/v1" },
   );
@@ -269,25 +277,32 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     });
   }
 
-  let cleanupTimer: NodeJS.Timeout | undefined;
+  const mailer =
+    deps.mailer ??
+    openMailer(config.mail, (message, path) =>
+      app.log.info(
+        { event: "mail.written", to: message.to, subject: message.subject, path },
+        "mail written to file",
+      ),
+    );
   app.addHook("onReady", async () => {
-    cleanupTimer = setInterval(() => {
-      Promise.all([
-        refreshTokensRepository.deleteExpired(new Date()),
-        transfersRepository.deleteExpiredKeys(),
-        outbox.deletePublishedBefore(new Date(Date.now() - EVENT_RETENTION_MS)),
-      ])
-        .then(([tokens, keys, events]) =>
-          app.log.debug(
-            { event: "cleanup.completed", refresh_tokens: tokens, idempotency_keys: keys, events },
-            "expired rows deleted",
-          ),
-        )
-        .catch((error: unknown) => app.log.warn({ err: error }, "cleanup failed"));
-    }, CLEANUP_INTERVAL_MS);
-    cleanupTimer.unref();
+    jobs.startRelay((error) =>
+      app.log.warn({ err: error, event: "jobs.relay_failed" }, "job relay failed; will retry"),
+    );
+    // The embedded default runs its jobs here; with workers (`kaira worker`) the API only records them.
+    if (config.jobs.inProcess) {
+      startJobProcessing(jobs, {
+        database: deps.database,
+        mailer,
+        logger: app.log as unknown as Logger,
+        concurrency: config.jobs.concurrency,
+      });
+    }
   });
-  app.addHook("onClose", async () => clearInterval(cleanupTimer));
+  app.addHook("onClose", async () => {
+    if (!deps.jobs) await jobs.close(config.jobs.shutdownSeconds * 1000);
+    if (!deps.mailer) await mailer.close();
+  });
 
   return app;
 }

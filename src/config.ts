@@ -37,6 +37,30 @@ export interface Config {
   /** Bootstrap admin created at start when no user has this email. */
   adminEmail: string | undefined;
   adminPassword: string | undefined;
+  /** Seconds a hot read (post, profile, first feed page) stays cached; 0 turns caching off. */
+  cacheTtlSeconds: number;
+  jobs: JobsConfig;
+  mail: MailConfig;
+}
+
+export interface JobsConfig {
+  /** Run job processors inside the API process; default on without REDIS_URL, off with it. */
+  inProcess: boolean;
+  /** Jobs one process runs at the same time. */
+  concurrency: number;
+  /** Attempts before a job is kept as failed (retried with exponential back-off). */
+  attempts: number;
+  /** How long a worker holds a job without renewing; a crashed worker's job runs again after it. */
+  leaseSeconds: number;
+  /** On SIGTERM, how long a worker waits for running jobs before it stops anyway. */
+  shutdownSeconds: number;
+}
+
+export interface MailConfig {
+  /** `smtp://` or `smtps://`; unset writes messages as .eml files under `dir` instead. */
+  smtpUrl: string | undefined;
+  from: string;
+  dir: string;
 }
 
 export interface AuthConfig {
@@ -208,14 +232,16 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
   if (adminPassword !== undefined && (adminPassword.length < 8 || adminPassword.length > 128)) {
     throw new ConfigError("ADMIN_PASSWORD", "must be 8 to 128 characters");
   }
+  const dataDir = resolve(readString(env, "DATA_DIR", "./data"));
+  const redisUrl = readUrl(env, "REDIS_URL", ["redis:", "rediss:"]);
   return {
     nodeEnv,
     host: readString(env, "HOST", "0.0.0.0"),
     port: readInt(env, "PORT", 9000, 0, 65535),
     databaseUrl: readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     databasePoolSize: readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
-    redisUrl: readUrl(env, "REDIS_URL", ["redis:", "rediss:"]),
-    dataDir: resolve(readString(env, "DATA_DIR", "./data")),
+    redisUrl,
+    dataDir,
     logLevel: readEnum(
       env,
       "LOG_LEVEL",
@@ -233,6 +259,19 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     rateLimitPerMinute: readInt(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
     adminEmail,
     adminPassword,
+    cacheTtlSeconds: readInt(env, "CACHE_TTL_SECONDS", 60, 0, 86_400),
+    jobs: {
+      inProcess: readBool(env, "JOBS_IN_PROCESS", redisUrl === undefined),
+      concurrency: readInt(env, "WORKER_CONCURRENCY", 4, 1, 256),
+      attempts: readInt(env, "JOB_ATTEMPTS", 5, 1, 100),
+      leaseSeconds: readInt(env, "JOB_LEASE_SECONDS", 30, 1, 3600),
+      shutdownSeconds: readInt(env, "WORKER_SHUTDOWN_SECONDS", 30, 0, 3600),
+    },
+    mail: {
+      smtpUrl: readUrl(env, "SMTP_URL", ["smtp:", "smtps:"]),
+      from: readString(env, "MAIL_FROM", "Kaira <no-reply@localhost>"),
+      dir: resolve(readString(env, "MAIL_DIR", resolve(dataDir, "mail"))),
+    },
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };
 }

@@ -8,12 +8,14 @@ import { createUsersService } from "../modules/users/users.service.js";
 import { DataDirLockedError } from "../platform/database/data-dir-lock.js";
 import { openEmbeddedDatabase } from "../platform/database/embedded.js";
 import { openDatabase } from "../platform/database/index.js";
+import { runWorker } from "../worker.js";
 import { DEMO_PASSWORD, seedDemoData } from "./seed.js";
 
 const USAGE = `Usage: kaira <command> [options]
 
 Commands:
   serve                          run the API (default port 9000)
+  worker                         run background jobs (needs DATABASE_URL; BullMQ with REDIS_URL)
   migrate                        apply pending database migrations
   seed [--users N] [--posts M]   fill the database with demo data (defaults: 100 users, 1000 posts)
   create-admin [--email E] [--password P]
@@ -36,6 +38,9 @@ async function run(argv: string[]): Promise<void> {
   switch (command) {
     case "serve":
       return serve(loadConfig());
+
+    case "worker":
+      return runWorker(loadConfig());
 
     case "migrate": {
       const database = await openDatabase(loadConfig());

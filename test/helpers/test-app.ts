@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { openCache } from "../../src/platform/cache/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
+import { type JobQueue, openJobQueue } from "../../src/platform/jobs/index.js";
 import { openPubSub, type PubSub } from "../../src/platform/pubsub/index.js";
 import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
@@ -12,6 +16,7 @@ export interface TestApp {
   /** The cache key prefix: another instance opening a cache with it shares this one's state. */
   cachePrefix: string;
   pubsub: PubSub;
+  jobs: JobQueue;
   db: TestDatabase;
   config: Config;
   close(): Promise<void>;
@@ -26,6 +31,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     // Explicit, so a second instance built from the same config verifies the same tokens.
     SECRET_KEY: randomBytes(32).toString("hex"),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    // Welcome messages and other mail land in a directory of this app's own.
+    MAIL_DIR: join(tmpdir(), `kaira-test-mail-${randomBytes(6).toString("hex")}`),
     ...env,
   });
   const db = await createTestDatabase();
@@ -34,16 +41,20 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const cache = openCache(config, cachePrefix);
   // Pub/sub channels get the same per-file prefix, so files never hear each other's events.
   const pubsub = openPubSub(config, cachePrefix);
-  const app = await buildApp(config, { database: db.database, cache, pubsub });
+  const jobs = openJobQueue(config, db.database.db, { redisPrefix: `${cachePrefix}bull` });
+  const app = await buildApp(config, { database: db.database, cache, pubsub, jobs });
   app.addHook("onClose", async () => {
+    await jobs.close(1_000);
     await cache.close();
     await pubsub.close();
+    await rm(config.mail.dir, { recursive: true, force: true });
   });
   await app.ready();
   return {
     app,
     cachePrefix,
     pubsub,
+    jobs,
     db,
     config,
     async close() {
@@ -64,7 +75,12 @@ export async function createSecondInstance(first: TestApp): Promise<FastifyInsta
   const database = first.db.url
     ? await openPostgresDatabase({ url: first.db.url, poolSize: 5, applicationName: "kaira-test-2" })
     : first.db.database;
-  const app = await buildApp(first.config, { database, cache, pubsub });
+  // Both instances record into (and, when in-process, work off) the same queue.
+  const jobs = first.config.redisUrl
+    ? openJobQueue(first.config, database.db, { redisPrefix: `${first.cachePrefix}bull` })
+    : first.jobs;
+  const app = await buildApp(first.config, { database, cache, pubsub, jobs });
+  if (jobs !== first.jobs) app.addHook("onClose", async () => jobs.close(1_000));
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
   if (pubsub !== first.pubsub) app.addHook("onClose", async () => pubsub.close());
   if (database !== first.db.database) app.addHook("onClose", async () => database.close());

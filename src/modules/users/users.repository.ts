@@ -1,6 +1,7 @@
 import { asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type UserRow, users } from "../../platform/database/schema.js";
+import type { Executor, JobRequest } from "../../platform/jobs/index.js";
 
 export type User = UserRow;
 
@@ -21,7 +22,8 @@ export interface UserChanges {
 }
 
 export interface UsersRepository {
-  insert(user: NewUser): Promise<User>;
+  /** Inserts the user and, in the same transaction, records the job `jobFor` returns (if any). */
+  insert(user: NewUser, jobFor?: (saved: User) => JobRequest): Promise<User>;
   findById(id: number): Promise<User | undefined>;
   /** By email (any case) or exact username — what the token endpoint's `username` may be. */
   findByLogin(login: string): Promise<User | undefined>;
@@ -30,7 +32,10 @@ export interface UsersRepository {
   listAfter(afterId: number, limit: number): Promise<User[]>;
 }
 
-export function createUsersRepository(db: Db): UsersRepository {
+/** Records a job inside a transaction: the job queue port's `record`. */
+export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
+
+export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepository {
   // Read on every profile view and every token check that misses the auth-state cache.
   const findByIdPrepared = db
     .select()
@@ -40,10 +45,18 @@ export function createUsersRepository(db: Db): UsersRepository {
     .prepare("users_find_by_id");
 
   return {
-    async insert(user) {
-      const [row] = await db.insert(users).values(user).returning();
-      if (!row) throw new Error("insert returned no row");
-      return row;
+    async insert(user, jobFor) {
+      if (!jobFor || !recordJob) {
+        const [row] = await db.insert(users).values(user).returning();
+        if (!row) throw new Error("insert returned no row");
+        return row;
+      }
+      return db.transaction(async (tx) => {
+        const [row] = await tx.insert(users).values(user).returning();
+        if (!row) throw new Error("insert returned no row");
+        await recordJob(tx, jobFor(row));
+        return row;
+      });
     },
     async findById(id) {
       const [row] = await findByIdPrepared.execute({ id });

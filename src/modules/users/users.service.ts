@@ -8,6 +8,7 @@ import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.
 import type { Role } from "../auth/scopes.js";
 import type { User, UserChanges, UsersRepository } from "./users.repository.js";
 import type { UserCreate } from "./users.schemas.js";
+import { welcomeEmailJob } from "./welcome-email.job.js";
 
 export interface UsersServiceDeps {
   usersRepository: UsersRepository;
@@ -55,12 +56,17 @@ export function createUsersService({
     async registerUser(input: UserCreate, role: Role = "user"): Promise<User> {
       const passwordHash = await passwordHasher.hash(input.password);
       try {
-        return await usersRepository.insert({
-          email: input.email.trim(),
-          username: input.username,
-          passwordHash,
-          ...(role === "admin" ? { role } : {}),
-        });
+        // The welcome message is a job recorded with the user: it is sent if and only if
+        // the sign-up commits, even when the queue is unreachable at that moment.
+        return await usersRepository.insert(
+          {
+            email: input.email.trim(),
+            username: input.username,
+            passwordHash,
+            ...(role === "admin" ? { role } : {}),
+          },
+          welcomeEmailJob,
+        );
       } catch (error) {
         duplicateToBadRequest(error);
       }

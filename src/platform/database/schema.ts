@@ -186,6 +186,50 @@ export const outboxEvents = pgTable(
   (t) => [index("outbox_events_unpublished_idx").on(t.id).where(sql`${t.publishedAt} is null`)],
 );
 
+/**
+ * The embedded job runner's queue: jobs recorded in the same transaction as the write that
+ * triggers them, claimed by workers with `FOR UPDATE SKIP LOCKED` and a lease that a crashed
+ * worker's job outlives (it is claimed again once the lease expires).
+ */
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: serial("id").primaryKey(),
+    name: varchar("name", { length: 64 }).notNull(),
+    data: jsonb("data").notNull(),
+    /** waiting (run_at in the future means delayed), active, completed or failed. */
+    state: varchar("state", { length: 16 }).notNull().default("waiting"),
+    attemptsMade: integer("attempts_made").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    runAt: timestamp("run_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    /** Set while active: the claiming worker's token and how long its lease lasts. */
+    lockToken: uuid("lock_token"),
+    lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 3 }),
+    /** Makes an insert idempotent: a scheduled job's slot, for instance. */
+    dedupeKey: varchar("dedupe_key", { length: 128 }),
+    lastError: text("last_error"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex("jobs_dedupe_key_idx").on(t.dedupeKey),
+    index("jobs_runnable_idx").on(t.runAt, t.id).where(sql`${t.state} in ('waiting', 'active')`),
+    index("jobs_state_idx").on(t.state, t.id),
+    check("jobs_state_check", sql`${t.state} in ('waiting', 'active', 'completed', 'failed')`),
+  ],
+);
+
+/**
+ * Jobs recorded in a write's transaction while the queue lives elsewhere (BullMQ): the
+ * relay moves them to the queue after commit, so a committed write never loses its job.
+ */
+export const jobOutbox = pgTable("job_outbox", {
+  id: serial("id").primaryKey(),
+  name: varchar("name", { length: 64 }).notNull(),
+  data: jsonb("data").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
 export type TransferRow = typeof transfers.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

@@ -1,0 +1,33 @@
+import type { JobHandler } from "../../platform/jobs/index.js";
+import type { OutboxRepository } from "../live/outbox.js";
+
+export const CLEANUP_JOB = "maintenance.cleanup";
+export const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
+/** Published events stay available for catch-up after a reconnect at least this long. */
+export const EVENT_RETENTION_MS = 48 * 60 * 60 * 1000;
+
+export interface CleanupResult {
+  refreshTokens: number;
+  idempotencyKeys: number;
+  events: number;
+}
+
+/**
+ * Deletes what has expired: refresh tokens, idempotency keys (kept 24 h) and published
+ * events past their retention. Idempotent by nature, so a repeated run only finds less.
+ */
+export function cleanupHandler(deps: {
+  deleteExpiredRefreshTokens: (now: Date) => Promise<number>;
+  deleteExpiredIdempotencyKeys: () => Promise<number>;
+  outbox: Pick<OutboxRepository, "deletePublishedBefore">;
+  onDone?: (result: CleanupResult) => void;
+}): JobHandler {
+  return async () => {
+    const [refreshTokens, idempotencyKeys, events] = await Promise.all([
+      deps.deleteExpiredRefreshTokens(new Date()),
+      deps.deleteExpiredIdempotencyKeys(),
+      deps.outbox.deletePublishedBefore(new Date(Date.now() - EVENT_RETENTION_MS)),
+    ]);
+    deps.onDone?.({ refreshTokens, idempotencyKeys, events });
+  };
+}

@@ -1,0 +1,236 @@
+import { type Job, type JobsOptions, Queue, Worker } from "bullmq";
+import { asc, inArray } from "drizzle-orm";
+import { Redis } from "ioredis";
+import type { Db } from "../database/index.js";
+import { jobOutbox } from "../database/schema.js";
+import { type JobInfo, type JobQueue, type JobState, retryDelayMs, type WorkOptions } from "./jobs.js";
+
+export interface BullmqJobsOptions {
+  redisUrl: string;
+  /** Redis key prefix; lets several deployments (or test runs) share one Redis. */
+  prefix?: string;
+  attempts: number;
+  /** How long a worker's lock on a job lasts; a crashed worker's job is retried after it. */
+  leaseMs: number;
+  /** How often the relay looks for recorded jobs when nothing woke it. */
+  relayPollMs?: number;
+}
+
+const QUEUE_NAME = "jobs";
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The distributed adapter: BullMQ on Redis, with any number of `kaira worker` processes.
+ * Jobs are recorded in the database's job outbox inside the write's transaction; the relay
+ * moves them to BullMQ after commit under a job id derived from the outbox row, so moving
+ * the same row twice (a relay that died before deleting it) adds the job only once.
+ */
+export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQueue {
+  const prefix = options.prefix ?? "kaira:bull";
+  const connections: Redis[] = [];
+  const connect = () => {
+    // BullMQ's blocking commands need maxRetriesPerRequest null; it reconnects on its own.
+    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, connectTimeout: 5_000 });
+    redis.on("error", () => {});
+    connections.push(redis);
+    return redis;
+  };
+  let queue: Queue | undefined;
+  const getQueue = () => {
+    queue ??= new Queue(QUEUE_NAME, { connection: connect(), prefix });
+    queue.on("error", () => {});
+    return queue;
+  };
+  const jobOptions: JobsOptions = {
+    attempts: options.attempts,
+    backoff: { type: "kaira" },
+    removeOnComplete: { age: DAY_MS / 1000, count: 10_000 },
+    removeOnFail: { age: (30 * DAY_MS) / 1000 },
+  };
+  let worker: Worker | undefined;
+  let relayTimer: NodeJS.Timeout | undefined;
+  let relayRunning: Promise<void> = Promise.resolve();
+  let relayStopped = false;
+
+  /** Moves up to 100 recorded jobs to BullMQ; the rows are deleted only once BullMQ has them. */
+  async function relayBatch(): Promise<number> {
+    return db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(jobOutbox)
+        .orderBy(asc(jobOutbox.id))
+        .limit(100)
+        .for("update", { skipLocked: true });
+      if (rows.length === 0) return 0;
+      await getQueue().addBulk(
+        rows.map((row) => ({
+          name: row.name,
+          data: row.data,
+          opts: { ...jobOptions, jobId: `outbox-${row.id}-${row.createdAt.getTime()}` },
+        })),
+      );
+      await tx.delete(jobOutbox).where(
+        inArray(
+          jobOutbox.id,
+          rows.map((row) => row.id),
+        ),
+      );
+      return rows.length;
+    });
+  }
+
+  const stateOf = async (job: Job): Promise<JobState> => {
+    const state = await job.getState();
+    return (["waiting", "delayed", "active", "completed", "failed"] as const).includes(state as JobState)
+      ? (state as JobState)
+      : "waiting";
+  };
+
+  const toInfo = async (job: Job): Promise<JobInfo> => ({
+    id: String(job.id),
+    name: job.name,
+    state: await stateOf(job),
+    data: job.data,
+    attemptsMade: job.attemptsMade,
+    maxAttempts: job.opts.attempts ?? 1,
+    error: job.failedReason ?? null,
+    createdAt: new Date(job.timestamp),
+    finishedAt: job.finishedOn ? new Date(job.finishedOn) : null,
+  });
+
+  return {
+    kind: "bullmq",
+
+    async record(executor, job) {
+      await executor.insert(jobOutbox).values({ name: job.name, data: job.data });
+    },
+
+    startRelay(onError) {
+      const pollMs = options.relayPollMs ?? 200;
+      const tick = async () => {
+        try {
+          while (!relayStopped && (await relayBatch()) === 100) {}
+        } catch (error) {
+          onError(error);
+        }
+      };
+      const schedule = () => {
+        if (relayStopped) return;
+        relayTimer = setTimeout(() => {
+          relayRunning = tick().finally(schedule);
+        }, pollMs);
+      };
+      schedule();
+    },
+
+    work(work: WorkOptions) {
+      if (worker) return;
+      const started = new Map<string, number>();
+      worker = new Worker(
+        QUEUE_NAME,
+        async (job) => {
+          const handler = work.handlers[job.name];
+          if (!handler) throw new Error(`no handler for job "${job.name}"`);
+          started.set(String(job.id), performance.now());
+          await handler(job.data, { jobId: String(job.id), attempt: job.attemptsMade + 1 });
+        },
+        {
+          connection: connect(),
+          prefix,
+          concurrency: work.concurrency,
+          lockDuration: options.leaseMs,
+          stalledInterval: options.leaseMs,
+          maxStalledCount: 2,
+          settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
+        },
+      );
+      const durationOf = (job: Job) => {
+        const start = started.get(String(job.id));
+        started.delete(String(job.id));
+        return start === undefined ? 0 : performance.now() - start;
+      };
+      worker.on("completed", (job) =>
+        work.onEvent?.({
+          type: "completed",
+          jobId: String(job.id),
+          name: job.name,
+          attempt: job.attemptsMade,
+          durationMs: durationOf(job),
+        }),
+      );
+      worker.on("failed", (job, error) => {
+        if (!job) return;
+        work.onEvent?.({
+          type: "failed",
+          jobId: String(job.id),
+          name: job.name,
+          attempt: job.attemptsMade,
+          durationMs: durationOf(job),
+          error,
+          final: job.attemptsMade >= (job.opts.attempts ?? 1),
+        });
+      });
+      worker.on("error", (error) => work.onEvent?.({ type: "error", error }));
+      const queue = getQueue();
+      for (const schedule of work.schedules) {
+        queue
+          .upsertJobScheduler(
+            schedule.name,
+            { every: schedule.everyMs },
+            {
+              name: schedule.name,
+              data: {},
+              opts: { attempts: options.attempts, backoff: { type: "kaira" } },
+            },
+          )
+          .catch((error: unknown) => work.onEvent?.({ type: "error", error }));
+      }
+    },
+
+    async list(state, limit) {
+      const jobs = await getQueue().getJobs([state], 0, limit - 1, false);
+      return Promise.all(jobs.filter((job): job is Job => Boolean(job)).map(toInfo));
+    },
+
+    async retry(id) {
+      const job = await getQueue().getJob(id);
+      if (!job || !(await job.isFailed())) return false;
+      await job.retry("failed");
+      return true;
+    },
+
+    async counts() {
+      const counts = await getQueue().getJobCounts("waiting", "delayed", "active", "completed", "failed");
+      return {
+        waiting: counts.waiting ?? 0,
+        delayed: counts.delayed ?? 0,
+        active: counts.active ?? 0,
+        completed: counts.completed ?? 0,
+        failed: counts.failed ?? 0,
+      };
+    },
+
+    async close(graceMs) {
+      relayStopped = true;
+      clearTimeout(relayTimer);
+      await relayRunning;
+      if (worker) {
+        const current = worker;
+        let timer: NodeJS.Timeout | undefined;
+        // A graceful close waits for running jobs; past the grace period, force it — the
+        // jobs it cuts off stall and another worker runs them again.
+        await Promise.race([
+          current.close(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              current.close(true).then(resolve, resolve);
+            }, graceMs);
+          }),
+        ]).catch(() => {});
+        clearTimeout(timer);
+      }
+      await queue?.close().catch(() => {});
+      for (const redis of connections) redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { Db } from "../database/index.js";
+
+/** Anything that can run Drizzle inserts: the database or an open transaction. */
+export type Executor = Pick<Db, "insert">;
+
+/** A job to run in the background. `data` must be JSON. */
+export interface JobRequest {
+  name: string;
+  data: Record<string, unknown>;
+}
+
+export interface JobContext {
+  /** The queue's id for this job; stable across its attempts. */
+  jobId: string;
+  /** 1 on the first attempt. Handlers must be idempotent: delivery is at-least-once. */
+  attempt: number;
+}
+
+export type JobHandler = (data: Record<string, unknown>, context: JobContext) => Promise<void>;
+
+/** A job that is enqueued on a timer rather than by a write. */
+export interface JobSchedule {
+  name: string;
+  everyMs: number;
+}
+
+export const JOB_STATES = ["waiting", "delayed", "active", "completed", "failed"] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** What admins see of a job. */
+export interface JobInfo {
+  id: string;
+  name: string;
+  state: JobState;
+  data: unknown;
+  attemptsMade: number;
+  maxAttempts: number;
+  error: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface WorkOptions {
+  handlers: Record<string, JobHandler>;
+  schedules: JobSchedule[];
+  /** Jobs run at the same time in this process. */
+  concurrency: number;
+  onEvent?: (event: JobEvent) => void;
+}
+
+/** What a worker reports; the seam for logs and metrics (durations, failures). */
+export type JobEvent =
+  | { type: "completed"; jobId: string; name: string; attempt: number; durationMs: number }
+  | {
+      type: "failed";
+      jobId: string;
+      name: string;
+      attempt: number;
+      durationMs: number;
+      error: unknown;
+      final: boolean;
+    }
+  | { type: "error"; error: unknown };
+
+/**
+ * The job queue port. The embedded adapter keeps jobs in the database itself (durable, no
+ * extra service); the BullMQ adapter keeps them in Redis and records them in the database
+ * first (a job outbox), relaying them after commit. Either way a job recorded in a
+ * transaction exists exactly when that transaction commits.
+ */
+export interface JobQueue {
+  readonly kind: "embedded" | "bullmq";
+  /** Records a job inside the caller's transaction (or on its own when given the database). */
+  record(executor: Executor, job: JobRequest): Promise<void>;
+  /** Starts moving recorded jobs to the queue (a no-op where recording already enqueues). */
+  startRelay(onError: (error: unknown) => void): void;
+  /** Starts processing jobs in this process and keeps the schedules enqueued. */
+  work(options: WorkOptions): void;
+  list(state: JobState, limit: number): Promise<JobInfo[]>;
+  /** Puts a failed job back in the queue; false when no failed job has this id. */
+  retry(id: string): Promise<boolean>;
+  /** How many jobs are in each state: the seam for queue-depth metrics. */
+  counts(): Promise<Record<JobState, number>>;
+  /**
+   * Stops taking jobs, waits up to `graceMs` for running ones, then stops. A job cut off
+   * is not lost: its lease expires and it runs again (at-least-once).
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Exponential back-off with jitter after failed attempt `attempt` (1-based): ~1 s, 2 s, 4 s… capped at 5 min. */
+export function retryDelayMs(attempt: number): number {
+  const base = Math.min(1000 * 2 ** (attempt - 1), 5 * 60 * 1000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}

@@ -1,0 +1,148 @@
+import type { Logger } from "pino";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
+import { createOutboxRepository } from "./modules/live/outbox.js";
+import { CLEANUP_INTERVAL_MS, CLEANUP_JOB, cleanupHandler } from "./modules/maintenance/cleanup.job.js";
+import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
+import { createUsersRepository } from "./modules/users/users.repository.js";
+import { WELCOME_EMAIL_JOB, welcomeEmailHandler } from "./modules/users/welcome-email.job.js";
+import { type Database, openDatabase } from "./platform/database/index.js";
+import type { JobEvent, JobHandler, JobQueue, JobSchedule } from "./platform/jobs/index.js";
+import { openJobQueue } from "./platform/jobs/index.js";
+import { createLogger } from "./platform/logger.js";
+import { type Mailer, openMailer } from "./platform/mailer/index.js";
+
+/** Jobs enqueued on a timer, whichever process runs the job processors. */
+export const JOB_SCHEDULES: JobSchedule[] = [{ name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS }];
+
+/**
+ * Every job Kaira runs, by name: the worker's side of the composition root. The API process
+ * runs the same handlers when jobs run in-process (the embedded default).
+ */
+export function createJobHandlers(deps: {
+  database: Database;
+  mailer: Mailer;
+  logger: Logger;
+}): Record<string, JobHandler> {
+  const db = deps.database.db;
+  const transfers = createTransfersRepository(db);
+  return {
+    [WELCOME_EMAIL_JOB]: welcomeEmailHandler({
+      usersRepository: createUsersRepository(db),
+      mailer: deps.mailer,
+    }),
+    [CLEANUP_JOB]: cleanupHandler({
+      deleteExpiredRefreshTokens: createRefreshTokensRepository(db).deleteExpired,
+      deleteExpiredIdempotencyKeys: () => transfers.deleteExpiredKeys(),
+      outbox: createOutboxRepository(db),
+      onDone: (result) =>
+        deps.logger.info(
+          {
+            event: "cleanup.completed",
+            refresh_tokens: result.refreshTokens,
+            idempotency_keys: result.idempotencyKeys,
+            events: result.events,
+          },
+          "expired rows deleted",
+        ),
+    }),
+  };
+}
+
+/** Logs what workers report: one line per finished job, errors with their cause. */
+export function logJobEvents(logger: Logger): (event: JobEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case "completed":
+        logger.info(
+          {
+            event: "job.completed",
+            job_id: event.jobId,
+            job: event.name,
+            attempt: event.attempt,
+            duration_ms: Math.round(event.durationMs),
+          },
+          "job completed",
+        );
+        return;
+      case "failed":
+        logger[event.final ? "error" : "warn"](
+          {
+            event: event.final ? "job.failed" : "job.retrying",
+            job_id: event.jobId,
+            job: event.name,
+            attempt: event.attempt,
+            duration_ms: Math.round(event.durationMs),
+            err: event.error,
+          },
+          event.final ? "job failed; kept for an admin to retry" : "job failed; will retry",
+        );
+        return;
+      case "error":
+        logger.warn({ event: "job.worker_error", err: event.error }, "job worker error");
+    }
+  };
+}
+
+/** Starts processing every job in this process. */
+export function startJobProcessing(
+  queue: JobQueue,
+  deps: { database: Database; mailer: Mailer; logger: Logger; concurrency: number },
+): void {
+  queue.work({
+    handlers: createJobHandlers(deps),
+    schedules: JOB_SCHEDULES,
+    concurrency: deps.concurrency,
+    onEvent: logJobEvents(deps.logger),
+  });
+}
+
+/**
+ * `kaira worker`: runs the jobs of a PostgreSQL deployment (BullMQ with REDIS_URL, the
+ * queue in PostgreSQL without it). On SIGTERM it stops taking jobs, gives running ones
+ * WORKER_SHUTDOWN_SECONDS to finish, and exits 0; a job cut off runs again elsewhere.
+ */
+export async function runWorker(config: Config = loadConfig()): Promise<void> {
+  if (!config.databaseUrl) {
+    throw new ConfigError(
+      "DATABASE_URL",
+      "is required by `kaira worker`: the embedded database belongs to one process, and `kaira serve` runs its jobs itself",
+    );
+  }
+  const logger = createLogger(config);
+  const database = await openDatabase(config);
+  await database.migrate();
+  const queue = openJobQueue(config, database.db);
+  const mailer = openMailer(config.mail, (message, path) =>
+    logger.info(
+      { event: "mail.written", to: message.to, subject: message.subject, path },
+      "mail written to file",
+    ),
+  );
+  queue.startRelay((error) =>
+    logger.warn({ err: error, event: "jobs.relay_failed" }, "job relay failed; will retry"),
+  );
+  startJobProcessing(queue, { database, mailer, logger, concurrency: config.jobs.concurrency });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(
+      { event: "worker.stopping", signal, grace_seconds: config.jobs.shutdownSeconds },
+      "worker stopping",
+    );
+    await queue.close(config.jobs.shutdownSeconds * 1000);
+    await mailer.close();
+    await database.close();
+    logger.info({ event: "worker.stopped" }, "worker stopped");
+    logger.flush();
+    process.exitCode = 0;
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  logger.info(
+    { event: "worker.started", queue: queue.kind, concurrency: config.jobs.concurrency },
+    `Kaira worker running (${queue.kind} queue)`,
+  );
+}
