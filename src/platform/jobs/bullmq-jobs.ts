@@ -51,6 +51,8 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   let relayTimer: NodeJS.Timeout | undefined;
   let relayRunning: Promise<void> = Promise.resolve();
   let relayStopped = false;
+  let closing: Promise<void> | undefined;
+  const running = new Set<Promise<void>>();
 
   /** Moves up to 100 recorded jobs to BullMQ; the rows are deleted only once BullMQ has them. */
   async function relayBatch(): Promise<number> {
@@ -98,7 +100,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     finishedAt: job.finishedOn ? new Date(job.finishedOn) : null,
   });
 
-  return {
+  const adapter: JobQueue = {
     kind: "bullmq",
 
     async record(executor, job) {
@@ -132,7 +134,13 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           const handler = work.handlers[job.name];
           if (!handler) throw new Error(`no handler for job "${job.name}"`);
           started.set(String(job.id), performance.now());
-          await handler(job.data, { jobId: String(job.id), attempt: job.attemptsMade + 1 });
+          const run = handler(job.data, { jobId: String(job.id), attempt: job.attemptsMade + 1 });
+          running.add(run);
+          try {
+            await run;
+          } finally {
+            running.delete(run);
+          }
         },
         {
           connection: connect(),
@@ -210,27 +218,33 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
       };
     },
 
-    async close(graceMs) {
-      relayStopped = true;
-      clearTimeout(relayTimer);
-      await relayRunning;
-      if (worker) {
-        const current = worker;
-        let timer: NodeJS.Timeout | undefined;
-        // A graceful close waits for running jobs; past the grace period, force it — the
-        // jobs it cuts off stall and another worker runs them again.
-        await Promise.race([
-          current.close(),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(() => {
-              current.close(true).then(resolve, resolve);
-            }, graceMs);
-          }),
-        ]).catch(() => {});
-        clearTimeout(timer);
-      }
-      await queue?.close().catch(() => {});
-      for (const redis of connections) redis.disconnect();
+    close(graceMs) {
+      closing ??= closeQueue(graceMs);
+      return closing;
     },
   };
+  return adapter;
+
+  async function closeQueue(graceMs: number): Promise<void> {
+    relayStopped = true;
+    clearTimeout(relayTimer);
+    await relayRunning;
+    if (worker) {
+      // Stop fetching, give running jobs the grace period, then close without waiting
+      // further: a job cut off stalls and another worker runs it again once its lock lapses.
+      await worker.pause(true).catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.allSettled([...running]).then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      // Finished jobs still need their completion recorded, which a graceful close waits for.
+      await worker.close(!finished).catch(() => {});
+    }
+    await queue?.close().catch(() => {});
+    for (const redis of connections) redis.disconnect();
+  }
 }

@@ -39,6 +39,8 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
   const running = new Set<Promise<void>>();
+  // Lease renewals of running jobs; cleared when a closing worker gives up on them.
+  const renewals = new Set<NodeJS.Timeout>();
 
   /** Claims the oldest due job, or one whose worker's lease ran out. */
   async function claim(): Promise<typeof jobs.$inferSelect | undefined> {
@@ -70,12 +72,14 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
         .where(owned)
         .catch((error: unknown) => work.onEvent?.({ type: "error", error }));
     }, options.leaseMs / 3);
+    renewals.add(renew);
     const context = { jobId: String(job.id), attempt: job.attemptsMade };
     try {
       const handler = work.handlers[job.name];
       if (!handler) throw new Error(`no handler for job "${job.name}"`);
       await handler(job.data as Record<string, unknown>, context);
       clearInterval(renew);
+      renewals.delete(renew);
       await db
         .update(jobs)
         .set({ state: "completed", finishedAt: sql`now()`, lockToken: null, lockedUntil: null })
@@ -88,6 +92,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
       });
     } catch (error) {
       clearInterval(renew);
+      renewals.delete(renew);
       const final = job.attemptsMade >= job.maxAttempts;
       await db
         .update(jobs)
@@ -251,6 +256,9 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
         }),
       ]);
       clearTimeout(timer);
+      // Jobs still running are abandoned: their leases lapse and another worker retakes them.
+      for (const renew of renewals) clearInterval(renew);
+      renewals.clear();
     },
   };
 }
