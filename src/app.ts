@@ -31,18 +31,21 @@ import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
 import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
 import { EVENTS_CHANNEL, startOutboxRelay } from "./modules/live/outbox-relay.js";
+import { withPostsCache } from "./modules/posts/posts.cache.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
 import { createPostsService } from "./modules/posts/posts.service.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
+import { withUsersCache } from "./modules/users/users.cache.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
 import { createUsersService } from "./modules/users/users.service.js";
 import { withFallback } from "./platform/cache/fallback-cache.js";
 import { type Cache, openCache } from "./platform/cache/index.js";
 import { createMemoryCache } from "./platform/cache/memory-cache.js";
+import { createReadThroughCache } from "./platform/cache/read-through.js";
 import type { Database } from "./platform/database/index.js";
 import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
@@ -165,6 +168,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
 
+  // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
+  // failing cache is reported at most every 10 s and the reads go to the database.
+  let lastCacheWarning = 0;
+  const readThrough = createReadThroughCache(cache, {
+    ttlMs: config.cacheTtlSeconds * 1000,
+    onError: (error) => {
+      if (Date.now() - lastCacheWarning < 10_000) return;
+      lastCacheWarning = Date.now();
+      app.log.warn({ err: error, event: "cache.unavailable" }, "reading from the database");
+    },
+  });
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const db = deps.database.db;
   const jobs = deps.jobs ?? openJobQueue(config, db);
@@ -180,12 +194,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     },
     (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
   );
-  const usersService = createUsersService({
-    usersRepository,
-    passwordHasher,
-    refreshTokensRepository,
-    authState,
-  });
+  const postsRepository = createPostsRepository(db);
+  const postsService = withPostsCache(createPostsService({ postsRepository }), readThrough, (authorId) =>
+    postsRepository.idsByAuthor(authorId),
+  );
+  const usersService = withUsersCache(
+    createUsersService({ usersRepository, passwordHasher, refreshTokensRepository, authState }),
+    readThrough,
+    (userId) => postsService.invalidateAuthor(userId),
+  );
   const authService = createAuthService({
     usersRepository,
     refreshTokensRepository,
@@ -195,7 +212,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
-  const postsService = createPostsService({ postsRepository: createPostsRepository(db) });
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,

@@ -56,3 +56,10 @@ export class ValidationFailedError extends DomainError {
     super(422, "validation_error", errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
   }
 }
+
+/** A dependency the request needs is unreachable; the client may try again later. */
+export class ServiceUnavailableError extends DomainError {
+  constructor(detail: string, code = "service_unavailable") {
+    super(503, code, detail);
+  }
+}

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { createRedisCache } from "../../src/platform/cache/redis-cache.js";
+import { jobOutbox } from "../../src/platform/database/schema.js";
 import { bearer, signUpAndLogin } from "../helpers/auth.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -34,4 +35,38 @@ it("signs up, logs in, authenticates and rate-limits without Redis; readiness re
   const ready = await app.inject({ url: "/health/ready" });
   expect(ready.statusCode).toBe(503);
   expect(ready.json().checks).toMatchObject({ database: { status: "pass" }, redis: { status: "fail" } });
+});
+
+it("serves cached reads from the database and keeps every job of a committed write", async () => {
+  const session = await signUpAndLogin(app);
+  const created = await app.inject({
+    method: "POST",
+    url: "/api/v1/posts",
+    headers: bearer(session.access),
+    payload: { title: "Written while Redis is down", content: "still here" },
+  });
+  expect(created.statusCode).toBe(201);
+  const id = created.json().id;
+  for (let i = 0; i < 2; i++) {
+    expect((await app.inject({ url: `/api/v1/posts/${id}` })).json().title).toBe(
+      "Written while Redis is down",
+    );
+    expect((await app.inject({ url: "/api/v1/posts" })).json().items[0].id).toBe(id);
+    expect((await app.inject({ url: `/api/v1/users/${session.id}` })).json().username).toBe(session.username);
+  }
+  const renamed = await app.inject({
+    method: "PATCH",
+    url: `/api/v1/posts/${id}`,
+    headers: bearer(session.access),
+    payload: { title: "Edited while Redis is down" },
+  });
+  expect(renamed.statusCode).toBe(200);
+  expect((await app.inject({ url: `/api/v1/posts/${id}` })).json().title).toBe("Edited while Redis is down");
+  // The welcome job waits in the job outbox until the queue is reachable again.
+  const outbox = await db.database.db.select().from(jobOutbox);
+  expect(
+    outbox.some(
+      (row) => row.name === "users.welcome_email" && (row.data as { user_id: number }).user_id === session.id,
+    ),
+  ).toBe(true);
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FEED_FIRST_PAGE_KEY } from "../../src/modules/posts/posts.cache.js";
 import { insertPosts, insertUsers } from "../helpers/fixtures.js";
 import { createTestApp, type TestApp } from "../helpers/test-app.js";
 
@@ -91,14 +92,17 @@ describe("GET /api/v1/posts", () => {
     expect(none.json()).toEqual({ items: [], next_cursor: null });
   });
 
-  it("reads a page of 20 posts by 20 authors in one SQL statement (no N+1)", async () => {
+  it("reads a page of 20 posts by 20 authors in one SQL statement (no N+1), then from the cache", async () => {
     const statements: string[] = [];
-    // Only statements that read posts: the outbox relay polls in the background.
+    // Only statements that read posts: the outbox relay and the job runner poll in the background.
     const stop = t.db.database.onQuery((q) => {
-      if (!q.sql.includes("outbox_events")) statements.push(q.sql);
+      if (!/outbox_events|"jobs"/.test(q.sql)) statements.push(q.sql);
     });
+    await t.app.cache.delete(FEED_FIRST_PAGE_KEY);
     const res = await t.app.inject({ url: "/api/v1/posts?limit=20" });
+    const cached = await t.app.inject({ url: "/api/v1/posts?limit=20" });
     stop();
+    expect(cached.json()).toEqual(res.json());
     expect(res.statusCode).toBe(200);
     const distinctAuthors = new Set(res.json().items.map((p: { author: { id: number } }) => p.author.id));
     expect(distinctAuthors.size).toBe(20);

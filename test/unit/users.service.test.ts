@@ -3,6 +3,7 @@ import { BadRequestError, NotFoundError } from "../../src/http/errors.js";
 import type { PasswordHasher } from "../../src/modules/auth/password-hasher.js";
 import type { User, UsersRepository } from "../../src/modules/users/users.repository.js";
 import { createUsersService } from "../../src/modules/users/users.service.js";
+import { welcomeEmailJob } from "../../src/modules/users/welcome-email.job.js";
 
 const aUser = (overrides: Partial<User> = {}): User => ({
   id: 1,
@@ -64,11 +65,10 @@ describe("usersService (fake ports)", () => {
     usersRepository.insert.mockImplementation(async (row) => aUser(row));
     await service.registerUser({ email: " ann@example.com ", username: "ann", password: "SecurePass123" });
     expect(passwordHasher.hash).toHaveBeenCalledWith("SecurePass123");
-    expect(usersRepository.insert).toHaveBeenCalledWith({
-      email: "ann@example.com",
-      username: "ann",
-      passwordHash: "hashed:SecurePass123",
-    });
+    expect(usersRepository.insert).toHaveBeenCalledWith(
+      { email: "ann@example.com", username: "ann", passwordHash: "hashed:SecurePass123" },
+      welcomeEmailJob,
+    );
   });
 
   it.each([

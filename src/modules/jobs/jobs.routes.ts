@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { NotFoundError } from "../../http/errors.js";
+import { NotFoundError, ServiceUnavailableError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { JOB_STATES, type JobInfo, type JobQueue } from "../../platform/jobs/index.js";
@@ -33,6 +33,28 @@ const toJobResponse = (job: JobInfo) => ({
   finished_at: job.finishedAt?.toISOString() ?? null,
 });
 
+/** The queue may live in Redis: an outage is a 503 for the admin, not a hung request. */
+async function fromQueue<T>(operation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      operation,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new ServiceUnavailableError("The job queue did not answer in time", "queue_unavailable")),
+          5_000,
+        );
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof ServiceUnavailableError) throw error;
+    throw new ServiceUnavailableError("The job queue is unavailable", "queue_unavailable");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (app, { jobs }) => {
   app.get(
     "/admin/jobs",
@@ -62,14 +84,14 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
             { title: "JobList" },
           ),
           422: ProblemRef,
+          503: ProblemRef,
         },
       },
     },
     async (request) => {
-      const [items, counts] = await Promise.all([
-        jobs.list(request.query.state, request.query.limit),
-        jobs.counts(),
-      ]);
+      const [items, counts] = await fromQueue(
+        Promise.all([jobs.list(request.query.state, request.query.limit), jobs.counts()]),
+      );
       return { items: items.map(toJobResponse), counts };
     },
   );
@@ -87,12 +109,13 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
         response: {
           202: Type.Object({ id: Type.String(), state: Type.Literal("waiting") }, { title: "JobRetried" }),
           404: ProblemRef,
+          503: ProblemRef,
         },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!(await jobs.retry(id))) throw new NotFoundError(`No failed job ${id}`, "job_not_found");
+      if (!(await fromQueue(jobs.retry(id)))) throw new NotFoundError(`No failed job ${id}`, "job_not_found");
       request.log.info(
         { event: "job.retried_by_admin", job_id: id, actor_id: principalOf(request).userId },
         "job retried",

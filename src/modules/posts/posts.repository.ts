@@ -26,6 +26,7 @@ export interface PostsRepository {
   listByCursor(filter: PostListFilter): Promise<PostWithAuthor[]>;
   findById(id: number): Promise<PostWithAuthor | undefined>;
   findAuthorId(id: number): Promise<number | undefined>;
+  idsByAuthor(authorId: number): Promise<number[]>;
   /** Each write records its event in the same transaction (the outbox), built from the saved post. */
   insert(
     post: { authorId: number; title: string; content: string; tags: string[] },
@@ -96,6 +97,10 @@ export function createPostsRepository(db: Db): PostsRepository {
     async findById(id) {
       const [row] = await findByIdPrepared.execute({ id });
       return row;
+    },
+    async idsByAuthor(authorId) {
+      const rows = await db.select({ id: posts.id }).from(posts).where(eq(posts.authorId, authorId));
+      return rows.map((row) => row.id);
     },
     async findAuthorId(id) {
       const [row] = await db

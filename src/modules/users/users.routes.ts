@@ -17,7 +17,7 @@ import {
   UserListQuerySchema,
   UserProfileSchema,
 } from "./users.schemas.js";
-import type { UsersService } from "./users.service.js";
+import type { Profile, UsersService } from "./users.service.js";
 
 export const toUserAccount = (user: User) => ({
   id: user.id,
@@ -35,7 +35,7 @@ const toAdminUser = (user: User) => ({
   updated_at: user.updatedAt.toISOString(),
 });
 
-const toProfile = (user: User, seesPrivateFields: boolean) => ({
+const toProfile = (user: Profile, seesPrivateFields: boolean) => ({
   id: user.id,
   username: user.username,
   ...(seesPrivateFields ? { email: user.email, role: user.role as Role } : {}),
@@ -130,7 +130,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
       },
     },
     async (request) => {
-      const user = await usersService.getUser(request.params.id);
+      const user = await usersService.getProfile(request.params.id);
       const caller = request.principal;
       return toProfile(user, caller !== null && (caller.userId === user.id || caller.role === "admin"));
     },

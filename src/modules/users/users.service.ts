@@ -19,6 +19,14 @@ export interface UsersServiceDeps {
 
 type Log = SecurityLog;
 
+export interface Profile {
+  id: number;
+  username: string;
+  email: string;
+  role: Role;
+  createdAt: Date;
+}
+
 function duplicateToBadRequest(error: unknown): never {
   const constraint = violatedUniqueConstraint(error);
   if (constraint === "users_email_lower_key")
@@ -70,6 +78,12 @@ export function createUsersService({
       } catch (error) {
         duplicateToBadRequest(error);
       }
+    },
+
+    /** What a profile shows; never the password hash, so it can be cached. */
+    async getProfile(id: number): Promise<Profile> {
+      const { username, email, role, createdAt } = await this.getUser(id);
+      return { id, username, email, role: role as Role, createdAt };
     },
 
     async getUser(id: number): Promise<User> {

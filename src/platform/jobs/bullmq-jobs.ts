@@ -17,6 +17,16 @@ export interface BullmqJobsOptions {
 }
 
 const QUEUE_NAME = "jobs";
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -28,16 +38,22 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQueue {
   const prefix = options.prefix ?? "kaira:bull";
   const connections: Redis[] = [];
-  const connect = () => {
-    // BullMQ's blocking commands need maxRetriesPerRequest null; it reconnects on its own.
-    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, connectTimeout: 5_000 });
+  const connect = (purpose: "producer" | "worker") => {
+    // A worker's blocking commands need maxRetriesPerRequest null (it waits out outages);
+    // the producer side fails fast instead, so requests and the relay never hang on Redis.
+    const redis = new Redis(
+      options.redisUrl,
+      purpose === "worker"
+        ? { maxRetriesPerRequest: null, connectTimeout: 5_000 }
+        : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 },
+    );
     redis.on("error", () => {});
     connections.push(redis);
     return redis;
   };
   let queue: Queue | undefined;
   const getQueue = () => {
-    queue ??= new Queue(QUEUE_NAME, { connection: connect(), prefix });
+    queue ??= new Queue(QUEUE_NAME, { connection: connect("producer"), prefix });
     queue.on("error", () => {});
     return queue;
   };
@@ -54,31 +70,34 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   let closing: Promise<void> | undefined;
   const running = new Set<Promise<void>>();
 
-  /** Moves up to 100 recorded jobs to BullMQ; the rows are deleted only once BullMQ has them. */
+  /**
+   * Moves up to 100 recorded jobs to BullMQ and then deletes their rows. No transaction is
+   * held while Redis is called (on the embedded database that would stall every query).
+   * Two relays may pick the same rows; the job id derived from the row makes the second add
+   * a no-op, so each recorded job is queued once.
+   */
   async function relayBatch(): Promise<number> {
-    return db.transaction(async (tx) => {
-      const rows = await tx
-        .select()
-        .from(jobOutbox)
-        .orderBy(asc(jobOutbox.id))
-        .limit(100)
-        .for("update", { skipLocked: true });
-      if (rows.length === 0) return 0;
-      await getQueue().addBulk(
+    const rows = await db.select().from(jobOutbox).orderBy(asc(jobOutbox.id)).limit(100);
+    if (rows.length === 0) return 0;
+    const queue = getQueue();
+    await withTimeout(
+      queue.addBulk(
         rows.map((row) => ({
           name: row.name,
           data: row.data,
           opts: { ...jobOptions, jobId: `outbox-${row.id}-${row.createdAt.getTime()}` },
         })),
-      );
-      await tx.delete(jobOutbox).where(
-        inArray(
-          jobOutbox.id,
-          rows.map((row) => row.id),
-        ),
-      );
-      return rows.length;
-    });
+      ),
+      5_000,
+      "Redis did not accept the jobs in time",
+    );
+    await db.delete(jobOutbox).where(
+      inArray(
+        jobOutbox.id,
+        rows.map((row) => row.id),
+      ),
+    );
+    return rows.length;
   }
 
   const stateOf = async (job: Job): Promise<JobState> => {
@@ -143,7 +162,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           }
         },
         {
-          connection: connect(),
+          connection: connect("worker"),
           prefix,
           concurrency: work.concurrency,
           lockDuration: options.leaseMs,
