@@ -110,7 +110,10 @@ describe.each(adapters)("job queue contract: %s", (_name, create) => {
   it("keeps a schedule's job enqueued", async () => {
     const q = queue();
     let runs = 0;
-    work(q, { "test.tick": async () => void (runs += 1) }, [{ name: "test.tick", everyMs: 500 }]);
+    const tick = async () => {
+      runs += 1;
+    };
+    work(q, { "test.tick": tick }, [{ name: "test.tick", everyMs: 500 }]);
     await waitFor(async () => runs >= 2, 8_000, "two scheduled runs");
   });
 

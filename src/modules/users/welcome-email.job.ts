@@ -19,7 +19,7 @@ export function welcomeEmailHandler(deps: { usersRepository: UsersRepository; ma
     const userId = Number(data.user_id);
     if (!Number.isInteger(userId)) throw new Error("welcome email job without a user_id");
     const user = await deps.usersRepository.findById(userId);
-    if (!user || !user.isActive) return;
+    if (!user?.isActive) return;
     await deps.mailer.send({
       to: user.email,
       subject: "Welcome to Kaira",

@@ -5,7 +5,6 @@ import type { Mailer, MailMessage } from "./mailer.js";
 
 /** Encodes a header value as RFC 2047 UTF-8 when it is not plain ASCII. */
 const header = (value: string) =>
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
   /^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value).toString("base64")}?=`;
 
 /** The file name for a message: its id, reduced to characters safe in any file system. */
