@@ -195,8 +195,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
   );
   const postsRepository = createPostsRepository(db);
-  const postsService = withPostsCache(createPostsService({ postsRepository }), readThrough, (authorId) =>
-    postsRepository.idsByAuthor(authorId),
+  // Writes that commit a live event wake this instance's outbox relay, so the event goes
+  // out at once rather than at the next poll.
+  let relay: ReturnType<typeof startOutboxRelay> | undefined;
+  const wakeRelay = () => relay?.wake();
+  const postsService = withPostsCache(
+    createPostsService({ postsRepository, afterEventsCommitted: wakeRelay }),
+    readThrough,
+    (authorId) => postsRepository.idsByAuthor(authorId),
   );
   const usersService = withUsersCache(
     createUsersService({ usersRepository, passwordHasher, refreshTokensRepository, authState }),
@@ -217,6 +223,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     transfersRepository,
     onRetry: (code, attempt) =>
       app.log.warn({ event: "transfer.retried", sqlstate: code, attempt }, "transaction retried"),
+    afterEventsCommitted: wakeRelay,
   });
 
   const pubsub = deps.pubsub ?? openPubSub(config);
@@ -231,7 +238,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       app.websocketServer.close(() => done());
     },
   });
-  let relay: ReturnType<typeof startOutboxRelay> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
   app.addHook("onReady", async () => {
     // Wait briefly for the subscription; with Redis down, start anyway — ioredis subscribes

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 interface Feed {
   socket: WebSocket;
-  messages: { id?: number; type: string; data: Record<string, unknown> }[];
+  messages: { id?: number; type: string; data: Record<string, unknown>; receivedAt: number }[];
   closed: Promise<number>;
 }
 
@@ -36,7 +36,7 @@ function connect(url: string, auth?: object): Promise<Feed> {
     const socket = new WebSocket(url);
     const messages: Feed["messages"] = [];
     const closed = new Promise<number>((done) => socket.on("close", (code) => done(code)));
-    socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
+    socket.on("message", (data) => messages.push({ ...JSON.parse(data.toString()), receivedAt: performance.now() }));
     socket.on("error", reject);
     socket.on("open", () => {
       if (auth) socket.send(JSON.stringify(auth));
@@ -75,7 +75,7 @@ describe("GET /api/v1/ws", () => {
       "post.created",
     );
     console.log(
-      `post.created reached the other instance's client in ${Math.round(performance.now() - started)} ms`,
+      `post.created reached the other instance's client ${Math.round(event.receivedAt - started)} ms after the request was sent`,
     );
     expect(event.id).toEqual(expect.any(Number));
     expect(event.data).toMatchObject({ title: "Live", author: { id: writer.id } });

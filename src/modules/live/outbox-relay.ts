@@ -6,7 +6,8 @@ export const EVENTS_CHANNEL = "events";
 /**
  * Moves committed outbox events to pub/sub, oldest first. Every API instance runs one; on
  * PostgreSQL they share the work through `FOR UPDATE SKIP LOCKED`. Polls every `intervalMs`
- * while idle and drains without pausing while there is a backlog.
+ * while idle and drains without pausing while there is a backlog; `wake()` (called after a
+ * write in this process committed an event) relays at once instead of at the next poll.
  */
 export function startOutboxRelay(options: {
   outbox: OutboxRepository;
@@ -17,7 +18,8 @@ export function startOutboxRelay(options: {
   const { outbox, pubsub, intervalMs, onError } = options;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
+  let running: Promise<void> | undefined;
+  let wokenWhileRunning = false;
 
   async function tick() {
     try {
@@ -32,15 +34,29 @@ export function startOutboxRelay(options: {
     }
   }
 
+  function run() {
+    clearTimeout(timer);
+    running = tick().finally(() => {
+      running = undefined;
+      if (wokenWhileRunning) {
+        wokenWhileRunning = false;
+        run();
+      } else schedule();
+    });
+  }
+
   function schedule() {
     if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick().finally(schedule);
-    }, intervalMs);
+    timer = setTimeout(run, intervalMs);
   }
   schedule();
 
   return {
+    wake() {
+      if (stopped) return;
+      if (running) wokenWhileRunning = true;
+      else run();
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

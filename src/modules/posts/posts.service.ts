@@ -50,7 +50,14 @@ export interface PostInput {
 // Tags are matched exactly, so store one spelling: lower-case, each once.
 const normalizeTags = (tags: string[]) => [...new Set(tags.map((tag) => tag.toLowerCase()))];
 
-export function createPostsService({ postsRepository }: { postsRepository: PostsRepository }) {
+export function createPostsService({
+  postsRepository,
+  afterEventsCommitted = () => {},
+}: {
+  postsRepository: PostsRepository;
+  /** Told after a write and its live event committed (the relay sends the event at once). */
+  afterEventsCommitted?: () => void;
+}) {
   async function assertMayChange(actor: Actor, postId: number): Promise<void> {
     const authorId = await postsRepository.findAuthorId(postId);
     if (authorId === undefined) throw new NotFoundError(`Post ${postId} not found`, "post_not_found");
@@ -84,7 +91,7 @@ export function createPostsService({ postsRepository }: { postsRepository: Posts
     },
 
     async createPost(actor: Actor, input: Required<Pick<PostInput, "title" | "content">> & PostInput) {
-      return postsRepository.insert(
+      const post = await postsRepository.insert(
         {
           authorId: actor.userId,
           title: input.title,
@@ -93,11 +100,13 @@ export function createPostsService({ postsRepository }: { postsRepository: Posts
         },
         (saved) => ({ topic: "post.created", userId: null, payload: toPostResponse(saved) }),
       );
+      afterEventsCommitted();
+      return post;
     },
 
     async updatePost(actor: Actor, id: number, input: PostInput) {
       await assertMayChange(actor, id);
-      return postsRepository.update(
+      const post = await postsRepository.update(
         id,
         {
           ...(input.title !== undefined ? { title: input.title } : {}),
@@ -106,11 +115,14 @@ export function createPostsService({ postsRepository }: { postsRepository: Posts
         },
         (saved) => ({ topic: "post.updated", userId: null, payload: toPostResponse(saved) }),
       );
+      afterEventsCommitted();
+      return post;
     },
 
     async deletePost(actor: Actor, id: number): Promise<void> {
       await assertMayChange(actor, id);
       await postsRepository.delete(id, { topic: "post.deleted", userId: null, payload: { id } });
+      afterEventsCommitted();
     },
   };
 }

@@ -76,10 +76,13 @@ export function createTransfersService({
   transfersRepository,
   idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
   onRetry,
+  afterEventsCommitted,
 }: {
   transfersRepository: TransfersRepository;
   idempotencyTtlMs?: number;
   onRetry?: (code: string, attempt: number) => void;
+  /** Told after a transaction that recorded live events committed (the relay sends them at once). */
+  afterEventsCommitted?: () => void;
 }) {
   /** Moves the credits inside `tx`, or returns the business reason it cannot. */
   async function move(tx: Tx, fromUserId: number, request: TransferRequest): Promise<Outcome> {
@@ -167,6 +170,7 @@ export function createTransfersService({
           }),
         onRetry ? { onRetry } : {},
       );
+      if (outcome.status === 201) afterEventsCommitted?.();
       return outcomeOrThrow(outcome);
     },
 
