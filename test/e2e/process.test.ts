@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +41,17 @@ describe("kaira serve", { timeout: 120_000 }, () => {
     const again = await fetch(`${server.baseUrl}/api/v1/users`, json({ ...body, username: "john2" }));
     expect(again.status).toBe(400);
     expect(((await again.json()) as { detail: string }).detail).toContain("already registered");
+
+    if (!onPostgres()) {
+      // The embedded default runs its jobs in the API process: the welcome message is written
+      // as a file under DATA_DIR/mail.
+      const { id } = (await created.json().catch(() => ({}))) as { id?: number };
+      await waitFor(
+        async () => readdirSync(join(dataDir, "mail")).some((name) => name.startsWith("welcome-")),
+        10_000,
+        `the welcome message for user ${id ?? "?"}`,
+      );
+    }
 
     const docs = await fetch(`${server.baseUrl}/docs`);
     expect(docs.status).toBe(200);
@@ -152,6 +163,10 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     const unknown = runKaira(["frobnicate"], databaseEnv);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toContain("Usage: kaira");
+    // The embedded database belongs to the API process, which runs its jobs itself.
+    const worker = runKaira(["worker"], { DATA_DIR: dataDir });
+    expect(await worker.exited).toBe(2);
+    expect(worker.output()).toContain("DATABASE_URL is required by `kaira worker`");
   });
 
   it("creates an admin from the command line, once", async () => {

@@ -36,7 +36,9 @@ function connect(url: string, auth?: object): Promise<Feed> {
     const socket = new WebSocket(url);
     const messages: Feed["messages"] = [];
     const closed = new Promise<number>((done) => socket.on("close", (code) => done(code)));
-    socket.on("message", (data) => messages.push({ ...JSON.parse(data.toString()), receivedAt: performance.now() }));
+    socket.on("message", (data) =>
+      messages.push({ ...JSON.parse(data.toString()), receivedAt: performance.now() }),
+    );
     socket.on("error", reject);
     socket.on("open", () => {
       if (auth) socket.send(JSON.stringify(auth));
