@@ -227,6 +227,18 @@ describe.skipIf(!distributed)(
       expect(delivered.body).toContain("Subject: Welcome to Kaira");
     });
 
+    it("stops a worker on SIGTERM within its grace period, exiting 0", async () => {
+      const stopping = worker;
+      stopping.child.kill("SIGTERM");
+      const code = await Promise.race([
+        stopping.exited,
+        new Promise((resolve) => setTimeout(() => resolve("timeout"), 10_000)),
+      ]);
+      expect(code).toBe(0);
+      expect(stopping.output()).toContain("worker stopped");
+      worker = startWorker();
+    });
+
     it("replays exactly the missed events to a client that reconnects with since", async () => {
       const reader = await signUp(a);
       const writer = await signUp(b);

@@ -100,3 +100,35 @@ describe("auth settings", () => {
     });
   });
 });
+
+describe("jobs, mail and cache settings", () => {
+  it("run jobs in the API process without Redis and in workers with it, unless told otherwise", () => {
+    expect(loadConfig({}).jobs.inProcess).toBe(true);
+    expect(loadConfig({ REDIS_URL: "redis://localhost:6379" }).jobs.inProcess).toBe(false);
+    expect(loadConfig({ REDIS_URL: "redis://localhost:6379", JOBS_IN_PROCESS: "true" }).jobs.inProcess).toBe(
+      true,
+    );
+  });
+
+  it("default the mail directory under DATA_DIR and write files unless SMTP_URL is set", () => {
+    const config = loadConfig({ DATA_DIR: "/srv/kaira" });
+    expect(config.mail).toEqual({
+      smtpUrl: undefined,
+      from: "Kaira <no-reply@localhost>",
+      dir: "/srv/kaira/mail",
+    });
+    expect(loadConfig({ SMTP_URL: "smtps://u:p@mail.example.com:465" }).mail.smtpUrl).toBe(
+      "smtps://u:p@mail.example.com:465",
+    );
+  });
+
+  it.each([
+    ["SMTP_URL", "http://mail.example.com"],
+    ["JOB_ATTEMPTS", "0"],
+    ["JOB_LEASE_SECONDS", "soon"],
+    ["CACHE_TTL_SECONDS", "-1"],
+    ["JOBS_IN_PROCESS", "maybe"],
+  ])("reject a bad %s, naming it", (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(variable);
+  });
+});

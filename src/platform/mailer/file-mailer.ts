@@ -8,7 +8,8 @@ const header = (value: string) =>
   /^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value).toString("base64")}?=`;
 
 /** The file name for a message: its id, reduced to characters safe in any file system. */
-export const mailFileName = (messageId: string) => `${messageId.replace(/[^A-Za-z0-9@._-]/g, "")}.eml`;
+export const mailFileName = (messageId: string) =>
+  `${messageId.replace(/[^A-Za-z0-9@._-]/g, "").replace(/^\.+/, "") || "message"}.eml`;
 
 /** Writes each message to `dir` as an RFC 5322 `.eml` file named after its Message-ID. */
 export function createFileMailer(options: {
