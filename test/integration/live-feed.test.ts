@@ -128,6 +128,40 @@ describe("GET /api/v1/ws", () => {
     bystanderFeed.socket.close();
   });
 
+  it("loses nothing across a reconnect while two instances write concurrently, ids only increasing", async () => {
+    const reader = await signUpAndLogin(t.app);
+    const writers = [await signUpAndLogin(t.app), await signUpAndLogin(second)];
+    const first = await ready(urlA, reader);
+    const tag = `burst${Date.now().toString(36)}`;
+    const writes = Array.from({ length: 40 }, (_, i) =>
+      (i % 2 ? second : t.app).inject({
+        method: "POST",
+        url: "/api/v1/posts",
+        headers: bearer((writers[i % 2] as Session).access),
+        payload: { title: `${tag} ${i}`, content: "x" },
+      }),
+    );
+    const ours = (feed: Feed) =>
+      eventsOf(feed, "post.created").filter((m) => String(m.data.title).startsWith(tag));
+    // Drop the connection part-way through the burst, then come back with the last id seen.
+    await waitFor(async () => ours(first).length >= 8, 10_000, "part of the burst");
+    first.socket.close();
+    await first.closed;
+    const lastSeen = Math.max(...first.messages.filter((m) => m.id !== undefined).map((m) => m.id as number));
+    const created = (await Promise.all(writes)).map((res) => res.json().id as number);
+    const again = await ready(urlB, reader, lastSeen);
+    await waitFor(async () => ours(first).length + ours(again).length >= 40, 10_000, "the rest of the burst");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const received = [...ours(first), ...ours(again)].map((m) => m.data.id as number);
+    expect(received.sort((x, y) => x - y)).toEqual(created.sort((x, y) => x - y)); // each once, none missing
+    for (const feed of [first, again]) {
+      const ids = feed.messages.filter((m) => m.id !== undefined).map((m) => m.id as number);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
   it("replays exactly the missed events to a client reconnecting with since", async () => {
     const user = await signUpAndLogin(t.app);
     const first = await ready(urlA, user);

@@ -25,9 +25,12 @@ export async function recordEvent(executor: Executor, event: OutboxEvent): Promi
   await executor.insert(outboxEvents).values(event);
 }
 
+/** The advisory lock relays take turns under (an arbitrary constant, unique in this database). */
+const RELAY_LOCK = 7_316_001;
+
 export function createOutboxRepository(db: Db) {
   const toEvent = (row: typeof outboxEvents.$inferSelect): LiveEvent => ({
-    id: row.id,
+    id: row.seq as number,
     type: row.topic,
     userId: row.userId,
     data: row.payload,
@@ -35,49 +38,64 @@ export function createOutboxRepository(db: Db) {
 
   return {
     /**
-     * Claims up to `limit` unpublished events in id order (rows other relays hold are
-     * skipped), hands them to `publish`, and marks them published — all in one transaction,
-     * so a failed publish leaves them for the next round (at-least-once; clients dedupe by id).
+     * Publishes up to `limit` committed events, oldest first, in one transaction under the
+     * relay lock: each gets its public id from the sequence, goes to `publish`, and is marked
+     * published. Relays take turns, so ids are handed out — and published — in commit order.
+     * A failed publish rolls back and the events go out in a later round (at-least-once;
+     * clients dedupe by id).
      */
     async relayBatch(limit: number, publish: (events: LiveEvent[]) => Promise<void>): Promise<number> {
+      // Cheap check first, so an idle relay neither locks nor opens a transaction.
+      const [pending] = await db
+        .select({ id: outboxEvents.id })
+        .from(outboxEvents)
+        .where(isNull(outboxEvents.publishedAt))
+        .limit(1);
+      if (!pending) return 0;
       return db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(${RELAY_LOCK})`);
+        const claimed = await tx.execute<{ id: number }>(sql`
+          with next as (
+            select id from ${outboxEvents} where published_at is null order by id limit ${limit} for update
+          ), numbered as (
+            select id, nextval('outbox_event_seq') as seq from (select id from next order by id) ordered
+          )
+          update ${outboxEvents} o set seq = numbered.seq, published_at = now()
+          from numbered where o.id = numbered.id
+          returning o.id`);
+        const ids = (claimed as unknown as { rows: { id: number }[] }).rows.map((row) => row.id);
+        if (ids.length === 0) return 0;
         const rows = await tx
           .select()
           .from(outboxEvents)
-          .where(isNull(outboxEvents.publishedAt))
-          .orderBy(asc(outboxEvents.id))
-          .limit(limit)
-          .for("update", { skipLocked: true });
-        if (rows.length === 0) return 0;
+          .where(inArray(outboxEvents.id, ids))
+          .orderBy(asc(outboxEvents.seq));
         await publish(rows.map(toEvent));
-        await tx
-          .update(outboxEvents)
-          .set({ publishedAt: sql`now()` })
-          .where(
-            inArray(
-              outboxEvents.id,
-              rows.map((row) => row.id),
-            ),
-          );
         return rows.length;
       });
     },
 
-    /** Published events after `sinceId` that `userId` may see: the catch-up after a reconnect. */
+    /**
+     * Published events after `sinceId` that `userId` may see: the catch-up after a reconnect.
+     * It waits for a relay round in progress to commit (the shared side of the relay lock),
+     * so an event a client may have received live is never missing from its catch-up.
+     */
     async publishedSince(sinceId: number, userId: number, limit: number): Promise<LiveEvent[]> {
-      const rows = await db
-        .select()
-        .from(outboxEvents)
-        .where(
-          and(
-            gt(outboxEvents.id, sinceId),
-            isNotNull(outboxEvents.publishedAt),
-            or(isNull(outboxEvents.userId), eq(outboxEvents.userId, userId)),
-          ),
-        )
-        .orderBy(asc(outboxEvents.id))
-        .limit(limit);
-      return rows.map(toEvent);
+      return db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock_shared(${RELAY_LOCK})`);
+        const rows = await tx
+          .select()
+          .from(outboxEvents)
+          .where(
+            and(
+              gt(outboxEvents.seq, sinceId),
+              or(isNull(outboxEvents.userId), eq(outboxEvents.userId, userId)),
+            ),
+          )
+          .orderBy(asc(outboxEvents.seq))
+          .limit(limit);
+        return rows.map(toEvent);
+      });
     },
 
     async deletePublishedBefore(before: Date): Promise<number> {

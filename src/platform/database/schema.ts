@@ -6,6 +6,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   serial,
@@ -172,10 +173,18 @@ export const idempotencyKeys = pgTable(
  * The transactional outbox: events recorded in the same transaction as the change they
  * describe, published only after it committed (by the relay of the jobs/events runtime).
  */
+/**
+ * Event ids as clients see them: taken by the relay, under one lock, in the order events are
+ * published — so a higher id is always committed after a lower one and `since` never skips.
+ */
+export const outboxEventSeq = pgSequence("outbox_event_seq");
+
 export const outboxEvents = pgTable(
   "outbox_events",
   {
     id: serial("id").primaryKey(),
+    /** The public event id, set when the event is published (see outboxEventSeq). */
+    seq: bigint("seq", { mode: "number" }),
     topic: varchar("topic", { length: 64 }).notNull(),
     /** The user the event is for; null for events to everyone. */
     userId: integer("user_id"),
@@ -183,7 +192,10 @@ export const outboxEvents = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     publishedAt: timestamp("published_at", { withTimezone: true, precision: 3 }),
   },
-  (t) => [index("outbox_events_unpublished_idx").on(t.id).where(sql`${t.publishedAt} is null`)],
+  (t) => [
+    index("outbox_events_unpublished_idx").on(t.id).where(sql`${t.publishedAt} is null`),
+    uniqueIndex("outbox_events_seq_idx").on(t.seq),
+  ],
 );
 
 /**
