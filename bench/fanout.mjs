@@ -123,6 +123,7 @@ async function connectClients(urls, token, sentAt, indexOf) {
 
 async function runScenario(name, urls, token, publish, indexOf) {
   const sentAt = new Float64Array(EVENTS);
+  const writeMs = [];
   const clients = await connectClients(urls, token, sentAt, indexOf);
   await sleep(500);
   const started = performance.now();
@@ -132,7 +133,9 @@ async function runScenario(name, urls, token, publish, indexOf) {
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     sentAt[i] = performance.now();
-    publish(i).catch((error) => console.error(`${name}: publish ${i} failed: ${error.message}`));
+    publish(i)
+      .then(() => writeMs.push(performance.now() - sentAt[i]))
+      .catch((error) => console.error(`${name}: publish ${i} failed: ${error.message}`));
   }
   const expected = CLIENTS * EVENTS;
   const deadline = performance.now() + 30_000;
@@ -140,8 +143,11 @@ async function runScenario(name, urls, token, publish, indexOf) {
   for (const socket of clients.sockets) socket.terminate();
   const values = Array.from(clients.latencies).filter((v) => !Number.isNaN(v));
   values.sort((a, b) => a - b);
+  writeMs.sort((a, b) => a - b);
   return {
     name,
+    writeP50: percentile(writeMs, 50),
+    writeP99: percentile(writeMs, 99),
     delivered: clients.delivered(),
     expected,
     p50: percentile(values, 50),

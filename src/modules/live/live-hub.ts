@@ -21,6 +21,17 @@ const visibleTo = (event: LiveEvent, userId: number) => event.userId === null ||
 export function createLiveHub() {
   const clients = new Set<Client>();
 
+  // One event goes to every client: serialize and encode it once, not once per socket.
+  const frames = new WeakMap<LiveEvent, Buffer>();
+  const frameOf = (event: LiveEvent) => {
+    let frame = frames.get(event);
+    if (frame === undefined) {
+      frame = Buffer.from(JSON.stringify({ id: event.id, type: event.type, data: event.data }));
+      frames.set(event, frame);
+    }
+    return frame;
+  };
+
   function send(client: Client, event: LiveEvent) {
     if (event.id <= client.lastSentId || !visibleTo(event, client.userId)) return;
     if (client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -29,7 +40,7 @@ export function createLiveHub() {
       return;
     }
     client.lastSentId = event.id;
-    client.socket.send(JSON.stringify({ id: event.id, type: event.type, data: event.data }));
+    client.socket.send(frameOf(event), { binary: false });
   }
 
   return {

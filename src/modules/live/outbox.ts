@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { outboxEvents } from "../../platform/database/schema.js";
 
@@ -54,7 +54,7 @@ export function createOutboxRepository(db: Db) {
       if (!pending) return 0;
       return db.transaction(async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(${RELAY_LOCK})`);
-        const claimed = await tx.execute<{ id: number }>(sql`
+        const claimed = await tx.execute<Record<string, unknown>>(sql`
           with next as (
             select id from ${outboxEvents} where published_at is null order by id limit ${limit} for update
           ), numbered as (
@@ -62,15 +62,16 @@ export function createOutboxRepository(db: Db) {
           )
           update ${outboxEvents} o set seq = numbered.seq, published_at = now()
           from numbered where o.id = numbered.id
-          returning o.id`);
-        const ids = (claimed as unknown as { rows: { id: number }[] }).rows.map((row) => row.id);
-        if (ids.length === 0) return 0;
-        const rows = await tx
-          .select()
-          .from(outboxEvents)
-          .where(inArray(outboxEvents.id, ids))
-          .orderBy(asc(outboxEvents.seq));
-        await publish(rows.map(toEvent));
+          returning o.seq, o.topic, o.user_id, o.payload`);
+        const rows = (
+          claimed as unknown as {
+            rows: { seq: string | number; topic: string; user_id: number | null; payload: unknown }[];
+          }
+        ).rows
+          .map((row) => ({ id: Number(row.seq), type: row.topic, userId: row.user_id, data: row.payload }))
+          .sort((a, b) => a.id - b.id);
+        if (rows.length === 0) return 0;
+        await publish(rows);
         return rows.length;
       });
     },
