@@ -25,6 +25,9 @@ import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
+import { createFilesRepository } from "./modules/files/files.repository.js";
+import { filesRoutes } from "./modules/files/files.routes.js";
+import { createFilesService } from "./modules/files/files.service.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
@@ -47,6 +50,7 @@ import type { Database } from "./platform/database/index.js";
 import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
+import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 import { startJobProcessing } from "./worker.js";
 
 const OUTBOX_POLL_MS = 50;
@@ -60,6 +64,8 @@ export interface AppDependencies {
   /** Background jobs; when omitted, opened from config (and closed with the app). */
   jobs?: JobQueue;
   mailer?: Mailer;
+  /** Uploaded files; when omitted, opened from config (under DATA_DIR/files). */
+  storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
 }
@@ -137,6 +143,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "auth", description: "Tokens: log in, refresh, log out" },
         { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
+        { name: "files", description: "Uploads, downloads and thumbnails" },
         { name: "transfers", description: "Credits: balances, transfers, the ledger" },
         { name: "live", description: "The live WebSocket feed" },
         { name: "admin", description: "Operations for admins: background jobs" },
@@ -196,6 +203,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
   const postsService = createPostsService({ postsRepository: createPostsRepository(db) });
+  const storage = deps.storage ?? openStorage(config);
+  const filesService = createFilesService({
+    filesRepository: createFilesRepository(db, (executor, job) => jobs.record(executor, job)),
+    storage,
+    config: config.uploads,
+  });
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,
@@ -259,6 +272,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
+      await api.register(filesRoutes, { filesService, config: config.uploads });
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox });
       await api.register(jobsRoutes, { jobs });
@@ -294,6 +308,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       startJobProcessing(jobs, {
         database: deps.database,
         mailer,
+        storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
       });

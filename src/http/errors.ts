@@ -43,6 +43,18 @@ export class ConflictError extends DomainError {
   }
 }
 
+export class PayloadTooLargeError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(413, code, detail);
+  }
+}
+
+export class UnsupportedMediaTypeError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(415, code, detail);
+  }
+}
+
 /** One field-level problem, shaped as FastAPI reports them. */
 export interface FieldError {
   loc: (string | number)[];
