@@ -64,7 +64,10 @@ export interface FieldError {
 
 /** A 422 raised by business code for input the schema could not express (e.g. a bad cursor). */
 export class ValidationFailedError extends DomainError {
-  constructor(readonly errors: FieldError[]) {
-    super(422, "validation_error", errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
+  constructor(
+    readonly errors: FieldError[],
+    code = "validation_error",
+  ) {
+    super(422, code, errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
   }
 }

@@ -16,14 +16,3 @@ export const FileSchema = Type.Object(
 
 /** A stream of bytes; documented for OpenAPI, never serialized (streams bypass serializers). */
 export const FileBytes = Type.Unsafe<unknown>({ type: "string", format: "binary", description: "The bytes" });
-
-/** What a post shows of each attached file. */
-export const AttachmentSchema = Type.Object(
-  {
-    id: Type.Integer(),
-    filename: Type.String(),
-    content_type: Type.String(),
-    size: Type.Integer(),
-  },
-  { title: "Attachment" },
-);
