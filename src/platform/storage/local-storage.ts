@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -15,7 +15,15 @@ import { assertValidKey, type ByteRange, ObjectNotFoundError, type ObjectStorage
  */
 export function createLocalStorage(root: string): ObjectStorage {
   const tmpDir = join(root, ".tmp");
-  mkdirSync(tmpDir, { recursive: true });
+  // Created on the first write, so merely opening the storage touches no disk.
+  let tmpReady: Promise<unknown> | undefined;
+  const ensureTmpDir = () => {
+    tmpReady ??= mkdir(tmpDir, { recursive: true }).catch((error: unknown) => {
+      tmpReady = undefined;
+      throw error;
+    });
+    return tmpReady;
+  };
 
   const pathOf = (key: string) => {
     assertValidKey(key);
@@ -29,6 +37,7 @@ export function createLocalStorage(root: string): ObjectStorage {
 
     async put(key, body) {
       const target = pathOf(key);
+      await ensureTmpDir();
       const temporary = join(tmpDir, `${randomUUID()}.part`);
       try {
         // `flush` fsyncs before close: a crash never leaves a renamed but empty file.
