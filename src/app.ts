@@ -25,6 +25,9 @@ import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
+import { createFilesRepository } from "./modules/files/files.repository.js";
+import { filesRoutes } from "./modules/files/files.routes.js";
+import { createFilesService } from "./modules/files/files.service.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
@@ -50,6 +53,7 @@ import type { Database } from "./platform/database/index.js";
 import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
+import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 import { startJobProcessing } from "./worker.js";
 
 const OUTBOX_POLL_MS = 50;
@@ -63,6 +67,8 @@ export interface AppDependencies {
   /** Background jobs; when omitted, opened from config (and closed with the app). */
   jobs?: JobQueue;
   mailer?: Mailer;
+  /** Uploaded files; when omitted, opened from config (under DATA_DIR/files). */
+  storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
 }
@@ -140,6 +146,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "auth", description: "Tokens: log in, refresh, log out" },
         { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
+        { name: "files", description: "Uploads, downloads and thumbnails" },
         { name: "transfers", description: "Credits: balances, transfers, the ledger" },
         { name: "live", description: "The live WebSocket feed" },
         { name: "admin", description: "Operations for admins: background jobs" },
@@ -218,6 +225,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
+  const storage = deps.storage ?? openStorage(config);
+  const uncachedFilesService = createFilesService({
+    filesRepository: createFilesRepository(db, (executor, job) => jobs.record(executor, job)),
+    storage,
+    config: config.uploads,
+  });
+  // A deleted file leaves the posts that listed it: their cached copies go too.
+  const filesService: typeof uncachedFilesService = {
+    ...uncachedFilesService,
+    async deleteFile(actor, id) {
+      const postIds = await uncachedFilesService.deleteFile(actor, id);
+      await postsService.invalidatePosts(postIds);
+      return postIds;
+    },
+  };
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,
@@ -281,6 +303,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
+      await api.register(filesRoutes, { filesService, config: config.uploads });
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox });
       await api.register(jobsRoutes, { jobs });
@@ -316,6 +339,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       startJobProcessing(jobs, {
         database: deps.database,
         mailer,
+        storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
       });

@@ -41,7 +41,27 @@ export interface Config {
   cacheTtlSeconds: number;
   jobs: JobsConfig;
   mail: MailConfig;
+  uploads: UploadsConfig;
 }
+
+export interface UploadsConfig {
+  /** Largest accepted file; a larger upload is cut off while streaming (413). */
+  maxBytes: number;
+  /** Total bytes of files one user may keep. */
+  quotaBytes: number;
+  /** Media types accepted, as detected from the bytes (never as the client claims). */
+  allowedTypes: string[];
+}
+
+/** Raster images, PDF and plain text: what a community post attaches, and nothing a browser runs. */
+export const DEFAULT_UPLOAD_TYPES = [
+  "image/png",
+  "image/jpeg",
+  "image/gif",
+  "image/webp",
+  "application/pdf",
+  "text/plain",
+];
 
 export interface JobsConfig {
   /** Run job processors inside the API process; default on without REDIS_URL, off with it. */
@@ -114,6 +134,17 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
   if (value < min || value > max)
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+
+function readMediaTypes(env: Env, name: string, fallback: string[]): string[] {
+  const types = readList(env, name).map((type) => type.toLowerCase());
+  for (const type of types) {
+    if (!MEDIA_TYPE.test(type))
+      throw new ConfigError(name, `entries must be media types like image/png, got "${type}"`);
+  }
+  return types.length > 0 ? types : fallback;
 }
 
 function readBool(env: Env, name: string, fallback: boolean): boolean {
@@ -271,6 +302,11 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       smtpUrl: readUrl(env, "SMTP_URL", ["smtp:", "smtps:"]),
       from: readString(env, "MAIL_FROM", "Kaira <no-reply@localhost>"),
       dir: resolve(readString(env, "MAIL_DIR", resolve(dataDir, "mail"))),
+    },
+    uploads: {
+      maxBytes: readInt(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1, 2 ** 40),
+      quotaBytes: readInt(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 0, 2 ** 50),
+      allowedTypes: readMediaTypes(env, "UPLOAD_ALLOWED_TYPES", DEFAULT_UPLOAD_TYPES),
     },
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };

@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
+import { DELETE_FILE_OBJECTS_JOB, deleteObjectsHandler } from "./modules/files/delete-objects.job.js";
+import { createFilesRepository } from "./modules/files/files.repository.js";
+import { FILE_THUMBNAIL_JOB, thumbnailHandler } from "./modules/files/thumbnail.job.js";
 import { createOutboxRepository } from "./modules/live/outbox.js";
 import { CLEANUP_INTERVAL_MS, CLEANUP_JOB, cleanupHandler } from "./modules/maintenance/cleanup.job.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
@@ -11,6 +14,7 @@ import type { JobEvent, JobHandler, JobQueue, JobSchedule } from "./platform/job
 import { openJobQueue } from "./platform/jobs/index.js";
 import { createLogger } from "./platform/logger.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
+import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
 export const JOB_SCHEDULES: JobSchedule[] = [{ name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS }];
@@ -22,11 +26,16 @@ export const JOB_SCHEDULES: JobSchedule[] = [{ name: CLEANUP_JOB, everyMs: CLEAN
 export function createJobHandlers(deps: {
   database: Database;
   mailer: Mailer;
+  storage: ObjectStorage;
+  jobs: JobQueue;
   logger: Logger;
 }): Record<string, JobHandler> {
   const db = deps.database.db;
   const transfers = createTransfersRepository(db);
+  const filesRepository = createFilesRepository(db, (executor, job) => deps.jobs.record(executor, job));
   return {
+    [FILE_THUMBNAIL_JOB]: thumbnailHandler({ filesRepository, storage: deps.storage }),
+    [DELETE_FILE_OBJECTS_JOB]: deleteObjectsHandler({ storage: deps.storage }),
     [WELCOME_EMAIL_JOB]: welcomeEmailHandler({
       usersRepository: createUsersRepository(db),
       mailer: deps.mailer,
@@ -87,10 +96,10 @@ export function logJobEvents(logger: Logger): (event: JobEvent) => void {
 /** Starts processing every job in this process. */
 export function startJobProcessing(
   queue: JobQueue,
-  deps: { database: Database; mailer: Mailer; logger: Logger; concurrency: number },
+  deps: { database: Database; mailer: Mailer; storage: ObjectStorage; logger: Logger; concurrency: number },
 ): void {
   queue.work({
-    handlers: createJobHandlers(deps),
+    handlers: createJobHandlers({ ...deps, jobs: queue }),
     schedules: JOB_SCHEDULES,
     concurrency: deps.concurrency,
     onEvent: logJobEvents(deps.logger),
@@ -122,7 +131,9 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   queue.startRelay((error) =>
     logger.warn({ err: error, event: "jobs.relay_failed" }, "job relay failed; will retry"),
   );
-  startJobProcessing(queue, { database, mailer, logger, concurrency: config.jobs.concurrency });
+  // Workers on other machines need the API's file storage: DATA_DIR/files on shared storage.
+  const storage = openStorage(config);
+  startJobProcessing(queue, { database, mailer, storage, logger, concurrency: config.jobs.concurrency });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -43,6 +43,18 @@ export class ConflictError extends DomainError {
   }
 }
 
+export class PayloadTooLargeError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(413, code, detail);
+  }
+}
+
+export class UnsupportedMediaTypeError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(415, code, detail);
+  }
+}
+
 /** One field-level problem, shaped as FastAPI reports them. */
 export interface FieldError {
   loc: (string | number)[];
@@ -52,8 +64,11 @@ export interface FieldError {
 
 /** A 422 raised by business code for input the schema could not express (e.g. a bad cursor). */
 export class ValidationFailedError extends DomainError {
-  constructor(readonly errors: FieldError[]) {
-    super(422, "validation_error", errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
+  constructor(
+    readonly errors: FieldError[],
+    code = "validation_error",
+  ) {
+    super(422, code, errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
   }
 }
 

@@ -33,6 +33,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     // Welcome messages and other mail land in a directory of this app's own.
     MAIL_DIR: join(tmpdir(), `kaira-test-mail-${randomBytes(6).toString("hex")}`),
+    // Uploaded files too: tests never write under ./data.
+    DATA_DIR: join(tmpdir(), `kaira-test-data-${randomBytes(6).toString("hex")}`),
     ...env,
   });
   const db = await createTestDatabase();
@@ -48,6 +50,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     await cache.close();
     await pubsub.close();
     await rm(config.mail.dir, { recursive: true, force: true });
+    if (!env.DATA_DIR) await rm(config.dataDir, { recursive: true, force: true });
   });
   await app.ready();
   return {

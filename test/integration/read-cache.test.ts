@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postKey } from "../../src/modules/posts/posts.cache.js";
 import { bearer, type Session, signUpAndLogin } from "../helpers/auth.js";
+import { upload } from "../helpers/files.js";
 import { createSecondInstance, createTestApp, type TestApp } from "../helpers/test-app.js";
 
 // Two instances on one database and one cache (Redis when REDIS_URL is set, each instance
@@ -93,6 +94,27 @@ describe("read-through cache across instances", () => {
     stop();
     expect(responses.every((res) => res.statusCode === 200 && res.json().id === id)).toBe(true);
     expect(loads).toBe(1);
+  });
+
+  it("drops a deleted file from A's cached copy of a post that listed it", async () => {
+    const uploaded = await upload(b, author.access, "note.txt", Buffer.from("plain text attachment\n"));
+    expect(uploaded.statusCode).toBe(201);
+    const fileId = uploaded.json().id as number;
+    const created = await b.inject({
+      method: "POST",
+      url: "/api/v1/posts",
+      headers: bearer(author.access),
+      payload: { title: "With a file", content: "see attached", attachment_ids: [fileId] },
+    });
+    const id = created.json().id as number;
+    expect((await a.inject({ url: `/api/v1/posts/${id}` })).json().attachments).toHaveLength(1);
+    const removed = await b.inject({
+      method: "DELETE",
+      url: `/api/v1/files/${fileId}`,
+      headers: bearer(author.access),
+    });
+    expect(removed.statusCode).toBe(204);
+    expect((await a.inject({ url: `/api/v1/posts/${id}` })).json().attachments).toEqual([]);
   });
 
   it("does not cache a missing post", async () => {

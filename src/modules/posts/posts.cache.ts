@@ -23,7 +23,10 @@ export function withPostsCache(
   service: PostsService,
   cache: ReadThroughCache,
   postIdsByAuthor: (authorId: number) => Promise<number[]>,
-): PostsService & { invalidateAuthor(authorId: number): Promise<void> } {
+): PostsService & {
+  invalidateAuthor(authorId: number): Promise<void>;
+  invalidatePosts(postIds: number[]): Promise<void>;
+} {
   return {
     ...service,
 
@@ -61,6 +64,11 @@ export function withPostsCache(
     async deletePost(actor, id) {
       await service.deletePost(actor, id);
       await cache.invalidate(postKey(id), FEED_FIRST_PAGE_KEY);
+    },
+
+    /** Posts list their attachments: after a file is deleted, drop the posts that showed it. */
+    async invalidatePosts(postIds) {
+      if (postIds.length > 0) await cache.invalidate(FEED_FIRST_PAGE_KEY, ...postIds.map(postKey));
     },
 
     /** Posts show their author's username: after a rename, drop every cached post of theirs. */

@@ -1,7 +1,14 @@
-import { and, arrayContains, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, arrayContains, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
-import { posts, users } from "../../platform/database/schema.js";
+import { files, postAttachments, posts, users } from "../../platform/database/schema.js";
 import { type OutboxEvent, recordEvent } from "../live/outbox.js";
+
+export interface PostAttachment {
+  id: number;
+  filename: string;
+  contentType: string;
+  size: number;
+}
 
 export interface PostWithAuthor {
   id: number;
@@ -11,6 +18,15 @@ export interface PostWithAuthor {
   createdAt: Date;
   updatedAt: Date;
   author: { id: number; username: string };
+  attachments: PostAttachment[];
+}
+
+/** Some attachment ids are not files of the post's author (or do not exist at all). */
+export class ForeignAttachmentsError extends Error {
+  constructor(readonly fileIds: number[]) {
+    super(`files ${fileIds.join(", ")} cannot be attached`);
+    this.name = "ForeignAttachmentsError";
+  }
 }
 
 export interface PostListFilter {
@@ -22,22 +38,56 @@ export interface PostListFilter {
 }
 
 export interface PostsRepository {
-  /** Newest first, author joined in — one statement however many posts. */
+  /** Newest first, author and attachments included — one statement however many posts. */
   listByCursor(filter: PostListFilter): Promise<PostWithAuthor[]>;
   findById(id: number): Promise<PostWithAuthor | undefined>;
   findAuthorId(id: number): Promise<number | undefined>;
   idsByAuthor(authorId: number): Promise<number[]>;
   /** Each write records its event in the same transaction (the outbox), built from the saved post. */
+  /** `attachmentIds` must be files of the author; otherwise ForeignAttachmentsError and nothing is saved. */
   insert(
-    post: { authorId: number; title: string; content: string; tags: string[] },
+    post: { authorId: number; title: string; content: string; tags: string[]; attachmentIds?: number[] },
     event: (saved: PostWithAuthor) => OutboxEvent,
   ): Promise<PostWithAuthor>;
+  /** `attachmentIds`, when given, replaces the post's attachments (files of the post's author only). */
   update(
     id: number,
-    changes: { title?: string; content?: string; tags?: string[] },
+    changes: { title?: string; content?: string; tags?: string[]; attachmentIds?: number[] },
     event: (saved: PostWithAuthor) => OutboxEvent,
   ): Promise<PostWithAuthor>;
   delete(id: number, event: OutboxEvent): Promise<boolean>;
+}
+
+type Transaction = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/**
+ * A post's attachments as one JSON array, by a correlated subquery: the feed stays one
+ * statement per page, and the join table's primary key (post_id, file_id) serves the lookup.
+ */
+const attachmentsOfPost = sql<PostAttachment[]>`coalesce((
+  select json_agg(json_build_object(
+      'id', ${files.id}, 'filename', ${files.filename},
+      'contentType', ${files.contentType}, 'size', ${files.size})
+    order by ${postAttachments.position})
+  from ${postAttachments} join ${files} on ${files.id} = ${postAttachments.fileId}
+  where ${postAttachments.postId} = ${posts.id}), '[]'::json)`;
+
+/**
+ * Replaces a post's attachments, inside the caller's transaction. The files are locked
+ * (FOR SHARE) while checked, so one deleted concurrently cannot slip in half-attached.
+ */
+async function attachFiles(tx: Transaction, postId: number, authorId: number, fileIds: number[]) {
+  await tx.delete(postAttachments).where(eq(postAttachments.postId, postId));
+  if (fileIds.length === 0) return;
+  const owned = await tx
+    .select({ id: files.id })
+    .from(files)
+    .where(and(inArray(files.id, fileIds), eq(files.ownerId, authorId)))
+    .for("share");
+  const ownedIds = new Set(owned.map((row) => row.id));
+  const foreign = fileIds.filter((id) => !ownedIds.has(id));
+  if (foreign.length > 0) throw new ForeignAttachmentsError(foreign);
+  await tx.insert(postAttachments).values(fileIds.map((fileId, position) => ({ postId, fileId, position })));
 }
 
 export function createPostsRepository(db: Db): PostsRepository {
@@ -51,6 +101,7 @@ export function createPostsRepository(db: Db): PostsRepository {
         createdAt: posts.createdAt,
         updatedAt: posts.updatedAt,
         author: { id: users.id, username: users.username },
+        attachments: attachmentsOfPost,
       })
       .from(posts)
       .innerJoin(users, eq(users.id, posts.authorId));
@@ -110,22 +161,25 @@ export function createPostsRepository(db: Db): PostsRepository {
         .limit(1);
       return row?.authorId;
     },
-    insert(post, event) {
+    insert({ attachmentIds, ...post }, event) {
       return db.transaction(async (tx) => {
         const [row] = await tx.insert(posts).values(post).returning({ id: posts.id });
         if (!row) throw new Error("insert returned no row");
+        if (attachmentIds) await attachFiles(tx, row.id, post.authorId, attachmentIds);
         const [saved] = await selectWithAuthor(tx).where(eq(posts.id, row.id));
         if (!saved) throw new Error("inserted post not found");
         await recordEvent(tx, event(saved));
         return saved;
       });
     },
-    update(id, changes, event) {
+    update(id, { attachmentIds, ...changes }, event) {
       return db.transaction(async (tx) => {
-        await tx
+        const [updated] = await tx
           .update(posts)
           .set({ ...changes, updatedAt: sql`now()` })
-          .where(eq(posts.id, id));
+          .where(eq(posts.id, id))
+          .returning({ authorId: posts.authorId });
+        if (updated && attachmentIds) await attachFiles(tx, id, updated.authorId, attachmentIds);
         const [saved] = await selectWithAuthor(tx).where(eq(posts.id, id));
         if (!saved) throw new Error(`post ${id} vanished during its update`);
         await recordEvent(tx, event(saved));

@@ -63,7 +63,11 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
       },
     },
     async (request, reply) => {
-      const post = await postsService.createPost(principalOf(request), request.body);
+      const { attachment_ids, ...fields } = request.body;
+      const post = await postsService.createPost(principalOf(request), {
+        ...fields,
+        ...(attachment_ids !== undefined ? { attachmentIds: attachment_ids } : {}),
+      });
       return reply.code(201).send(toPostResponse(post));
     },
   );
@@ -80,8 +84,14 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
       },
     },
-    async (request) =>
-      toPostResponse(await postsService.updatePost(principalOf(request), request.params.id, request.body)),
+    async (request) => {
+      const { attachment_ids, ...fields } = request.body;
+      const post = await postsService.updatePost(principalOf(request), request.params.id, {
+        ...fields,
+        ...(attachment_ids !== undefined ? { attachmentIds: attachment_ids } : {}),
+      });
+      return toPostResponse(post);
+    },
   );
 
   app.delete(

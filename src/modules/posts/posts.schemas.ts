@@ -2,6 +2,17 @@ import { Type } from "typebox";
 
 export const PostId = Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "Post id" });
 
+/** What a post shows of each attached file. */
+export const AttachmentSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    filename: Type.String(),
+    content_type: Type.String(),
+    size: Type.Integer(),
+  },
+  { title: "Attachment" },
+);
+
 export const PostSchema = Type.Object(
   {
     id: Type.Integer(),
@@ -9,8 +20,8 @@ export const PostSchema = Type.Object(
     content: Type.String(),
     tags: Type.Array(Type.String()),
     author: Type.Object({ id: Type.Integer(), username: Type.String() }),
-    attachments: Type.Array(Type.Object({ id: Type.Integer() }), {
-      description: "Files attached to the post",
+    attachments: Type.Array(AttachmentSchema, {
+      description: "Files attached to the post, in order; download them at /api/v1/files/{id}",
     }),
     created_at: Type.String({ format: "date-time" }),
     updated_at: Type.String({ format: "date-time" }),
@@ -46,11 +57,21 @@ const Tag = Type.String({
 });
 const Tags = Type.Array(Tag, { maxItems: 20 });
 
+/** Most files one post shows. */
+export const MAX_ATTACHMENTS = 10;
+const AttachmentIds = Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), {
+  maxItems: MAX_ATTACHMENTS,
+  uniqueItems: true,
+  description:
+    "Ids of the author's own uploaded files, in display order; on an edit the list replaces the previous one ([] removes all)",
+});
+
 export const PostCreateSchema = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: 200 }),
     content: Type.String({ maxLength: 100_000 }),
     tags: Type.Optional(Tags),
+    attachment_ids: Type.Optional(AttachmentIds),
   },
   { additionalProperties: false, title: "PostCreate" },
 );
@@ -60,6 +81,7 @@ export const PostUpdateSchema = Type.Object(
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     content: Type.Optional(Type.String({ maxLength: 100_000 })),
     tags: Type.Optional(Tags),
+    attachment_ids: Type.Optional(AttachmentIds),
   },
   { additionalProperties: false, minProperties: 1, title: "PostUpdate" },
 );

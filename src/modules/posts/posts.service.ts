@@ -1,6 +1,6 @@
-import { ForbiddenError, NotFoundError } from "../../http/errors.js";
+import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../http/errors.js";
 import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
-import type { PostsRepository, PostWithAuthor } from "./posts.repository.js";
+import { ForeignAttachmentsError, type PostsRepository, type PostWithAuthor } from "./posts.repository.js";
 
 export interface ListPostsInput {
   limit: number;
@@ -29,8 +29,12 @@ export const toPostResponse = (post: PostWithAuthor) => ({
   content: post.content,
   tags: post.tags,
   author: post.author,
-  // Attachments are stored by the files module; until a post has some, the list is empty.
-  attachments: [] as { id: number }[],
+  attachments: post.attachments.map((file) => ({
+    id: file.id,
+    filename: file.filename,
+    content_type: file.contentType,
+    size: file.size,
+  })),
   created_at: post.createdAt.toISOString(),
   updated_at: post.updatedAt.toISOString(),
 });
@@ -45,10 +49,36 @@ export interface PostInput {
   title?: string;
   content?: string;
   tags?: string[];
+  /** Files of the post's author to show, in order; on an edit, replaces the previous list. */
+  attachmentIds?: number[];
 }
 
 // Tags are matched exactly, so store one spelling: lower-case, each once.
 const normalizeTags = (tags: string[]) => [...new Set(tags.map((tag) => tag.toLowerCase()))];
+
+/**
+ * Only the author's own files may be attached (on an admin's edit too: attachments are the
+ * author's content). Ids of other users' files and unknown ids are refused alike, so the
+ * answer does not tell whether someone else's private file exists.
+ */
+async function withAttachmentCheck<T>(
+  attachmentIds: number[] | undefined,
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof ForeignAttachmentsError)) throw error;
+    throw new ValidationFailedError(
+      error.fileIds.map((id) => ({
+        loc: ["body", "attachment_ids", attachmentIds?.indexOf(id) ?? 0],
+        msg: `file ${id} is not one of the author's files`,
+        type: "invalid_attachment",
+      })),
+      "invalid_attachment",
+    );
+  }
+}
 
 export function createPostsService({
   postsRepository,
@@ -91,14 +121,17 @@ export function createPostsService({
     },
 
     async createPost(actor: Actor, input: Required<Pick<PostInput, "title" | "content">> & PostInput) {
-      const post = await postsRepository.insert(
-        {
-          authorId: actor.userId,
-          title: input.title,
-          content: input.content,
-          tags: normalizeTags(input.tags ?? []),
-        },
-        (saved) => ({ topic: "post.created", userId: null, payload: toPostResponse(saved) }),
+      const post = await withAttachmentCheck(input.attachmentIds, () =>
+        postsRepository.insert(
+          {
+            authorId: actor.userId,
+            title: input.title,
+            content: input.content,
+            tags: normalizeTags(input.tags ?? []),
+            ...(input.attachmentIds !== undefined ? { attachmentIds: input.attachmentIds } : {}),
+          },
+          (saved) => ({ topic: "post.created", userId: null, payload: toPostResponse(saved) }),
+        ),
       );
       afterEventsCommitted();
       return post;
@@ -106,19 +139,26 @@ export function createPostsService({
 
     async updatePost(actor: Actor, id: number, input: PostInput) {
       await assertMayChange(actor, id);
-      const post = await postsRepository.update(
-        id,
-        {
-          ...(input.title !== undefined ? { title: input.title } : {}),
-          ...(input.content !== undefined ? { content: input.content } : {}),
-          ...(input.tags !== undefined ? { tags: normalizeTags(input.tags) } : {}),
-        },
-        (saved) => ({ topic: "post.updated", userId: null, payload: toPostResponse(saved) }),
+      const post = await withAttachmentCheck(input.attachmentIds, () =>
+        postsRepository.update(
+          id,
+          {
+            ...(input.title !== undefined ? { title: input.title } : {}),
+            ...(input.content !== undefined ? { content: input.content } : {}),
+            ...(input.tags !== undefined ? { tags: normalizeTags(input.tags) } : {}),
+            ...(input.attachmentIds !== undefined ? { attachmentIds: input.attachmentIds } : {}),
+          },
+          (saved) => ({ topic: "post.updated", userId: null, payload: toPostResponse(saved) }),
+        ),
       );
       afterEventsCommitted();
       return post;
     },
 
+    /**
+     * Deleting a post detaches its files but keeps them: they stay with their owner (counted
+     * in the quota, private again unless another post shows them) until the owner deletes them.
+     */
     async deletePost(actor: Actor, id: number): Promise<void> {
       await assertMayChange(actor, id);
       await postsRepository.delete(id, { topic: "post.deleted", userId: null, payload: { id } });

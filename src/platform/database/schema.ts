@@ -242,7 +242,57 @@ export const jobOutbox = pgTable("job_outbox", {
   createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
 
+/**
+ * Uploaded files. The bytes live in object storage under `storage_key`, a name the server
+ * generated; `filename` is the client's name, sanitized, and only ever used in headers.
+ */
+export const files = pgTable(
+  "files",
+  {
+    id: serial("id").primaryKey(),
+    ownerId: integer("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    storageKey: varchar("storage_key", { length: 64 }).notNull(),
+    filename: varchar("filename", { length: 255 }).notNull(),
+    /** Detected from the bytes, never taken from the client. */
+    contentType: varchar("content_type", { length: 127 }).notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    sha256: varchar("sha256", { length: 64 }).notNull(),
+    /** Set by the thumbnail job once a preview exists (images only). */
+    thumbnailKey: varchar("thumbnail_key", { length: 80 }),
+    thumbnailSize: integer("thumbnail_size"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("files_storage_key_key").on(t.storageKey),
+    // Serves the per-user quota sum and "my files" reads.
+    index("files_owner_idx").on(t.ownerId, t.id),
+    check("files_size_non_negative", sql`${t.size} >= 0`),
+  ],
+);
+
+/** Which files a post shows, in order. A file may be attached to several posts. */
+export const postAttachments = pgTable(
+  "post_attachments",
+  {
+    postId: integer("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
+    fileId: integer("file_id")
+      .notNull()
+      .references(() => files.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.postId, t.fileId] }),
+    // "Is this file attached anywhere?" decides whether it is public.
+    index("post_attachments_file_idx").on(t.fileId),
+  ],
+);
+
 export type TransferRow = typeof transfers.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type PostRow = typeof posts.$inferSelect;
+export type FileRow = typeof files.$inferSelect;

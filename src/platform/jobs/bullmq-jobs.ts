@@ -1,9 +1,16 @@
-import { type Job, type JobsOptions, Queue, Worker } from "bullmq";
+import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from "bullmq";
 import { asc, inArray } from "drizzle-orm";
 import { Redis } from "ioredis";
 import type { Db } from "../database/index.js";
 import { jobOutbox } from "../database/schema.js";
-import { type JobInfo, type JobQueue, type JobState, retryDelayMs, type WorkOptions } from "./jobs.js";
+import {
+  type JobInfo,
+  type JobQueue,
+  type JobState,
+  PermanentJobError,
+  retryDelayMs,
+  type WorkOptions,
+} from "./jobs.js";
 
 export interface BullmqJobsOptions {
   redisUrl: string;
@@ -157,6 +164,10 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           running.add(run);
           try {
             await run;
+          } catch (error) {
+            // BullMQ's own marker for "do not retry".
+            if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message);
+            throw error;
           } finally {
             running.delete(run);
           }
@@ -194,7 +205,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           attempt: job.attemptsMade,
           durationMs: durationOf(job),
           error,
-          final: job.attemptsMade >= (job.opts.attempts ?? 1),
+          final: job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError,
         });
       });
       worker.on("error", (error) => work.onEvent?.({ type: "error", error }));

@@ -8,6 +8,7 @@ import {
   type JobQueue,
   type JobRequest,
   type JobState,
+  PermanentJobError,
   retryDelayMs,
   type WorkOptions,
 } from "./jobs.js";
@@ -93,7 +94,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     } catch (error) {
       clearInterval(renew);
       renewals.delete(renew);
-      const final = job.attemptsMade >= job.maxAttempts;
+      const final = job.attemptsMade >= job.maxAttempts || error instanceof PermanentJobError;
       await db
         .update(jobs)
         .set({

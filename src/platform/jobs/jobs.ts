@@ -16,6 +16,17 @@ export interface JobContext {
   attempt: number;
 }
 
+/**
+ * Thrown by a handler when trying again cannot help (a corrupt input, say): the job is kept
+ * as failed at once instead of being retried with back-off.
+ */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PermanentJobError";
+  }
+}
+
 export type JobHandler = (data: Record<string, unknown>, context: JobContext) => Promise<void>;
 
 /** A job that is enqueued on a timer rather than by a write. */

@@ -1,0 +1,59 @@
+import { UnsupportedMediaTypeError } from "../../http/errors.js";
+import type { DetectedType } from "./content-type.js";
+
+/** Longest stored name in characters, extension included. */
+export const MAX_FILENAME_LENGTH = 150;
+
+/** Extensions accepted for a type; the first is added to names that have none. */
+const EXTENSIONS: Record<string, string[]> = {
+  "image/png": ["png"],
+  "image/jpeg": ["jpg", "jpeg", "jpe", "jfif"],
+  "image/gif": ["gif"],
+  "image/webp": ["webp"],
+  "application/pdf": ["pdf"],
+  "text/plain": ["txt", "text", "md", "markdown", "csv", "tsv", "log"],
+  "application/octet-stream": ["bin", "dat"],
+};
+
+// Control and invisible formatting characters (a right-to-left override turns
+// "photo\u202egnp.exe" into "photoexe.png" on screen), and characters file systems reserve.
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}<>:"|?*]/gu;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
+
+export const extensionsFor = (type: DetectedType): string[] => EXTENSIONS[type.mime] ?? [type.ext];
+
+/**
+ * The client's file name reduced to a plain name: no directory parts (either slash), no
+ * control or formatting characters, no leading dots, capped in length. Its extension must
+ * be one the detected type uses — a PNG called `.exe` or HTML called `.png` is refused, so a
+ * name never disguises what a file is; a name without an extension gets the type's.
+ */
+export function sanitizeFilename(raw: string, type: DetectedType): string {
+  const leaf = raw.normalize("NFC").split(/[/\\]/).pop() ?? "";
+  let name = leaf
+    .replace(UNSAFE, "")
+    .replace(/\s+/g, " ")
+    .replace(/^[\s.]+|[\s.]+$/g, "");
+  const dot = name.lastIndexOf(".");
+  let base = dot > 0 ? name.slice(0, dot) : name;
+  const given = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
+  const allowed = extensionsFor(type);
+  let ext: string;
+  if (given === "") {
+    ext = allowed[0] as string;
+  } else if (allowed.includes(given)) {
+    ext = name.slice(dot + 1);
+  } else {
+    throw new UnsupportedMediaTypeError(
+      "extension_mismatch",
+      `The file's content is ${type.mime}, which does not match its extension ".${given}"; use .${allowed.join(", .")}`,
+    );
+  }
+  base = base.replace(/[\s.]+$/, "");
+  if (base === "") base = "file";
+  if (WINDOWS_RESERVED.test(base)) base = `_${base}`;
+  const room = MAX_FILENAME_LENGTH - ext.length - 1;
+  // Cut by code points, not UTF-16 units, so no character is split in half.
+  name = `${[...base].slice(0, room).join("")}.${ext}`;
+  return name;
+}

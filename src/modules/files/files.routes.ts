@@ -1,0 +1,199 @@
+import fastifyMultipart from "@fastify/multipart";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
+import { Type } from "typebox";
+import type { UploadsConfig } from "../../config.js";
+import { UnsupportedMediaTypeError, ValidationFailedError } from "../../http/errors.js";
+import { ProblemRef } from "../../http/openapi.js";
+import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { problem } from "../../http/problem.js";
+import {
+  contentDisposition,
+  etagOf,
+  FILE_SECURITY_HEADERS,
+  ifRangeAllows,
+  matchesEtag,
+  parseRange,
+} from "./files.http.js";
+import { FileBytes, FileId, FileSchema } from "./files.schemas.js";
+import { type FilesService, toFileResponse } from "./files.service.js";
+
+const UPLOAD_DESCRIPTION = `\`multipart/form-data\` with the file in the field \`file\`. The type is
+detected from the bytes and must be on the allow-list (415 otherwise, also when the name's
+extension does not match the content); over the size limit → 413 \`file_too_large\`; past the
+caller's storage quota → 413 \`quota_exceeded\`.`;
+
+const DOWNLOAD_DESCRIPTION = `Streams the bytes with \`ETag\` (\`If-None-Match\` → 304) and
+\`Accept-Ranges: bytes\`: one \`Range\` → 206, a malformed or unsatisfiable one → 416, several
+ranges → the whole file with 200. Raster images are served \`inline\`, everything else as an
+\`attachment\`. Files shown by a post are public; others only to their owner and admins (404
+for anyone else).`;
+
+const NotModified = Type.Null({ description: "Not modified: the client's copy (If-None-Match) is current" });
+
+const headerOf = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(",") : value);
+
+/** Byte responses share their headers; the bytes may only ever be a download or an image. */
+function fileHeaders(reply: FastifyReply, headers: { etag: string; type: string; disposition: string }) {
+  reply.headers({
+    ...FILE_SECURITY_HEADERS,
+    etag: headers.etag,
+    "accept-ranges": "bytes",
+    // Visibility can change (a post is deleted): caches must check back, and only browsers keep copies.
+    "cache-control": "private, no-cache",
+    "content-disposition": headers.disposition,
+  });
+  reply.type(headers.type === "text/plain" ? "text/plain; charset=utf-8" : headers.type);
+}
+
+export const filesRoutes: FastifyPluginAsyncTypebox<{
+  filesService: FilesService;
+  config: UploadsConfig;
+}> = async (app, { filesService, config }) => {
+  // Registered here, so only this route accepts multipart bodies. The file part is streamed;
+  // busboy stops one byte past the limit, which the upload inspector turns into a 413.
+  await app.register(fastifyMultipart, {
+    limits: {
+      fileSize: config.maxBytes + 1,
+      files: 1,
+      fields: 10,
+      fieldSize: 1024,
+      parts: 20,
+      headerPairs: 50,
+    },
+  });
+
+  app.post(
+    "/files",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "Upload a file",
+        description: UPLOAD_DESCRIPTION,
+        consumes: ["multipart/form-data"],
+        security: requireAuth("files:write"),
+        response: { 201: FileSchema, 400: ProblemRef, 413: ProblemRef, 415: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new UnsupportedMediaTypeError("multipart_required", "Send the file as multipart/form-data");
+      }
+      const part = await request.file();
+      if (part?.fieldname !== "file") {
+        part?.file.resume();
+        throw new ValidationFailedError([
+          { loc: ["body", "file"], msg: "a file in the field `file` is required", type: "missing" },
+        ]);
+      }
+      const file = await filesService.upload(principalOf(request), {
+        filename: part.filename,
+        stream: part.file,
+      });
+      return reply.code(201).send(toFileResponse(file));
+    },
+  );
+
+  app.get(
+    "/files/:id",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "Download a file",
+        description: DOWNLOAD_DESCRIPTION,
+        security: optionalAuth,
+        params: Type.Object({ id: FileId }),
+        response: {
+          200: FileBytes,
+          206: FileBytes,
+          304: NotModified,
+          404: ProblemRef,
+          416: ProblemRef,
+          422: ProblemRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const file = await filesService.getFile(request.principal, request.params.id);
+      const etag = etagOf(file.sha256);
+      fileHeaders(reply, {
+        etag,
+        type: file.contentType,
+        disposition: contentDisposition(file.filename, file.contentType),
+      });
+      if (matchesEtag(request.headers["if-none-match"], etag)) return reply.code(304).send(null);
+      const range = ifRangeAllows(headerOf(request.headers["if-range"]), etag)
+        ? parseRange(request.headers.range, file.size)
+        : "full";
+      if (range === "unsatisfiable") {
+        return reply
+          .code(416)
+          .header("content-range", `bytes */${file.size}`)
+          .type("application/problem+json; charset=utf-8")
+          .send(
+            problem(
+              416,
+              "range_not_satisfiable",
+              `The range is not within the file's ${file.size} bytes`,
+              request.id,
+            ),
+          );
+      }
+      if (range === "full") {
+        reply.header("content-length", file.size);
+        return reply.send(await filesService.openContent(file));
+      }
+      return reply
+        .code(206)
+        .header("content-range", `bytes ${range.start}-${range.end}/${file.size}`)
+        .header("content-length", range.end - range.start + 1)
+        .send(await filesService.openContent(file, range));
+    },
+  );
+
+  app.get(
+    "/files/:id/thumbnail",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "A file's thumbnail",
+        description:
+          "A WebP preview of at most 320×320 pixels for images, made in the background after the upload; 404 until it exists. Same access rules as the file.",
+        security: optionalAuth,
+        params: Type.Object({ id: FileId }),
+        response: { 200: FileBytes, 304: NotModified, 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      const thumbnail = await filesService.getThumbnail(request.principal, request.params.id);
+      const etag = etagOf(`${thumbnail.file.sha256}-thumb`);
+      fileHeaders(reply, {
+        etag,
+        type: "image/webp",
+        disposition: contentDisposition(`${thumbnail.file.filename}.thumb.webp`, "image/webp"),
+      });
+      if (matchesEtag(request.headers["if-none-match"], etag)) return reply.code(304).send(null);
+      reply.header("content-length", thumbnail.size);
+      return reply.send(await thumbnail.open());
+    },
+  );
+
+  app.delete(
+    "/files/:id",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "Delete a file (its owner or an admin)",
+        description:
+          "The file disappears from every post that shows it; its bytes are removed in the background.",
+        security: requireAuth("files:write"),
+        params: Type.Object({ id: FileId }),
+        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      await filesService.deleteFile(principalOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

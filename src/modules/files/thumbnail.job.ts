@@ -1,0 +1,88 @@
+import { Readable } from "node:stream";
+import sharp from "sharp";
+import { type JobHandler, type JobRequest, PermanentJobError } from "../../platform/jobs/index.js";
+import { ObjectNotFoundError, type ObjectStorage } from "../../platform/storage/index.js";
+import type { FilesRepository, StoredFile } from "./files.repository.js";
+
+export const FILE_THUMBNAIL_JOB = "files.thumbnail";
+
+/** Thumbnails fit in this square, keeping the aspect ratio (never enlarged). */
+export const THUMBNAIL_MAX_SIDE = 320;
+/**
+ * Largest image decoded, in pixels (about 24 megapixels, ~100 MB decoded): a small file that
+ * claims huge dimensions (a decompression bomb) fails instead of exhausting memory.
+ */
+export const MAX_INPUT_PIXELS = 24_000_000;
+
+export const thumbnailJob = (file: StoredFile): JobRequest => ({
+  name: FILE_THUMBNAIL_JOB,
+  data: { file_id: file.id },
+});
+
+export const thumbnailKeyOf = (file: Pick<StoredFile, "storageKey">) => `${file.storageKey}-thumb`;
+export const thumbnailUrlOf = (fileId: number) => `/api/v1/files/${fileId}/thumbnail`;
+
+async function renderThumbnail(original: Readable): Promise<Buffer> {
+  const transformer = sharp({ limitInputPixels: MAX_INPUT_PIXELS, failOn: "error", sequentialRead: true })
+    .rotate() // honour EXIF orientation; the output carries no metadata
+    .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: "inside", withoutEnlargement: true })
+    .webp({ quality: 80 });
+  let readError: unknown;
+  original.on("error", (error) => {
+    readError = error;
+    transformer.destroy(error);
+  });
+  original.pipe(transformer);
+  try {
+    return await transformer.toBuffer();
+  } catch (error) {
+    if (readError) throw readError; // storage trouble: worth retrying
+    // The decoder refused the bytes; they will not change, so neither would a retry.
+    throw new PermanentJobError(`image could not be decoded: ${(error as Error).message}`, { cause: error });
+  } finally {
+    original.destroy();
+  }
+}
+
+/**
+ * Makes a WebP preview of an uploaded image, stores it under a key derived from the file
+ * (a repeated run overwrites the same object), marks the file and tells its owner with a
+ * `file.processed` event in the same transaction. Safe to run twice (delivery is at least
+ * once); a file deleted meanwhile is left alone. A corrupt or hostile image fails the job for
+ * good, without retries, and the file simply has no thumbnail.
+ */
+export function thumbnailHandler(deps: {
+  filesRepository: FilesRepository;
+  storage: ObjectStorage;
+}): JobHandler {
+  const { filesRepository, storage } = deps;
+  return async (data) => {
+    const fileId = Number(data.file_id);
+    if (!Number.isInteger(fileId)) throw new PermanentJobError("thumbnail job without a file_id");
+    const file = await filesRepository.findById(fileId);
+    if (!file || file.thumbnailKey) return;
+    let original: Readable;
+    try {
+      original = await storage.get(file.storageKey);
+    } catch (error) {
+      // Deleted between the read above and now: nothing left to do.
+      if (error instanceof ObjectNotFoundError && !(await filesRepository.findById(fileId))) return;
+      throw error;
+    }
+    const thumbnail = await renderThumbnail(original);
+    const key = thumbnailKeyOf(file);
+    const { size } = await storage.put(key, Readable.from([thumbnail]));
+    const marked = await filesRepository.setThumbnail(fileId, { key, size }, (saved) => ({
+      topic: "file.processed",
+      userId: saved.ownerId,
+      payload: {
+        id: saved.id,
+        thumbnail_url: thumbnailUrlOf(saved.id),
+        thumbnail_content_type: "image/webp",
+        thumbnail_size: size,
+      },
+    }));
+    // The file was deleted while we worked: its cleanup may have run already, so remove ours.
+    if (!marked && !(await filesRepository.findById(fileId))) await storage.delete(key);
+  };
+}
