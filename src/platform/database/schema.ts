@@ -74,15 +74,16 @@ export const posts = pgTable(
     /**
      * The search document, weighted title (A) above content (B) above tags (C). PostgreSQL
      * computes it in the same statement as every insert and update, so it can never lag
-     * behind or drift from the post. `posts_tags_text` is an immutable wrapper around
-     * array_to_string (see migration 0004).
+     * behind or drift from the post. Posts are plain text, but the parser would take
+     * `<script>` or `<div>` for HTML tags and skip them, so `<` and `>` become blanks first.
+     * `posts_tags_text` is an immutable wrapper around array_to_string (see its migration).
      */
     searchVector: tsvector("search_vector")
       .notNull()
       .generatedAlwaysAs(
         sql.raw(
-          `setweight(to_tsvector('${SEARCH_CONFIG}', "title"), 'A') || ` +
-            `setweight(to_tsvector('${SEARCH_CONFIG}', "content"), 'B') || ` +
+          `setweight(to_tsvector('${SEARCH_CONFIG}', translate("title", '<>', '  ')), 'A') || ` +
+            `setweight(to_tsvector('${SEARCH_CONFIG}', translate("content", '<>', '  ')), 'B') || ` +
             `setweight(to_tsvector('${SEARCH_CONFIG}', posts_tags_text("tags")), 'C')`,
         ),
       ),
