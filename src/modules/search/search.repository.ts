@@ -1,4 +1,4 @@
-import { and, arrayContains, desc, eq, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, arrayContains, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { posts, SEARCH_CONFIG, users } from "../../platform/database/schema.js";
 import { type PostWithAuthor, postWithAuthorColumns } from "../posts/posts.repository.js";
@@ -38,8 +38,7 @@ export interface SearchRepository {
 // post should not beat a short post about exactly that.
 const RANK_NORMALIZATION = 1;
 
-const MIN_TYPO_TOLERANT_LENGTH = 3;
-const MAX_SUGGESTION_CANDIDATES = 500;
+const MIN_TYPO_TOLERANT_LENGTH = 4;
 
 // A prefix typed by a user must match literally: `%` and `_` are not wildcards to them.
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, "\\$&");
@@ -88,37 +87,26 @@ export function createSearchRepository(db: Db): SearchRepository {
 
     suggestTitles(query, limit) {
       const pattern = escapeLike(query);
-      const matches = (title: SQLWrapper) => ({
-        startsWith: sql`${title} ilike ${`${pattern}%`} escape '\\'`,
-        wordStartsWith: sql`${title} ilike ${`% ${pattern}%`} escape '\\'`,
-        similarity: sql`word_similarity(${query}, ${title})`,
-      });
-      const where = matches(posts.title);
-      // Bounded work: a prefix as short as a word's first letters can match thousands of titles,
-      // and scoring each costs more than finding it. Enough candidates are scored to fill any
-      // page; beyond that, typing another letter narrows the list.
-      const candidates = db
-        .select({ id: posts.id, title: posts.title })
+      const startsWith = sql`${posts.title} ilike ${`${pattern}%`} escape '\\'`;
+      const wordStartsWith = sql`${posts.title} ilike ${`% ${pattern}%`} escape '\\'`;
+      // Prefix matches get fixed scores, so the costly similarity is computed only for the
+      // titles that matched by resemblance alone.
+      const score = sql<number>`case when ${startsWith} then 1 when ${wordStartsWith} then 0.9 else round(word_similarity(${query}, ${posts.title})::numeric, 3)::float8 end`;
+      return db
+        .select({ id: posts.id, title: posts.title, score: score.as("score") })
         .from(posts)
         .where(
           // All three are answered by the trigram index on titles. `<%` keeps titles where some
-          // part is at least pg_trgm.word_similarity_threshold (0.6) alike: one or two typos.
-          // Below three characters there is no typo to forgive, and the similarity of one or two
-          // letters would only add thousands of candidates to check.
+          // part is at least pg_trgm.word_similarity_threshold (0.6) alike: a typo or two. In
+          // fewer than four letters a typo makes another word, and the similarity of so few
+          // trigrams would add thousands of titles to check, so short input matches by prefix.
           or(
-            where.startsWith,
-            where.wordStartsWith,
+            startsWith,
+            wordStartsWith,
             query.length >= MIN_TYPO_TOLERANT_LENGTH ? sql`${query} <% ${posts.title}` : undefined,
           ),
         )
-        .limit(MAX_SUGGESTION_CANDIDATES)
-        .as("candidates");
-      const { startsWith, wordStartsWith, similarity } = matches(candidates.title);
-      const score = sql<number>`round((case when ${startsWith} then 1 when ${wordStartsWith} then greatest(${similarity}, 0.9) else ${similarity} end)::numeric, 3)::float8`;
-      return db
-        .select({ id: candidates.id, title: candidates.title, score: score.as("score") })
-        .from(candidates)
-        .orderBy(sql`"score" desc`, desc(candidates.id))
+        .orderBy(sql`"score" desc`, desc(posts.id))
         .limit(limit);
     },
   };

@@ -77,8 +77,8 @@ export const SuggestionListSchema = Type.Object(
         title: Type.String(),
         score: Type.Number({
           description:
-            "1 when the title starts with `q`, at least 0.9 when one of its words does, otherwise the trigram " +
-            "word similarity of `q` to the closest part of the title (0.6–1)",
+            "1 when the title starts with `q`, 0.9 when one of its later words does, otherwise (for `q` of " +
+            "four or more characters) the trigram word similarity of `q` to the closest part of the title (0.6–1)",
         }),
       }),
     ),
