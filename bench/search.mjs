@@ -2,7 +2,7 @@
 // Search benchmark, on PostgreSQL (DATABASE_URL = an admin URL such as
 // postgres://postgres@127.0.0.1:5432/postgres; a database of its own is created and dropped).
 //
-//   npm run bench:search -- [--posts N] [--users N] [--duration S] [--connections N] [--runs N]
+//   npm run bench:search -- [--posts N] [--users N] [--duration S] [--connections N,M] [--runs N]
 //                           [--explain] [--keep]
 //
 // --explain prints EXPLAIN (ANALYZE, BUFFERS) of a few queries first; --keep leaves the database
@@ -14,10 +14,11 @@
 //    from query to query as it does on real text.
 // 2. Kaira (`kaira serve`) pinned to core 0; the load runs in this process (the npm script pins
 //    it to core 1).
-// 3. For each scenario (search, suggest), `runs` times: Kaira over HTTP (autocannon), then the
-//    baseline — the very SQL statement Kaira sends (captured from its repository), run
-//    through a `pg.Pool` of the same size with the same concurrency and the same queries. The
-//    ratio shows what the API adds on top of PostgreSQL's own work.
+// 3. For each scenario (search, suggest) and concurrency, `runs` times: Kaira over HTTP
+//    (autocannon), then the baseline — for every query the very statement and parameters
+//    Kaira's repository sends (captured through the database port), run through a `pg.Pool`
+//    of the same size with the same concurrency. The ratio shows what the API adds on top of
+//    PostgreSQL's own work.
 // Tables report medians of the runs.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -38,7 +39,7 @@ const { values } = parseArgs({
     posts: { type: "string", default: "100000" },
     users: { type: "string", default: "300" },
     duration: { type: "string", default: "10" },
-    connections: { type: "string", default: "8" },
+    connections: { type: "string", default: "1,8" },
     runs: { type: "string", default: "3" },
     explain: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -47,7 +48,9 @@ const { values } = parseArgs({
 const POSTS = Number(values.posts);
 const USERS = Number(values.users);
 const DURATION = Number(values.duration);
-const CONNECTIONS = Number(values.connections);
+// Each level is measured separately: 1 shows a query's own latency, 8 the latency once the
+// two cores are busy with several requests at a time.
+const CONNECTION_LEVELS = values.connections.split(",").map(Number);
 const RUNS = Number(values.runs);
 
 const ADMIN_URL = process.env.DATABASE_URL;
@@ -217,37 +220,37 @@ async function seed(vocabulary) {
 // ---------------------------------------------------------------------------------------------
 // The statements Kaira sends, captured from its own repository through the database port.
 
-async function captureStatements(searchQuery, suggestQuery) {
+async function captureStatements(searchQueries, suggestQueries) {
   const { register } = await import("tsx/esm/api");
   register();
   const { openPostgresDatabase } = await import("../src/platform/database/postgres.ts");
   const { createSearchRepository } = await import("../src/modules/search/search.repository.ts");
   const database = await openPostgresDatabase({ url: benchUrl, poolSize: 1 });
-  const captured = [];
-  const stop = database.onQuery((query) => captured.push(query));
+  const repository = createSearchRepository(database.db);
+  // Each query's own statement and parameters, exactly as the repository sends them (its SQL
+  // depends on the input: suggestions skip typo matching for short input, for instance).
+  const capture = async (queries, send) => {
+    const statements = new Map();
+    for (const q of queries) {
+      let statement;
+      const stop = database.onQuery((query) => {
+        statement = { text: query.sql, values: query.params };
+      });
+      await send(q);
+      stop();
+      statements.set(q, statement);
+    }
+    return statements;
+  };
   try {
-    const repository = createSearchRepository(database.db);
-    // The API asks for one row more than the page, to know whether another page exists.
-    await repository.searchPosts({ query: searchQuery, limit: 21 });
-    await repository.suggestTitles(suggestQuery, 10);
+    return {
+      // The API asks for one row more than the page, to know whether another page exists.
+      search: await capture(searchQueries, (q) => repository.searchPosts({ query: q, limit: 21 })),
+      suggest: await capture(suggestQueries, (q) => repository.suggestTitles(q, 10)),
+    };
   } finally {
-    stop();
     await database.close();
   }
-  const [search, suggest] = captured;
-  // Every parameter that carried the user's text gets the next query's text in the baseline;
-  // for suggestions also the LIKE patterns built from it (the vocabulary has no % or _).
-  const template = (statement, original, patterns) => ({
-    text: statement.sql,
-    values: (q) =>
-      statement.params.map((value) => {
-        if (value === original) return q;
-        if (patterns && typeof value === "string" && value.includes(original))
-          return value.replace(original, q);
-        return value;
-      }),
-  });
-  return { search: template(search, searchQuery, false), suggest: template(suggest, suggestQuery, true) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,11 +303,11 @@ async function startKaira() {
 }
 
 /** autocannon against Kaira, cycling through the queries; latency in ms. */
-async function loadKaira(base, path, queries, duration) {
+async function loadKaira(base, path, queries, duration, connections) {
   let next = 0;
   const result = await autocannon({
     url: base,
-    connections: CONNECTIONS,
+    connections,
     duration,
     requests: [
       {
@@ -325,7 +328,7 @@ async function loadKaira(base, path, queries, duration) {
 }
 
 /** The same statements straight through pg, with as many concurrent callers as connections. */
-async function loadBaseline(pool, statement, queries, duration) {
+async function loadBaseline(pool, statements, queries, duration, connections) {
   let next = 0;
   const latencies = [];
   const end = performance.now() + duration * 1000;
@@ -333,22 +336,20 @@ async function loadBaseline(pool, statement, queries, duration) {
     while (performance.now() < end) {
       const q = queries[next++ % queries.length];
       const started = performance.now();
-      await pool.query({ text: statement.text, values: statement.values(q) });
+      await pool.query(statements.get(q));
       latencies.push(performance.now() - started);
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, caller));
+  await Promise.all(Array.from({ length: connections }, caller));
   latencies.sort((a, b) => a - b);
   return { rps: latencies.length / duration, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-async function explain(statement, queries) {
+async function explain(statements, queries) {
   await withClient(benchUrl, async (client) => {
     for (const q of queries) {
-      const { rows } = await client.query({
-        text: `explain (analyze, buffers) ${statement.text}`,
-        values: statement.values(q),
-      });
+      const { text, values } = statements.get(q);
+      const { rows } = await client.query({ text: `explain (analyze, buffers) ${text}`, values });
       log(`\n-- ${q}\n${rows.map((row) => row["QUERY PLAN"]).join("\n")}`);
     }
   });
@@ -373,7 +374,7 @@ async function main() {
     const seedSeconds = (performance.now() - started) / 1000;
     log(`  seeded in ${seedSeconds.toFixed(1)} s`);
 
-    const statements = await captureStatements(searchQueries[0], suggestQueries[0]);
+    const statements = await captureStatements(searchQueries, suggestQueries);
     if (values.explain) {
       await explain(statements.search, searchQueries.slice(0, 8));
       await explain(statements.suggest, suggestQueries.slice(0, 2));
@@ -389,39 +390,43 @@ async function main() {
         name: "search",
         path: "/api/v1/search/posts?q=",
         queries: searchQueries,
-        statement: statements.search,
+        statements: statements.search,
       },
       {
         name: "suggest",
         path: "/api/v1/search/suggest?q=",
         queries: suggestQueries,
-        statement: statements.suggest,
+        statements: statements.suggest,
       },
     ];
     const rows = [];
     for (const scenario of scenarios) {
-      const results = { kaira: [], baseline: [] };
-      for (let i = 0; i < RUNS; i++) {
-        // A short warm-up each: caches, JIT and the pools' connections.
-        await loadKaira(server.base, scenario.path, scenario.queries, 2);
-        results.kaira.push(await loadKaira(server.base, scenario.path, scenario.queries, DURATION));
-        await loadBaseline(pool, scenario.statement, scenario.queries, 2);
-        results.baseline.push(await loadBaseline(pool, scenario.statement, scenario.queries, DURATION));
-        const [k, b] = [results.kaira.at(-1), results.baseline.at(-1)];
-        log(
-          `  ${scenario.name} run ${i + 1}/${RUNS}: kaira ${k.rps.toFixed(0)} req/s p99 ${k.p99} ms · ` +
-            `baseline ${b.rps.toFixed(0)} q/s p99 ${b.p99.toFixed(1)} ms`,
-        );
-      }
-      for (const side of ["kaira", "baseline"]) {
-        const list = results[side];
-        rows.push({
-          scenario: scenario.name,
-          side,
-          rps: median(list.map((r) => r.rps)),
-          p50: median(list.map((r) => r.p50)),
-          p99: median(list.map((r) => r.p99)),
-        });
+      for (const connections of CONNECTION_LEVELS) {
+        const results = { kaira: [], baseline: [] };
+        const args = [scenario.queries, DURATION, connections];
+        for (let i = 0; i < RUNS; i++) {
+          // A short warm-up each: caches, JIT and the pools' connections.
+          await loadKaira(server.base, scenario.path, scenario.queries, 2, connections);
+          results.kaira.push(await loadKaira(server.base, scenario.path, ...args));
+          await loadBaseline(pool, scenario.statements, scenario.queries, 2, connections);
+          results.baseline.push(await loadBaseline(pool, scenario.statements, ...args));
+          const [k, b] = [results.kaira.at(-1), results.baseline.at(-1)];
+          log(
+            `  ${scenario.name} ×${connections} run ${i + 1}/${RUNS}: kaira ${k.rps.toFixed(0)} req/s ` +
+              `p99 ${k.p99} ms · baseline ${b.rps.toFixed(0)} q/s p99 ${b.p99.toFixed(1)} ms`,
+          );
+        }
+        for (const side of ["kaira", "baseline"]) {
+          const list = results[side];
+          rows.push({
+            scenario: scenario.name,
+            connections,
+            side,
+            rps: median(list.map((r) => r.rps)),
+            p50: median(list.map((r) => r.p50)),
+            p99: median(list.map((r) => r.p99)),
+          });
+        }
       }
     }
 
@@ -433,25 +438,33 @@ async function main() {
     );
     console.log(
       `${POSTS} posts, ${USERS} users (seeded in ${seedSeconds.toFixed(1)} s) · ${searchQueries.length} search ` +
-        `and ${suggestQueries.length} suggest queries in rotation · ${CONNECTIONS} connections · ` +
-        `${RUNS} × ${DURATION} s, medians · Kaira on core 0, load on core 1, PostgreSQL unpinned\n`,
+        `and ${suggestQueries.length} suggest queries in rotation · ${RUNS} × ${DURATION} s per row, medians · ` +
+        "Kaira on core 0, load on core 1, PostgreSQL unpinned\n",
     );
-    console.log("| scenario | measured | req/s | p50 ms | p99 ms |\n| --- | --- | ---: | ---: | ---: |");
+    console.log(
+      "| scenario | connections | measured | req/s | p50 ms | p99 ms |\n| --- | ---: | --- | ---: | ---: | ---: |",
+    );
     for (const row of rows) {
       const label = row.side === "kaira" ? "Kaira over HTTP" : "same SQL through pg";
       console.log(
-        `| ${row.scenario} | ${label} | ${Math.round(row.rps).toLocaleString("en-US")} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} |`,
+        `| ${row.scenario} | ${row.connections} | ${label} | ${Math.round(row.rps).toLocaleString("en-US")} | ` +
+          `${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} |`,
       );
     }
     console.log(
-      "\n| scenario | Kaira / SQL req/s | Kaira p99 − SQL p99 (ms) | Kaira p99 < 30 ms |\n| --- | ---: | ---: | :---: |",
+      "\n| scenario | connections | Kaira / SQL req/s | Kaira p99 − SQL p99 (ms) | Kaira p99 < 30 ms |\n" +
+        "| --- | ---: | ---: | ---: | :---: |",
     );
     for (const scenario of scenarios) {
-      const k = rows.find((r) => r.scenario === scenario.name && r.side === "kaira");
-      const b = rows.find((r) => r.scenario === scenario.name && r.side === "baseline");
-      console.log(
-        `| ${scenario.name} | ${(k.rps / b.rps).toFixed(2)}× | ${(k.p99 - b.p99).toFixed(1)} | ${k.p99 < 30 ? "yes" : "no"} |`,
-      );
+      for (const connections of CONNECTION_LEVELS) {
+        const find = (side) =>
+          rows.find((r) => r.scenario === scenario.name && r.connections === connections && r.side === side);
+        const [k, b] = [find("kaira"), find("baseline")];
+        console.log(
+          `| ${scenario.name} | ${connections} | ${(k.rps / b.rps).toFixed(2)}× | ${(k.p99 - b.p99).toFixed(1)} | ` +
+            `${k.p99 < 30 ? "yes" : "no"} |`,
+        );
+      }
     }
   } finally {
     await pool?.end();

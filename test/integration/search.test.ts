@@ -381,6 +381,19 @@ describe("GET /api/v1/search/posts", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("lists both search routes under the search tag and documents the highlight markup", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    expect(doc.tags.map((tag: { name: string }) => tag.name)).toContain("search");
+    for (const path of ["/api/v1/search/posts", "/api/v1/search/suggest"]) {
+      expect(doc.paths[path].get.tags).toEqual(["search"]);
+      expect(doc.paths[path].get.responses["422"]).toBeDefined();
+    }
+    const hit = doc.paths["/api/v1/search/posts"].get.responses["200"].content["application/json"].schema;
+    expect(JSON.stringify(hit)).toContain("<mark>");
+  });
+});
+
 describe("GET /api/v1/search/suggest", () => {
   let kubernetes: number;
   let scaling: number;
