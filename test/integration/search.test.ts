@@ -160,6 +160,18 @@ describe("GET /api/v1/search/posts", () => {
     expect(hit?.content).toContain("<script>alert('pelican')</script>");
   });
 
+  it("highlights from the opening of a long post when its match lies past 10,000 characters", async () => {
+    const opening = "Opening words of a very long essay";
+    const id = await writePost(alice, {
+      title: "Long essay",
+      content: `${opening} ${"lorem ipsum dolor sit amet ".repeat(600)} quetzal`,
+    });
+    const [hit] = (await search({ q: "quetzal" })).json().items as Hit[];
+    expect(hit?.id).toBe(id);
+    expect(hit?.highlight).toContain(opening);
+    expect(hit?.highlight).not.toContain("<mark>");
+  });
+
   it("keeps highlights short for long posts: at most three fragments", async () => {
     const filler = "lorem ipsum dolor sit amet ".repeat(200);
     await writePost(alice, {

@@ -25,6 +25,9 @@ const GREATER_THAN = "\uE001";
 export const HEADLINE_SOURCE_FROM = `<>${MARK_START}${MARK_END}${LESS_THAN}${GREATER_THAN}`;
 export const HEADLINE_SOURCE_TO = `${LESS_THAN}${GREATER_THAN}`;
 
+/** Highlights are cut from the title and this many leading characters of the content. */
+export const HEADLINE_CONTENT_CHARS = 10_000;
+
 /**
  * Bounded snippets: at most three fragments of 12–30 words around the matches. When only
  * the tags matched, ts_headline returns the start of the text instead.

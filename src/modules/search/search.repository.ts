@@ -2,7 +2,12 @@ import { and, arrayContains, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { posts, SEARCH_CONFIG, users } from "../../platform/database/schema.js";
 import { type PostWithAuthor, postWithAuthorColumns } from "../posts/posts.repository.js";
-import { HEADLINE_OPTIONS, HEADLINE_SOURCE_FROM, HEADLINE_SOURCE_TO } from "./highlight.js";
+import {
+  HEADLINE_CONTENT_CHARS,
+  HEADLINE_OPTIONS,
+  HEADLINE_SOURCE_FROM,
+  HEADLINE_SOURCE_TO,
+} from "./highlight.js";
 
 export interface PostSearchHit extends PostWithAuthor {
   /** ts_rank_cd as float8: the exact value the keyset cursor compares against. */
@@ -72,7 +77,10 @@ export function createSearchRepository(db: Db): SearchRepository {
         .orderBy(sql`"rank" desc`, desc(posts.createdAt), desc(posts.id))
         .limit(limit)
         .as("page");
-      const document = sql`translate(${posts.title} || chr(10) || ${posts.content}, ${HEADLINE_SOURCE_FROM}, ${HEADLINE_SOURCE_TO})`;
+      // ts_headline parses all the text it is given (about 14 ms for a 100,000-character
+      // post), so it gets the title and the start of the content: a page of the longest posts
+      // stays cheap, and a match further in still shows the post's opening words.
+      const document = sql`translate(${posts.title} || chr(10) || left(${posts.content}, ${sql.raw(String(HEADLINE_CONTENT_CHARS))}), ${HEADLINE_SOURCE_FROM}, ${HEADLINE_SOURCE_TO})`;
       return db
         .select({
           ...postWithAuthorColumns,

@@ -13,7 +13,8 @@ export const SearchQuerySchema = Type.Object(
       pattern: NO_NUL,
       description:
         'Web-search syntax: words (all must match), "quoted phrases", `-word` to exclude, `or` between alternatives. ' +
-        "Words are stemmed (English) and stop words ignored; a query with nothing left to look for finds nothing.",
+        "Words are stemmed (English) and stop words ignored; a query with nothing left to look for finds nothing. " +
+        "At most 32 `-` (exclusions and hyphens together).",
       examples: ['kubernetes "rolling update" -helm', "postgres or sqlite"],
     }),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
@@ -29,7 +30,8 @@ export const SearchHitSchema = Type.Object(
     ...PostSchema.properties,
     highlight: Type.String({
       description:
-        "Up to three fragments of the title and content around the matches, joined by ` … `. Safe to insert " +
+        "Up to three fragments of the title and the first 10,000 characters of the content around the " +
+        "matches, joined by ` … ` (the opening words when no match is there). Safe to insert " +
         "as HTML: all text is HTML-escaped (`&`, `<`, `>`, `\"`, `'`) and the only markup is " +
         "`<mark>`…`</mark>` around each matched word.",
       examples: [
