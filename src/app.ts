@@ -38,6 +38,9 @@ import { withPostsCache } from "./modules/posts/posts.cache.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
 import { createPostsService } from "./modules/posts/posts.service.js";
+import { createSearchRepository } from "./modules/search/search.repository.js";
+import { searchRoutes } from "./modules/search/search.routes.js";
+import { createSearchService } from "./modules/search/search.service.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
@@ -147,6 +150,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         { name: "users", description: "Sign-up, profiles and accounts" },
         { name: "posts", description: "The community feed" },
         { name: "files", description: "Uploads, downloads and thumbnails" },
+        { name: "search", description: "Full-text search of posts and title suggestions" },
         { name: "transfers", description: "Credits: balances, transfers, the ledger" },
         { name: "live", description: "The live WebSocket feed" },
         { name: "admin", description: "Operations for admins: background jobs" },
@@ -240,6 +244,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       return postIds;
     },
   };
+  const searchService = createSearchService({ searchRepository: createSearchRepository(db) });
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,
@@ -304,6 +309,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
       await api.register(filesRoutes, { filesService, config: config.uploads });
+      await api.register(searchRoutes, { searchService });
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox });
       await api.register(jobsRoutes, { jobs });

@@ -90,21 +90,21 @@ async function attachFiles(tx: Transaction, postId: number, authorId: number, fi
   await tx.insert(postAttachments).values(fileIds.map((fileId, position) => ({ postId, fileId, position })));
 }
 
+/** The columns of a `PostWithAuthor`, for any query that joins `users` on the post's author. */
+export const postWithAuthorColumns = {
+  id: posts.id,
+  title: posts.title,
+  content: posts.content,
+  tags: posts.tags,
+  createdAt: posts.createdAt,
+  updatedAt: posts.updatedAt,
+  author: { id: users.id, username: users.username },
+  attachments: attachmentsOfPost,
+};
+
 export function createPostsRepository(db: Db): PostsRepository {
   const selectWithAuthor = (executor: Pick<Db, "select"> = db) =>
-    executor
-      .select({
-        id: posts.id,
-        title: posts.title,
-        content: posts.content,
-        tags: posts.tags,
-        createdAt: posts.createdAt,
-        updatedAt: posts.updatedAt,
-        author: { id: users.id, username: users.username },
-        attachments: attachmentsOfPost,
-      })
-      .from(posts)
-      .innerJoin(users, eq(users.id, posts.authorId));
+    executor.select(postWithAuthorColumns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
 
   // The hottest reads are prepared once: on PostgreSQL a named statement is parsed and
   // planned once per connection instead of on every request.

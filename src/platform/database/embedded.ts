@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
@@ -24,6 +25,8 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
   let client: PGlite;
   try {
     client = await PGlite.create({
+      // PGlite bundles contrib extensions separately; search suggestions need trigrams.
+      extensions: { pg_trgm },
       ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
       ...(options.loadFrom ? { loadDataDir: options.loadFrom } : {}),
     });

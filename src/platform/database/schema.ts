@@ -3,6 +3,7 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -48,6 +49,17 @@ export const users = pgTable(
   ],
 );
 
+/** PostgreSQL's text-search document type; Drizzle has no built-in column for it. */
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/**
+ * The text-search configuration of posts. `english` stems ("deploying" finds "deployed") and
+ * drops stop words, which is what readers of an English-speaking community expect; `simple`
+ * would treat every language alike but only ever match exact word forms. Queries must use
+ * the same configuration as the stored vectors, so it lives here, once.
+ */
+export const SEARCH_CONFIG = "english";
+
 export const posts = pgTable(
   "posts",
   {
@@ -60,6 +72,22 @@ export const posts = pgTable(
     tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    /**
+     * The search document, weighted title (A) above content (B) above tags (C). PostgreSQL
+     * computes it in the same statement as every insert and update, so it can never lag
+     * behind or drift from the post. Posts are plain text, but the parser would take
+     * `<script>` or `<div>` for HTML tags and skip them, so `<` and `>` become blanks first.
+     * `posts_tags_text` is an immutable wrapper around array_to_string (see its migration).
+     */
+    searchVector: tsvector("search_vector")
+      .notNull()
+      .generatedAlwaysAs(
+        sql.raw(
+          `setweight(to_tsvector('${SEARCH_CONFIG}', translate("title", '<>', '  ')), 'A') || ` +
+            `setweight(to_tsvector('${SEARCH_CONFIG}', translate("content", '<>', '  ')), 'B') || ` +
+            `setweight(to_tsvector('${SEARCH_CONFIG}', posts_tags_text("tags")), 'C')`,
+        ),
+      ),
   },
   (t) => [
     // Feed order is (created_at desc, id desc), read by backward index scans; these serve the unfiltered feed,
@@ -67,6 +95,10 @@ export const posts = pgTable(
     index("posts_created_at_id_idx").on(t.createdAt, t.id),
     index("posts_author_created_at_id_idx").on(t.authorId, t.createdAt, t.id),
     index("posts_tags_gin_idx").using("gin", t.tags),
+    // Full-text search matches through this index; ranking then reads only the matching rows.
+    index("posts_search_vector_idx").using("gin", t.searchVector),
+    // Trigrams of titles: prefix (ILIKE 'abc%') and typo-tolerant (<%) suggestions.
+    index("posts_title_trgm_idx").using("gin", t.title.op("gin_trgm_ops")),
   ],
 );
 

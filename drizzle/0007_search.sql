@@ -1,0 +1,3 @@
+ALTER TABLE "posts" ADD COLUMN "search_vector" "tsvector" GENERATED ALWAYS AS (setweight(to_tsvector('english', translate("title", '<>', '  ')), 'A') || setweight(to_tsvector('english', translate("content", '<>', '  ')), 'B') || setweight(to_tsvector('english', posts_tags_text("tags")), 'C')) STORED NOT NULL;--> statement-breakpoint
+CREATE INDEX "posts_search_vector_idx" ON "posts" USING gin ("search_vector");--> statement-breakpoint
+CREATE INDEX "posts_title_trgm_idx" ON "posts" USING gin ("title" gin_trgm_ops);

@@ -1,0 +1,121 @@
+import { and, arrayContains, desc, eq, or, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../../platform/database/index.js";
+import { posts, SEARCH_CONFIG, users } from "../../platform/database/schema.js";
+import { type PostWithAuthor, postWithAuthorColumns } from "../posts/posts.repository.js";
+import {
+  HEADLINE_CONTENT_CHARS,
+  HEADLINE_OPTIONS,
+  HEADLINE_SOURCE_FROM,
+  HEADLINE_SOURCE_TO,
+} from "./highlight.js";
+
+export interface PostSearchHit extends PostWithAuthor {
+  /** ts_rank_cd as float8: the exact value the keyset cursor compares against. */
+  rank: number;
+  /** Raw ts_headline output with marker characters; see highlight.ts. */
+  headline: string;
+}
+
+export interface PostSearchFilter {
+  /** User input in web-search syntax; never parsed by us. */
+  query: string;
+  limit: number;
+  /** Keyset position: rows strictly after (rank, createdAt, id) in ranked order. */
+  after?: { rank: number; createdAt: string; id: number };
+  authorId?: number;
+  tag?: string;
+}
+
+export interface TitleSuggestion {
+  id: number;
+  title: string;
+  score: number;
+}
+
+export interface SearchRepository {
+  /** Best first, then newest; author joined in and highlights made in the same statement. */
+  searchPosts(filter: PostSearchFilter): Promise<PostSearchHit[]>;
+  /** Titles starting with, containing a word starting with, or resembling `query`; best first. */
+  suggestTitles(query: string, limit: number): Promise<TitleSuggestion[]>;
+}
+
+// 1 divides the rank by 1 + log(document length): repeating a word a hundred times in a long
+// post should not beat a short post about exactly that.
+const RANK_NORMALIZATION = 1;
+
+const MIN_TYPO_TOLERANT_LENGTH = 4;
+
+// A prefix typed by a user must match literally: `%` and `_` are not wildcards to them.
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, "\\$&");
+
+export function createSearchRepository(db: Db): SearchRepository {
+  const config = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
+
+  return {
+    searchPosts({ query, limit, after, authorId, tag }) {
+      // websearch_to_tsquery accepts any text without raising (quotes, operators, `:*` are
+      // taken as words or ignored), so user input goes to it as a plain parameter.
+      const tsquery = sql`websearch_to_tsquery(${config}, ${query})`;
+      const rank = sql<number>`ts_rank_cd(${posts.searchVector}, ${tsquery}, ${sql.raw(String(RANK_NORMALIZATION))})::float8`;
+      const conditions: (SQL | undefined)[] = [
+        // Nothing to look for (only stop words or punctuation: '') or only exclusions ('T',
+        // which would match nearly every post without using the index): find nothing. The
+        // planner evaluates this once, before touching the table.
+        sql`querytree(${tsquery}) not in ('', 'T')`,
+        sql`${posts.searchVector} @@ ${tsquery}`,
+        after &&
+          sql`(${rank}, ${posts.createdAt}, ${posts.id}) < (${after.rank}::float8, ${after.createdAt}::timestamptz, ${after.id})`,
+        authorId !== undefined ? eq(posts.authorId, authorId) : undefined,
+        tag !== undefined ? arrayContains(posts.tags, [tag]) : undefined,
+      ];
+      // Rank and pick the page first; highlights (the costly part) are made for that page only.
+      const page = db
+        .select({ id: posts.id, rank: rank.as("rank") })
+        .from(posts)
+        .where(and(...conditions))
+        // By the output column's name, so each row's rank is computed once, not twice.
+        .orderBy(sql`"rank" desc`, desc(posts.createdAt), desc(posts.id))
+        .limit(limit)
+        .as("page");
+      // ts_headline parses all the text it is given (about 14 ms for a 100,000-character
+      // post), so it gets the title and the start of the content: a page of the longest posts
+      // stays cheap, and a match further in still shows the post's opening words.
+      const document = sql`translate(${posts.title} || chr(10) || left(${posts.content}, ${sql.raw(String(HEADLINE_CONTENT_CHARS))}), ${HEADLINE_SOURCE_FROM}, ${HEADLINE_SOURCE_TO})`;
+      return db
+        .select({
+          ...postWithAuthorColumns,
+          rank: page.rank,
+          headline: sql<string>`ts_headline(${config}, ${document}, ${tsquery}, ${HEADLINE_OPTIONS})`,
+        })
+        .from(page)
+        .innerJoin(posts, eq(posts.id, page.id))
+        .innerJoin(users, eq(users.id, posts.authorId))
+        .orderBy(desc(page.rank), desc(posts.createdAt), desc(posts.id));
+    },
+
+    suggestTitles(query, limit) {
+      const pattern = escapeLike(query);
+      const startsWith = sql`${posts.title} ilike ${`${pattern}%`} escape '\\'`;
+      const wordStartsWith = sql`${posts.title} ilike ${`% ${pattern}%`} escape '\\'`;
+      // Prefix matches get fixed scores, so the costly similarity is computed only for the
+      // titles that matched by resemblance alone.
+      const score = sql<number>`case when ${startsWith} then 1 when ${wordStartsWith} then 0.9 else round(word_similarity(${query}, ${posts.title})::numeric, 3)::float8 end`;
+      return db
+        .select({ id: posts.id, title: posts.title, score: score.as("score") })
+        .from(posts)
+        .where(
+          // All three are answered by the trigram index on titles. `<%` keeps titles where some
+          // part is at least pg_trgm.word_similarity_threshold (0.6) alike: a typo or two. In
+          // fewer than four letters a typo makes another word, and the similarity of so few
+          // trigrams would add thousands of titles to check, so short input matches by prefix.
+          or(
+            startsWith,
+            wordStartsWith,
+            query.length >= MIN_TYPO_TOLERANT_LENGTH ? sql`${query} <% ${posts.title}` : undefined,
+          ),
+        )
+        .orderBy(sql`"score" desc`, desc(posts.id))
+        .limit(limit);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { ValidationFailedError } from "../../http/errors.js";
+import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
+import type { PostWithAuthor } from "../posts/posts.repository.js";
+import { renderHighlight } from "./highlight.js";
+import type { SearchRepository, TitleSuggestion } from "./search.repository.js";
+
+export interface SearchPostsInput {
+  q: string;
+  limit: number;
+  cursor?: string;
+  authorId?: number;
+  tag?: string;
+}
+
+export interface SearchHit extends PostWithAuthor {
+  rank: number;
+  /** Escaped HTML whose only markup is `<mark>` around matched words. */
+  highlight: string;
+}
+
+export interface SearchPage {
+  items: SearchHit[];
+  nextCursor: string | null;
+}
+
+// [rank, created_at, id]: the rank is the float8 the database compared, so JSON's
+// shortest round-trip form of it brings back the very same value.
+const isSearchCursor = (values: unknown[]): values is [number, string, number] =>
+  values.length === 3 &&
+  typeof values[0] === "number" &&
+  Number.isFinite(values[0]) &&
+  values[0] >= 0 &&
+  typeof values[1] === "string" &&
+  !Number.isNaN(Date.parse(values[1])) &&
+  Number.isInteger(values[2]) &&
+  (values[2] as number) > 0 &&
+  (values[2] as number) <= 2_147_483_647;
+
+// Each `-` in web-search syntax may become a NOT, and PostgreSQL's query parser stacks at most
+// 32 unresolved operators: "---…-word" with more fails inside the database. Exclusions only
+// come from `-`, so capping the count keeps every query parseable; real queries are far below.
+const MAX_DASHES = 32;
+
+function assertParseable(q: string): void {
+  let dashes = 0;
+  for (const char of q) if (char === "-") dashes += 1;
+  if (dashes > MAX_DASHES) {
+    throw new ValidationFailedError([
+      {
+        loc: ["query", "q"],
+        msg: `Too many '-' (at most ${MAX_DASHES}, exclusions and hyphens together)`,
+        type: "value_error.too_many_exclusions",
+      },
+    ]);
+  }
+}
+
+export function createSearchService({ searchRepository }: { searchRepository: SearchRepository }) {
+  return {
+    async searchPosts({ q, limit, cursor, authorId, tag }: SearchPostsInput): Promise<SearchPage> {
+      assertParseable(q);
+      const after = cursor ? decodeCursor(cursor, isSearchCursor) : undefined;
+      // One extra row tells whether another page exists without a count query.
+      const rows = await searchRepository.searchPosts({
+        query: q,
+        limit: limit + 1,
+        ...(after ? { after: { rank: after[0], createdAt: after[1], id: after[2] } } : {}),
+        ...(authorId !== undefined ? { authorId } : {}),
+        // Tags are stored lower-case.
+        ...(tag !== undefined ? { tag: tag.toLowerCase() } : {}),
+      });
+      const items = rows.slice(0, limit).map(({ headline, ...post }) => ({
+        ...post,
+        highlight: renderHighlight(headline),
+      }));
+      const last = items.at(-1);
+      const nextCursor =
+        rows.length > limit && last ? encodeCursor([last.rank, last.createdAt.toISOString(), last.id]) : null;
+      return { items, nextCursor };
+    },
+
+    async suggestTitles({ q, limit }: { q: string; limit: number }): Promise<TitleSuggestion[]> {
+      // Surrounding blanks are an artefact of typing, not part of the title sought.
+      const query = q.trim();
+      if (query === "") return [];
+      return searchRepository.suggestTitles(query, limit);
+    },
+  };
+}
+
+export type SearchService = ReturnType<typeof createSearchService>;
