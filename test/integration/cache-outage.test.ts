@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -18,6 +21,8 @@ beforeAll(async () => {
     LOG_LEVEL: "silent",
     REDIS_URL: "redis://127.0.0.1:1/0",
     RATE_LIMIT_PER_MINUTE: "100",
+    // Keys, files and mail of this test stay in a directory of its own.
+    DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-outage-")),
   });
   app = await buildApp(config, { database: db.database, cache: createRedisCache("redis://127.0.0.1:1/0") });
   await app.ready();

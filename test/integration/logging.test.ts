@@ -22,11 +22,18 @@ describe("access log", () => {
     });
     const logger = pino({ level: "info" }, sink);
     const testDb = await createTestDatabase();
-    const app = await buildApp(loadConfig({ NODE_ENV: "test", RATE_LIMIT_PER_MINUTE: "0" }), {
-      database: testDb.database,
-      cache: createMemoryCache(),
-      logger,
-    });
+    const app = await buildApp(
+      loadConfig({
+        NODE_ENV: "test",
+        RATE_LIMIT_PER_MINUTE: "0",
+        DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-logging-")),
+      }),
+      {
+        database: testDb.database,
+        cache: createMemoryCache(),
+        logger,
+      },
+    );
     await app.inject({ url: "/health/live", headers: { "x-request-id": "req-42" } });
     await app.inject({
       method: "POST",

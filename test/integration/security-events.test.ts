@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -24,6 +27,7 @@ beforeAll(async () => {
   const config = loadConfig({
     NODE_ENV: "test",
     RATE_LIMIT_PER_MINUTE: "0",
+    DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-security-")),
     ADMIN_EMAIL: "sec-admin@example.com",
     ADMIN_PASSWORD: "AdminPass-123456",
   });
