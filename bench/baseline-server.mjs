@@ -20,8 +20,11 @@ if (!databaseUrl) {
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
 
 // Named queries: pg prepares each once per connection, then sends only Bind/Execute.
+// Attachments come from the same correlated subquery Kaira uses, so both do the same SQL work.
 const POST_COLUMNS =
-  "p.id, p.title, p.content, p.tags, p.created_at, p.updated_at, u.id as author_id, u.username as author_username";
+  "p.id, p.title, p.content, p.tags, p.created_at, p.updated_at, u.id as author_id, u.username as author_username, " +
+  "coalesce((select json_agg(json_build_object('id', f.id, 'filename', f.filename, 'content_type', f.content_type, 'size', f.size) order by pa.position) " +
+  "from post_attachments pa join files f on f.id = pa.file_id where pa.post_id = p.id), '[]'::json) as attachments";
 const listPosts = {
   name: "bench_list_posts",
   text: `select ${POST_COLUMNS} from posts p join users u on u.id = p.author_id order by p.created_at desc, p.id desc limit $1`,
@@ -52,7 +55,7 @@ function toPost(row) {
     content: row.content,
     tags: row.tags,
     author: { id: row.author_id, username: row.author_username },
-    attachments: [],
+    attachments: row.attachments,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

@@ -1,9 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { SMTPServer } from "smtp-server";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { pngOf } from "../helpers/files.js";
 import { freePort, type KairaProcess, runKaira, startServer, waitFor } from "../helpers/process.js";
+import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
 
 // The distributed deployment as a user runs it: two `kaira serve` processes and a
@@ -13,11 +18,6 @@ const distributed = onPostgres() && Boolean(process.env.REDIS_URL);
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 
-interface Mail {
-  to: string[];
-  body: string;
-}
-
 describe.skipIf(!distributed)(
   "distributed mode: two API instances, a worker, PostgreSQL and Redis",
   { timeout: 120_000 },
@@ -25,15 +25,11 @@ describe.skipIf(!distributed)(
     let testDb: TestDatabase;
     let redis: ChildProcess | undefined;
     let redisPort: number;
-    let smtp: SMTPServer;
+    let smtp: TestSmtpServer;
     let env: Record<string, string>;
     let a: Server;
     let b: Server;
     let worker: KairaProcess;
-    const mail: Mail[] = [];
-    // While set, the mail server accepts a message but never answers: a job stuck mid-run.
-    let holdMail = false;
-    let heldMessages = 0;
 
     const startRedis = async () => {
       redis = spawn(
@@ -130,25 +126,7 @@ describe.skipIf(!distributed)(
       redisPort = await freePort();
       await startRedis();
       const smtpPort = await freePort();
-      smtp = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ["STARTTLS"],
-        onData(stream, session, callback) {
-          let body = "";
-          stream.on("data", (chunk) => {
-            body += chunk;
-          });
-          stream.on("end", () => {
-            if (holdMail) {
-              heldMessages += 1;
-              return; // never answered: the sending job hangs until its worker dies
-            }
-            mail.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
+      smtp = await startSmtpServer(smtpPort);
       env = {
         DATABASE_URL: testDb.url as string,
         REDIS_URL: `redis://127.0.0.1:${redisPort}`,
@@ -163,7 +141,7 @@ describe.skipIf(!distributed)(
     afterAll(async () => {
       for (const proc of [a, b, worker]) proc?.child.kill("SIGKILL");
       await stopRedis();
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await smtp.close();
       await testDb.drop();
     });
 
@@ -207,20 +185,21 @@ describe.skipIf(!distributed)(
     it("sends the welcome message from the worker, even when the worker is killed mid-job", async () => {
       const first = await signUp(a);
       await waitFor(
-        async () => mail.find((m) => m.to.includes(first.email)),
+        async () => smtp.received.find((m) => m.to.includes(first.email)),
         15_000,
         "the first welcome message",
       );
 
-      holdMail = true;
+      // The mail server now reads messages without answering: the job hangs mid-delivery.
+      smtp.hold = true;
       const second = await signUp(b);
-      await waitFor(async () => heldMessages > 0, 15_000, "the worker to be mid-delivery");
+      await waitFor(async () => smtp.held > 0, 15_000, "the worker to be mid-delivery");
       worker.child.kill("SIGKILL");
       await worker.exited;
-      holdMail = false;
+      smtp.hold = false;
       worker = startWorker();
       const delivered = await waitFor(
-        async () => mail.find((m) => m.to.includes(second.email)),
+        async () => smtp.received.find((m) => m.to.includes(second.email)),
         30_000,
         "the welcome message after the worker restarted",
       );
@@ -237,6 +216,36 @@ describe.skipIf(!distributed)(
       expect(code).toBe(0);
       expect(stopping.output()).toContain("worker stopped");
       worker = startWorker();
+    });
+
+    it("makes an uploaded image's thumbnail in the worker and tells its owner", async () => {
+      const owner = await signUp(a);
+      const client = await liveClient(b, owner.token);
+      const form = new FormData();
+      form.append(
+        "file",
+        new Blob([new Uint8Array(await pngOf(800, 600))], { type: "image/png" }),
+        "photo.png",
+      );
+      const uploaded = await fetch(`${a.baseUrl}/api/v1/files`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${owner.token}` },
+        body: form,
+      });
+      expect(uploaded.status).toBe(201);
+      const { id } = (await uploaded.json()) as { id: number };
+      await waitFor(
+        async () => client.messages.find((m) => m.type === "file.processed" && m.data.id === id),
+        30_000,
+        "file.processed from the worker",
+      );
+      const thumbnail = await api(b).get(`/api/v1/files/${id}/thumbnail`, owner.token);
+      expect(thumbnail.status).toBe(200);
+      expect(thumbnail.headers.get("content-type")).toBe("image/webp");
+      const meta = await sharp(Buffer.from(await thumbnail.arrayBuffer())).metadata();
+      expect(meta.format).toBe("webp");
+      expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBeLessThanOrEqual(320);
+      client.socket.close();
     });
 
     it("replays exactly the missed events to a client that reconnects with since", async () => {
@@ -310,7 +319,7 @@ describe.skipIf(!distributed)(
         );
       }
       await waitFor(
-        async () => mail.find((m) => m.to.includes(late.email)),
+        async () => smtp.received.find((m) => m.to.includes(late.email)),
         30_000,
         "the welcome job relayed after the outage",
       );

@@ -1,9 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { freePort, waitFor } from "../helpers/process.js";
+import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 import { createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
 
 const ADMIN = { email: "jobs-admin@example.com", password: "AdminPass-123456" };
@@ -53,26 +53,7 @@ describe("SMTP delivery, failed jobs and the admin job endpoints", () => {
   let t: TestApp;
   let smtpPort: number;
   let admin: string;
-  const received: { to: string[]; body: string }[] = [];
-  let smtp: SMTPServer | undefined;
-
-  const startSmtp = async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS"],
-      onData(stream, session, callback) {
-        let body = "";
-        stream.on("data", (chunk) => {
-          body += chunk;
-        });
-        stream.on("end", () => {
-          received.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp?.listen(smtpPort, "127.0.0.1", resolve));
-  };
+  let smtp: TestSmtpServer | undefined;
 
   beforeAll(async () => {
     smtpPort = await freePort();
@@ -87,7 +68,7 @@ describe("SMTP delivery, failed jobs and the admin job endpoints", () => {
   });
   afterAll(async () => {
     await t.close();
-    await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+    await smtp?.close();
   });
 
   it("keeps a job failed while the mail server is down, shows it to admins only, and delivers on retry", async () => {
@@ -133,7 +114,7 @@ describe("SMTP delivery, failed jobs and the admin job endpoints", () => {
     });
     expect(badState.statusCode).toBe(422);
 
-    await startSmtp();
+    smtp = await startSmtpServer(smtpPort);
     const retried = await t.app.inject({
       method: "POST",
       url: `/api/v1/admin/jobs/${failed.id}/retry`,
@@ -142,7 +123,7 @@ describe("SMTP delivery, failed jobs and the admin job endpoints", () => {
     expect(retried.statusCode).toBe(202);
     expect(retried.json()).toEqual({ id: failed.id, state: "waiting" });
     const message = await waitFor(
-      async () => received.find((m) => m.to.includes(user.email)),
+      async () => smtp?.received.find((m) => m.to.includes(user.email)),
       15_000,
       "the message at the SMTP server",
     );
