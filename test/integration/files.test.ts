@@ -47,6 +47,19 @@ async function uploaded(session: Session, name: string, content: Buffer) {
   return res.json() as { id: number; filename: string; content_type: string; size: number; sha256: string };
 }
 
+/** Waits until earlier tests' jobs (thumbnails, object removal) have run: they write to storage. */
+async function backgroundJobsDone() {
+  await waitFor(
+    async () => {
+      const counts = await t.jobs.counts();
+      // Not `delayed`: the hourly cleanup always has its next run scheduled.
+      return counts.waiting + counts.active === 0;
+    },
+    10_000,
+    "background jobs to finish",
+  );
+}
+
 describe("POST /api/v1/files", () => {
   it("stores binary bytes exactly and returns them byte for byte", async () => {
     const content = randomBytes(200_000);
@@ -76,6 +89,7 @@ describe("POST /api/v1/files", () => {
   });
 
   it("refuses a file over MAX_UPLOAD_BYTES with 413 and leaves no bytes behind", async () => {
+    await backgroundJobsDone();
     const before = await filesUnder(storageDir);
     const res = await upload(t.app, owner.access, "big.bin", randomBytes(MAX_UPLOAD + 1));
     expect(res.statusCode).toBe(413);
@@ -168,8 +182,11 @@ describe("POST /api/v1/files", () => {
 
   it("enforces the per-user quota", async () => {
     const hoarder = await signUpAndLogin(t.app);
-    // Originals only: thumbnails of earlier tests' images may appear meanwhile.
-    const originals = async () => (await filesUnder(storageDir)).filter((path) => !path.endsWith("-thumb"));
+    // Originals only: thumbnails of earlier tests' images (and their temporary files while
+    // being written) may appear meanwhile.
+    const originals = async () =>
+      (await filesUnder(storageDir)).filter((path) => !path.endsWith("-thumb") && !path.startsWith(".tmp"));
+    await backgroundJobsDone();
     const before = await originals();
     const chunk = MAX_UPLOAD - 1024;
     let stored = 0;
@@ -272,6 +289,7 @@ describe("DELETE /api/v1/files/{id}", () => {
   it("lets the owner or an admin delete; the bytes go and posts stop showing the file", async () => {
     const file = await uploaded(owner, "doomed.txt", Buffer.from("bye\n"));
     const keep = await uploaded(owner, "kept.txt", Buffer.from("stay\n"));
+    await backgroundJobsDone();
     const before = await filesUnder(storageDir);
     const del = (id: number, token: string) =>
       t.app.inject({ method: "DELETE", url: `/api/v1/files/${id}`, headers: bearer(token) });
