@@ -87,6 +87,12 @@ export function logJobEvents(logger: Logger): (event: JobEvent) => void {
           event.final ? "job failed; kept for an admin to retry" : "job failed; will retry",
         );
         return;
+      case "stalled":
+        logger.warn(
+          { event: "job.stalled", job_id: event.jobId },
+          "job's worker stopped holding it; it runs again",
+        );
+        return;
       case "error":
         logger.warn({ event: "job.worker_error", err: event.error }, "job worker error");
     }

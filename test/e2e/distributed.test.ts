@@ -204,6 +204,8 @@ describe.skipIf(!distributed)(
         "the welcome message after the worker restarted",
       );
       expect(delivered.body).toContain("Subject: Welcome to Kaira");
+      // The new worker found the dead one's job stalled and says so.
+      expect(worker.output()).toContain('"event":"job.stalled"');
     });
 
     it("stops a worker on SIGTERM within its grace period, exiting 0", async () => {

@@ -208,6 +208,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           final: job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError,
         });
       });
+      worker.on("stalled", (jobId) => work.onEvent?.({ type: "stalled", jobId: String(jobId) }));
       worker.on("error", (error) => work.onEvent?.({ type: "error", error }));
       const queue = getQueue();
       for (const schedule of work.schedules) {

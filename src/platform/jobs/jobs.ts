@@ -71,6 +71,8 @@ export type JobEvent =
       error: unknown;
       final: boolean;
     }
+  /** A job whose worker stopped renewing its lock (crashed or blocked) goes back to the queue. */
+  | { type: "stalled"; jobId: string }
   | { type: "error"; error: unknown };
 
 /**
