@@ -37,7 +37,7 @@ import { EVENTS_CHANNEL, startOutboxRelay } from "./modules/live/outbox-relay.js
 import { withPostsCache } from "./modules/posts/posts.cache.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
-import { createPostsService } from "./modules/posts/posts.service.js";
+import { createPostsService, toPostResponse } from "./modules/posts/posts.service.js";
 import { createSearchRepository } from "./modules/search/search.repository.js";
 import { searchRoutes } from "./modules/search/search.routes.js";
 import { createSearchService } from "./modules/search/search.service.js";
@@ -234,6 +234,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     filesRepository: createFilesRepository(db, (executor, job) => jobs.record(executor, job)),
     storage,
     config: config.uploads,
+    // Posts that listed a deleted file changed: live clients hear post.updated.
+    postsChanged: (tx, postIds) =>
+      postsRepository.recordChanged(tx, postIds, (saved) => ({
+        topic: "post.updated",
+        userId: null,
+        payload: toPostResponse(saved),
+      })),
   });
   // A deleted file leaves the posts that listed it: their cached copies go too.
   const filesService: typeof uncachedFilesService = {
@@ -241,6 +248,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     async deleteFile(actor, id) {
       const postIds = await uncachedFilesService.deleteFile(actor, id);
       await postsService.invalidatePosts(postIds);
+      if (postIds.length > 0) wakeRelay();
       return postIds;
     },
   };

@@ -1,6 +1,8 @@
+import { eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postKey } from "../../src/modules/posts/posts.cache.js";
+import { outboxEvents } from "../../src/platform/database/schema.js";
 import { bearer, type Session, signUpAndLogin } from "../helpers/auth.js";
 import { upload } from "../helpers/files.js";
 import { createSecondInstance, createTestApp, type TestApp } from "../helpers/test-app.js";
@@ -115,6 +117,13 @@ describe("read-through cache across instances", () => {
     });
     expect(removed.statusCode).toBe(204);
     expect((await a.inject({ url: `/api/v1/posts/${id}` })).json().attachments).toEqual([]);
+    // Live clients hear about it too: a post.updated without the file, from the same transaction.
+    const events = await t.db.database.db
+      .select()
+      .from(outboxEvents)
+      .where(eq(outboxEvents.topic, "post.updated"));
+    const update = events.find((event) => (event.payload as { id: number }).id === id);
+    expect((update?.payload as { attachments: unknown[] } | undefined)?.attachments).toEqual([]);
   });
 
   it("does not cache a missing post", async () => {

@@ -39,7 +39,11 @@ export interface FilesRepository {
    * Deletes the row (and so its attachments) and records the job that removes its objects.
    * Returns the ids of the posts that showed the file, whose cached copies are now stale.
    */
-  delete(id: number, job: (deleted: StoredFile) => JobRequest): Promise<{ postIds: number[] } | undefined>;
+  delete(
+    id: number,
+    job: (deleted: StoredFile) => JobRequest,
+    postsChanged?: (tx: Pick<Db, "select" | "insert">, postIds: number[]) => Promise<void>,
+  ): Promise<{ postIds: number[] } | undefined>;
   /**
    * Records a finished thumbnail and its event, once: false when the file is gone or already
    * has one (a repeated job run).
@@ -89,7 +93,7 @@ export function createFilesRepository(db: Db, recordJob: RecordJob): FilesReposi
       return row;
     },
 
-    delete(id, job) {
+    delete(id, job, postsChanged) {
       return db.transaction(async (tx) => {
         const shownOn = await tx
           .select({ postId: postAttachments.postId })
@@ -98,7 +102,9 @@ export function createFilesRepository(db: Db, recordJob: RecordJob): FilesReposi
         const [deleted] = await tx.delete(files).where(eq(files.id, id)).returning();
         if (!deleted) return undefined;
         await recordJob(tx, job(deleted));
-        return { postIds: shownOn.map((row) => row.postId) };
+        const postIds = shownOn.map((row) => row.postId);
+        if (postIds.length > 0) await postsChanged?.(tx, postIds);
+        return { postIds };
       });
     },
 

@@ -41,6 +41,8 @@ export function createFilesService(deps: {
   filesRepository: FilesRepository;
   storage: ObjectStorage;
   config: UploadsConfig;
+  /** Called in the deletion's transaction with the posts that listed a deleted file. */
+  postsChanged?: Parameters<FilesRepository["delete"]>[2];
 }) {
   const { filesRepository, storage, config } = deps;
   const allowed = new Set(config.allowedTypes);
@@ -142,7 +144,7 @@ export function createFilesService(deps: {
       if (file.ownerId !== actor.userId && actor.role !== "admin") {
         throw new ForbiddenError("Only the owner or an admin may delete this file", "not_file_owner");
       }
-      const deleted = await filesRepository.delete(id, deleteObjectsJob);
+      const deleted = await filesRepository.delete(id, deleteObjectsJob, deps.postsChanged);
       return deleted?.postIds ?? [];
     },
   };

@@ -1,4 +1,4 @@
-import { and, arrayContains, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, arrayContains, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { files, postAttachments, posts, users } from "../../platform/database/schema.js";
 import { type OutboxEvent, recordEvent } from "../live/outbox.js";
@@ -56,6 +56,15 @@ export interface PostsRepository {
     event: (saved: PostWithAuthor) => OutboxEvent,
   ): Promise<PostWithAuthor>;
   delete(id: number, event: OutboxEvent): Promise<boolean>;
+  /**
+   * Inside the caller's transaction, records `event` for each of these posts as they now are:
+   * for a change made elsewhere, such as one of their files being deleted.
+   */
+  recordChanged(
+    tx: Pick<Db, "select" | "insert">,
+    ids: number[],
+    event: (saved: PostWithAuthor) => OutboxEvent,
+  ): Promise<void>;
 }
 
 type Transaction = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -185,6 +194,11 @@ export function createPostsRepository(db: Db): PostsRepository {
         await recordEvent(tx, event(saved));
         return saved;
       });
+    },
+    async recordChanged(tx, ids, event) {
+      if (ids.length === 0) return;
+      const changed = await selectWithAuthor(tx).where(inArray(posts.id, ids)).orderBy(asc(posts.id));
+      for (const post of changed) await recordEvent(tx, event(post));
     },
     delete(id, event) {
       return db.transaction(async (tx) => {
