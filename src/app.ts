@@ -360,7 +360,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     }
   });
   app.addHook("onClose", async () => {
-    if (!deps.jobs) await jobs.close(config.jobs.shutdownSeconds * 1000);
+    // In-process jobs get their grace within the API's own shutdown deadline.
+    const graceSeconds = Math.min(
+      config.jobs.shutdownSeconds,
+      Math.max(1, config.shutdownTimeoutSeconds - 5),
+    );
+    if (!deps.jobs) await jobs.close(graceSeconds * 1000);
     if (!deps.mailer) await mailer.close();
   });
 

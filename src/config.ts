@@ -64,7 +64,7 @@ export const DEFAULT_UPLOAD_TYPES = [
 ];
 
 export interface JobsConfig {
-  /** Run job processors inside the API process; default on without REDIS_URL, off with it. */
+  /** Run job processors inside the API process; default off only with both REDIS_URL and DATABASE_URL. */
   inProcess: boolean;
   /** Jobs one process runs at the same time. */
   concurrency: number;
@@ -264,12 +264,13 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     throw new ConfigError("ADMIN_PASSWORD", "must be 8 to 128 characters");
   }
   const dataDir = resolve(readString(env, "DATA_DIR", "./data"));
+  const databaseUrl = readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
   const redisUrl = readUrl(env, "REDIS_URL", ["redis:", "rediss:"]);
   return {
     nodeEnv,
     host: readString(env, "HOST", "0.0.0.0"),
     port: readInt(env, "PORT", 9000, 0, 65535),
-    databaseUrl: readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    databaseUrl,
     databasePoolSize: readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
     redisUrl,
     dataDir,
@@ -292,7 +293,8 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     adminPassword,
     cacheTtlSeconds: readInt(env, "CACHE_TTL_SECONDS", 60, 0, 86_400),
     jobs: {
-      inProcess: readBool(env, "JOBS_IN_PROCESS", redisUrl === undefined),
+      // `kaira worker` needs PostgreSQL, so with the embedded database the API runs its jobs.
+      inProcess: readBool(env, "JOBS_IN_PROCESS", redisUrl === undefined || databaseUrl === undefined),
       concurrency: readInt(env, "WORKER_CONCURRENCY", 4, 1, 256),
       attempts: readInt(env, "JOB_ATTEMPTS", 5, 1, 100),
       leaseSeconds: readInt(env, "JOB_LEASE_SECONDS", 30, 1, 3600),

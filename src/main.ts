@@ -16,7 +16,6 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const database = await openDatabase(config);
   await database.migrate();
   const app = await buildApp(config, { database, logger });
-  app.addHook("onClose", async () => database.close());
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -37,6 +36,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     deadline.unref();
     await sleep(config.shutdownDrainSeconds * 1000);
     await app.close();
+    // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
+    await database.close();
     logger.info({ event: "shutdown.completed" }, "stopped");
     logger.flush();
     process.exitCode = 0;

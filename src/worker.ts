@@ -154,6 +154,9 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     await database.close();
     logger.info({ event: "worker.stopped" }, "worker stopped");
     logger.flush();
+    // A job cut off at the grace period may still hold a socket or timer: exit anyway (it runs
+    // again elsewhere once its lease lapses).
+    setTimeout(() => process.exit(0), 100).unref();
     process.exitCode = 0;
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));

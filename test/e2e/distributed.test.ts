@@ -128,6 +128,8 @@ describe.skipIf(!distributed)(
       const smtpPort = await freePort();
       smtp = await startSmtpServer(smtpPort);
       env = {
+        // API instances and workers share the files directory, as on shared storage.
+        DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-distributed-")),
         DATABASE_URL: testDb.url as string,
         REDIS_URL: `redis://127.0.0.1:${redisPort}`,
         SECRET_KEY: randomBytes(32).toString("hex"),

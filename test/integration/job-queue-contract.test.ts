@@ -160,6 +160,48 @@ describe.each(adapters)("job queue contract: %s", (_name, create) => {
 });
 
 describe("embedded job runner", () => {
+  it("keeps a job as failed when the worker of its last attempt died, instead of retrying forever", async () => {
+    const testDb = await createTestDatabase();
+    const db = testDb.database.db;
+    const first = createEmbeddedJobQueue(db, { attempts: 1, leaseMs: 1_000, pollMs: 50 });
+    let started = false;
+    first.work({
+      handlers: {
+        "test.doomed": async () => {
+          started = true;
+          await new Promise(() => {});
+        },
+      },
+      schedules: [],
+      concurrency: 1,
+    });
+    await first.record(db, { name: "test.doomed", data: {} });
+    await waitFor(async () => started, 5_000, "the only attempt to start");
+    await first.close(0);
+    const second = createEmbeddedJobQueue(db, { attempts: 1, leaseMs: 1_000, pollMs: 50 });
+    let reran = false;
+    const rerun = async () => {
+      reran = true;
+    };
+    second.work({
+      handlers: { "test.doomed": rerun },
+      schedules: [],
+      concurrency: 1,
+    });
+    const [failed] = await waitFor(
+      async () => {
+        const list = await second.list("failed", 10);
+        return list.length > 0 ? list : undefined;
+      },
+      10_000,
+      "the job to be kept as failed",
+    );
+    expect(failed?.error).toContain("stopped before finishing");
+    expect(reran).toBe(false);
+    await second.close(0);
+    await testDb.drop();
+  });
+
   it("stores jobs in the database it was given", async () => {
     const testDb = await createTestDatabase();
     try {

@@ -102,12 +102,13 @@ describe("auth settings", () => {
 });
 
 describe("jobs, mail and cache settings", () => {
-  it("run jobs in the API process without Redis and in workers with it, unless told otherwise", () => {
+  it("run jobs in the API process unless PostgreSQL and Redis are both set (then in workers)", () => {
+    const distributed = { DATABASE_URL: "postgres://db/kaira", REDIS_URL: "redis://localhost:6379" };
     expect(loadConfig({}).jobs.inProcess).toBe(true);
-    expect(loadConfig({ REDIS_URL: "redis://localhost:6379" }).jobs.inProcess).toBe(false);
-    expect(loadConfig({ REDIS_URL: "redis://localhost:6379", JOBS_IN_PROCESS: "true" }).jobs.inProcess).toBe(
-      true,
-    );
+    expect(loadConfig(distributed).jobs.inProcess).toBe(false);
+    expect(loadConfig({ ...distributed, JOBS_IN_PROCESS: "true" }).jobs.inProcess).toBe(true);
+    // `kaira worker` needs PostgreSQL: with the embedded database the API runs the jobs itself.
+    expect(loadConfig({ REDIS_URL: "redis://localhost:6379" }).jobs.inProcess).toBe(true);
   });
 
   it("default the mail directory under DATA_DIR and write files unless SMTP_URL is set", () => {

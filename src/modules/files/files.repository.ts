@@ -95,6 +95,10 @@ export function createFilesRepository(db: Db, recordJob: RecordJob): FilesReposi
 
     delete(id, job, postsChanged) {
       return db.transaction(async (tx) => {
+        // Lock the file first: an edit attaching it waits (FOR SHARE) and then finds it gone,
+        // so the posts read below are all the posts that showed it.
+        const [locked] = await tx.select({ id: files.id }).from(files).where(eq(files.id, id)).for("update");
+        if (!locked) return undefined;
         const shownOn = await tx
           .select({ postId: postAttachments.postId })
           .from(postAttachments)

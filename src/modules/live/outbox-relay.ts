@@ -25,7 +25,9 @@ export function startOutboxRelay(options: {
     try {
       for (;;) {
         const relayed = await outbox.relayBatch(100, async (events) => {
-          for (const event of events) await pubsub.publish(EVENTS_CHANNEL, JSON.stringify(event));
+          // Sent back to back on one connection: Redis receives them in order, and the relay
+          // lock is held for one round trip rather than one per event.
+          await Promise.all(events.map((event) => pubsub.publish(EVENTS_CHANNEL, JSON.stringify(event))));
         });
         if (relayed < 100 || stopped) break;
       }
@@ -38,7 +40,7 @@ export function startOutboxRelay(options: {
     clearTimeout(timer);
     running = tick().finally(() => {
       running = undefined;
-      if (wokenWhileRunning) {
+      if (wokenWhileRunning && !stopped) {
         wokenWhileRunning = false;
         run();
       } else schedule();

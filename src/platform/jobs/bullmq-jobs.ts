@@ -60,8 +60,10 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   };
   let queue: Queue | undefined;
   const getQueue = () => {
-    queue ??= new Queue(QUEUE_NAME, { connection: connect("producer"), prefix });
-    queue.on("error", () => {});
+    if (!queue) {
+      queue = new Queue(QUEUE_NAME, { connection: connect("producer"), prefix });
+      queue.on("error", () => {}); // surfaced by the calls that fail
+    }
     return queue;
   };
   const jobOptions: JobsOptions = {
@@ -219,7 +221,12 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
             {
               name: schedule.name,
               data: {},
-              opts: { attempts: options.attempts, backoff: { type: "kaira" } },
+              opts: {
+                attempts: options.attempts,
+                backoff: { type: "kaira" },
+                removeOnComplete: jobOptions.removeOnComplete,
+                removeOnFail: jobOptions.removeOnFail,
+              },
             },
           )
           .catch((error: unknown) => work.onEvent?.({ type: "error", error }));
@@ -263,7 +270,8 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     if (worker) {
       // Stop fetching, give running jobs the grace period, then close without waiting
       // further: a job cut off stalls and another worker runs it again once its lock lapses.
-      await worker.pause(true).catch(() => {});
+      // Every step is bounded: with Redis unreachable BullMQ would wait for it forever.
+      await withTimeout(worker.pause(true), 2_000, "pause timed out").catch(() => {});
       let timer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
         Promise.allSettled([...running]).then(() => true),
@@ -273,9 +281,9 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
       ]);
       clearTimeout(timer);
       // Finished jobs still need their completion recorded, which a graceful close waits for.
-      await worker.close(!finished).catch(() => {});
+      await withTimeout(worker.close(!finished), 5_000, "close timed out").catch(() => {});
     }
-    await queue?.close().catch(() => {});
+    if (queue) await withTimeout(queue.close(), 2_000, "close timed out").catch(() => {});
     for (const redis of connections) redis.disconnect();
   }
 }

@@ -66,6 +66,34 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
   async function runOne(job: typeof jobs.$inferSelect, work: WorkOptions): Promise<void> {
     const owned = and(eq(jobs.id, job.id), eq(jobs.lockToken, job.lockToken as string));
     const started = performance.now();
+    if (job.attemptsMade > job.maxAttempts) {
+      // Retaken after its last attempt's worker died (the lease ran out): no attempts are left.
+      const error = new Error("the worker running the last attempt stopped before finishing it");
+      try {
+        await db
+          .update(jobs)
+          .set({
+            state: "failed",
+            lastError: error.message,
+            finishedAt: sql`now()`,
+            lockToken: null,
+            lockedUntil: null,
+          })
+          .where(owned);
+        work.onEvent?.({
+          type: "failed",
+          jobId: String(job.id),
+          attempt: job.attemptsMade,
+          name: job.name,
+          durationMs: 0,
+          error,
+          final: true,
+        });
+      } catch (failure) {
+        work.onEvent?.({ type: "error", error: failure });
+      }
+      return;
+    }
     // Long jobs keep their lease; a worker that dies stops renewing and the job is retaken.
     const renew = setInterval(() => {
       db.update(jobs)
@@ -75,25 +103,30 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     }, options.leaseMs / 3);
     renewals.add(renew);
     const context = { jobId: String(job.id), attempt: job.attemptsMade };
+    let failure: { error: unknown } | undefined;
     try {
       const handler = work.handlers[job.name];
       if (!handler) throw new Error(`no handler for job "${job.name}"`);
       await handler(job.data as Record<string, unknown>, context);
-      clearInterval(renew);
-      renewals.delete(renew);
-      await db
-        .update(jobs)
-        .set({ state: "completed", finishedAt: sql`now()`, lockToken: null, lockedUntil: null })
-        .where(owned);
-      work.onEvent?.({
-        type: "completed",
-        ...context,
-        name: job.name,
-        durationMs: performance.now() - started,
-      });
     } catch (error) {
+      failure = { error };
+    } finally {
       clearInterval(renew);
       renewals.delete(renew);
+    }
+    const durationMs = performance.now() - started;
+    // Recording the outcome can fail too (the database went away): report it, never throw —
+    // the job's lease then lapses and it runs again.
+    try {
+      if (!failure) {
+        await db
+          .update(jobs)
+          .set({ state: "completed", finishedAt: sql`now()`, lockToken: null, lockedUntil: null })
+          .where(owned);
+        work.onEvent?.({ type: "completed", ...context, name: job.name, durationMs });
+        return;
+      }
+      const { error } = failure;
       const final = job.attemptsMade >= job.maxAttempts || error instanceof PermanentJobError;
       await db
         .update(jobs)
@@ -107,14 +140,9 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
             : { runAt: sql`now() + make_interval(secs => ${retryDelayMs(job.attemptsMade) / 1000})` }),
         })
         .where(owned);
-      work.onEvent?.({
-        type: "failed",
-        ...context,
-        name: job.name,
-        durationMs: performance.now() - started,
-        error,
-        final,
-      });
+      work.onEvent?.({ type: "failed", ...context, name: job.name, durationMs, error, final });
+    } catch (error) {
+      work.onEvent?.({ type: "error", error });
     }
   }
 

@@ -3,10 +3,13 @@ import type { PubSub } from "./pubsub.js";
 
 export function createRedisPubSub(url: string, options: { channelPrefix?: string } = {}): PubSub {
   const prefix = options.channelPrefix ?? "kaira:";
+  // Fails fast: the outbox relay publishes while holding its lock, so a Redis that stops
+  // answering must turn into an error (and a retry) within seconds, not a wait.
   const publisher = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
+    commandTimeout: 2_000,
   });
   // The subscriber re-subscribes by itself after a reconnect (ioredis autoResubscribe).
   const subscriber = new Redis(url, { connectTimeout: 5_000, maxRetriesPerRequest: null });
