@@ -57,6 +57,7 @@ import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
+import { settledWithin } from "./shared/timeouts.js";
 import { startJobProcessing } from "./worker.js";
 
 const OUTBOX_POLL_MS = 50;
@@ -285,10 +286,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     subscribed.catch((error: unknown) =>
       app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
     );
-    await Promise.race([
-      subscribed.catch(() => {}),
-      new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
-    ]);
+    await settledWithin([subscribed], 2_000);
     relay = startOutboxRelay({
       outbox,
       pubsub,

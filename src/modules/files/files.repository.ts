@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type FileRow, files, postAttachments, users } from "../../platform/database/schema.js";
-import type { Executor, JobRequest } from "../../platform/jobs/index.js";
+import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
 import { type OutboxEvent, recordEvent } from "../live/outbox.js";
 
 export type StoredFile = FileRow;
@@ -17,8 +17,6 @@ export interface NewFile {
   size: number;
   sha256: string;
 }
-
-export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
 
 export interface FilesRepository {
   /** Bytes the user's files take (the quota counts originals only). */

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
+import { withTimeout } from "../../shared/timeouts.js";
 
 const CheckSchema = Type.Object({
   status: Type.Union([Type.Literal("pass"), Type.Literal("fail")]),
@@ -26,21 +27,13 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 async function runCheck({ check }: ReadinessCheck) {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS);
-      }),
-    ]);
+    await withTimeout(check(), CHECK_TIMEOUT_MS, () => new Error("timed out"));
     return { status: "pass" as const, latency_ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error) {
     // Only the kind of failure: readiness is public and must not leak connection details.
     const message = error instanceof Error && error.message === "timed out" ? "timed out" : "unavailable";
     return { status: "fail" as const, error: message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -4,6 +4,7 @@ import { NotFoundError, ServiceUnavailableError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { JOB_STATES, type JobInfo, type JobQueue } from "../../platform/jobs/index.js";
+import { withTimeout } from "../../shared/timeouts.js";
 
 const JobSchema = Type.Object(
   {
@@ -35,23 +36,10 @@ const toJobResponse = (job: JobInfo) => ({
 
 /** The queue may live in Redis: an outage is a 503 for the admin, not a hung request. */
 async function fromQueue<T>(operation: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      operation,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new ServiceUnavailableError("The job queue did not answer in time", "queue_unavailable")),
-          5_000,
-        );
-      }),
-    ]);
-  } catch (error) {
-    if (error instanceof ServiceUnavailableError) throw error;
-    throw new ServiceUnavailableError("The job queue is unavailable", "queue_unavailable");
-  } finally {
-    clearTimeout(timer);
+    return await withTimeout(operation, 5_000, () => new Error("timed out"));
+  } catch {
+    throw new ServiceUnavailableError("The job queue did not answer", "queue_unavailable");
   }
 }
 

@@ -1,9 +1,6 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "../../platform/database/index.js";
+import type { Db, Executor } from "../../platform/database/index.js";
 import { outboxEvents } from "../../platform/database/schema.js";
-
-/** Anything that can run Drizzle statements: the database or a transaction. */
-export type Executor = Pick<Db, "insert">;
 
 export interface LiveEvent {
   id: number;

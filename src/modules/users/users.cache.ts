@@ -26,10 +26,9 @@ export function withUsersCache(
       ) as Promise<Profile>,
 
     async updateOwnAccount(userId, sessionId, input, log) {
-      const before = input.username !== undefined ? await service.getUser(userId) : undefined;
       const user = await service.updateOwnAccount(userId, sessionId, input, log);
       await cache.invalidate(profileKey(userId));
-      if (before && before.username !== user.username) await onRenamed(userId);
+      if (input.username !== undefined) await onRenamed(userId);
       return user;
     },
 

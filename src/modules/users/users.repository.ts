@@ -1,7 +1,7 @@
 import { asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type UserRow, users } from "../../platform/database/schema.js";
-import type { Executor, JobRequest } from "../../platform/jobs/index.js";
+import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
 
 export type User = UserRow;
 
@@ -31,9 +31,6 @@ export interface UsersRepository {
   update(id: number, changes: UserChanges): Promise<User | undefined>;
   listAfter(afterId: number, limit: number): Promise<User[]>;
 }
-
-/** Records a job inside a transaction: the job queue port's `record`. */
-export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
 
 export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepository {
   // Read on every profile view and every token check that misses the auth-state cache.

@@ -3,7 +3,7 @@ import type { Database } from "./database.js";
 import { openEmbeddedDatabase } from "./embedded.js";
 import { openPostgresDatabase } from "./postgres.js";
 
-export type { Database, Db, ExecutedQuery } from "./database.js";
+export type { Database, Db, ExecutedQuery, Executor } from "./database.js";
 
 /** Chooses the adapter once from config: PostgreSQL when DATABASE_URL is set, else embedded. */
 export function openDatabase(

@@ -1,6 +1,7 @@
 import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from "bullmq";
 import { asc, inArray } from "drizzle-orm";
 import { Redis } from "ioredis";
+import { settledWithin, withTimeout } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobOutbox } from "../database/schema.js";
 import {
@@ -25,15 +26,6 @@ export interface BullmqJobsOptions {
 
 const QUEUE_NAME = "jobs";
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -98,7 +90,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
         })),
       ),
       5_000,
-      "Redis did not accept the jobs in time",
+      () => new Error("Redis did not accept the jobs in time"),
     );
     await db.delete(jobOutbox).where(
       inArray(
@@ -271,19 +263,12 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
       // Stop fetching, give running jobs the grace period, then close without waiting
       // further: a job cut off stalls and another worker runs it again once its lock lapses.
       // Every step is bounded: with Redis unreachable BullMQ would wait for it forever.
-      await withTimeout(worker.pause(true), 2_000, "pause timed out").catch(() => {});
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        Promise.allSettled([...running]).then(() => true),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await withTimeout(worker.pause(true), 2_000, () => new Error("pause timed out")).catch(() => {});
+      const finished = await settledWithin([...running], graceMs);
       // Finished jobs still need their completion recorded, which a graceful close waits for.
-      await withTimeout(worker.close(!finished), 5_000, "close timed out").catch(() => {});
+      await withTimeout(worker.close(!finished), 5_000, () => new Error("close timed out")).catch(() => {});
     }
-    if (queue) await withTimeout(queue.close(), 2_000, "close timed out").catch(() => {});
+    if (queue) await withTimeout(queue.close(), 2_000, () => new Error("close timed out")).catch(() => {});
     for (const redis of connections) redis.disconnect();
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
+import { settledWithin } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobs } from "../database/schema.js";
 import {
@@ -277,14 +278,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
       stopping = true;
       wake?.();
       await loop;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...running]),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await settledWithin([...running], graceMs);
       // Jobs still running are abandoned: their leases lapse and another worker retakes them.
       for (const renew of renewals) clearInterval(renew);
       renewals.clear();

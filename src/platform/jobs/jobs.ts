@@ -1,7 +1,6 @@
-import type { Db } from "../database/index.js";
+import type { Executor } from "../database/index.js";
 
-/** Anything that can run Drizzle inserts: the database or an open transaction. */
-export type Executor = Pick<Db, "insert">;
+export type { Executor } from "../database/index.js";
 
 /** A job to run in the background. `data` must be JSON. */
 export interface JobRequest {
@@ -81,6 +80,9 @@ export type JobEvent =
  * first (a job outbox), relaying them after commit. Either way a job recorded in a
  * transaction exists exactly when that transaction commits.
  */
+/** Records a job inside a transaction: what repositories are given of the job queue. */
+export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
+
 export interface JobQueue {
   readonly kind: "embedded" | "bullmq";
   /** Records a job inside the caller's transaction (or on its own when given the database). */
