@@ -188,7 +188,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
           "The file disappears from every post that shows it; its bytes are removed in the background.",
         security: requireAuth("files:write"),
         params: Type.Object({ id: FileId }),
-        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+        response: { 204: Type.Null(), 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
       },
     },
     async (request, reply) => {
