@@ -155,6 +155,7 @@ describe("POST /api/v1/files", () => {
     }
     expect(existsSync(outside)).toBe(false);
     // Every stored object is a generated name inside two-character shard directories.
+    await backgroundJobsDone(); // a thumbnail being written has a temporary file meanwhile
     for (const path of await filesUnder(storageDir)) {
       expect(path).toMatch(/^[0-9a-f]{2}\/[0-9a-f]{32}(-thumb)?$/);
     }
