@@ -2,7 +2,11 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_UPLOAD_TYPES, loadConfig } from "../../src/config.js";
 import { detectContentType, OCTET_STREAM } from "../../src/modules/files/content-type.js";
-import { MAX_FILENAME_LENGTH, sanitizeFilename } from "../../src/modules/files/filenames.js";
+import {
+  MAX_FILENAME_LENGTH,
+  MAX_RAW_FILENAME_BYTES,
+  sanitizeFilename,
+} from "../../src/modules/files/filenames.js";
 import {
   contentDisposition,
   ifRangeAllows,
@@ -81,6 +85,29 @@ describe("sanitizeFilename", () => {
     const name = sanitizeFilename(`${"ü".repeat(300)}.png`, PNG);
     expect([...name]).toHaveLength(MAX_FILENAME_LENGTH);
     expect(name.endsWith(".png")).toBe(true);
+  });
+
+  it("trims dots and spaces at the ends", () => {
+    expect(sanitizeFilename(" . notes . . .txt", TEXT)).toBe("notes.txt");
+    expect(sanitizeFilename("report. . ", TEXT)).toBe("report.txt");
+  });
+
+  it("refuses names over 1 KiB with 422 before looking at them", () => {
+    expect(() => sanitizeFilename(`${"a".repeat(MAX_RAW_FILENAME_BYTES - 3)}.txt`, TEXT)).toThrow(
+      /1024 bytes/,
+    );
+    expect(() => sanitizeFilename(`${"ü".repeat(513)}`, TEXT)).toThrow(/1024 bytes/);
+    expect(sanitizeFilename(`${"a".repeat(MAX_RAW_FILENAME_BYTES - 4)}.txt`, TEXT)).toMatch(/\.txt$/);
+  });
+
+  it("takes linear time on runs of dots and spaces", () => {
+    // The longest names accepted, shaped to make a backtracking trim quadratic.
+    const started = performance.now();
+    for (let i = 0; i < 1000; i += 1) {
+      sanitizeFilename(`${". ".repeat(MAX_RAW_FILENAME_BYTES / 2 - 1)}x`, TEXT);
+      sanitizeFilename(`a${" .".repeat(MAX_RAW_FILENAME_BYTES / 2 - 1)}`, TEXT);
+    }
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it("refuses an extension that disguises the content", () => {

@@ -21,13 +21,20 @@ import { type FilesService, toFileResponse } from "./files.service.js";
 const UPLOAD_DESCRIPTION = `\`multipart/form-data\` with the file in the field \`file\`. The type is
 detected from the bytes and must be on the allow-list (415 otherwise, also when the name's
 extension does not match the content); over the size limit → 413 \`file_too_large\`; past the
-caller's storage quota → 413 \`quota_exceeded\`.`;
+caller's storage quota → 413 \`quota_exceeded\`. The body holds that one part only: another
+file, field or part → 413 (\`files_limit\`, \`fields_limit\`, \`parts_limit\`). A file name over
+1 KiB (UTF-8) → 422; an empty file → 400 \`empty_file\`; a body that ends before the file does
+→ 400 \`upload_incomplete\`. A request refused before its body was read is answered with
+\`Connection: close\`.`;
 
 const DOWNLOAD_DESCRIPTION = `Streams the bytes with \`ETag\` (\`If-None-Match\` → 304) and
 \`Accept-Ranges: bytes\`: one \`Range\` → 206, a malformed or unsatisfiable one → 416, several
 ranges → the whole file with 200. Raster images are served \`inline\`, everything else as an
 \`attachment\`. Files shown by a post are public; others only to their owner and admins (404
 for anyone else).`;
+
+/** Part headers (disposition with a 1 KiB name, percent-encoded at worst, and a type) fit in this. */
+const MAX_PART_HEADER_BYTES = 8 * 1024;
 
 const NotModified = Type.Null({ description: "Not modified: the client's copy (If-None-Match) is current" });
 
@@ -51,16 +58,26 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
   config: UploadsConfig;
 }> = async (app, { filesService, config }) => {
   // Registered here, so only this route accepts multipart bodies. The file part is streamed;
-  // busboy stops one byte past the limit, which the upload inspector turns into a 413.
-  await app.register(fastifyMultipart, {
-    limits: {
-      fileSize: config.maxBytes + 1,
-      files: 1,
-      fields: 10,
-      fieldSize: 1024,
-      parts: 20,
-      headerPairs: 50,
-    },
+  // busboy stops one byte past the limit, which the upload inspector turns into a 413. The
+  // body is one part, the file: anything more is refused (413) before it is read, and part
+  // headers are bounded (a longer header is cut, leaving a name the 1 KiB cap refuses).
+  const limits = {
+    fileSize: config.maxBytes + 1,
+    files: 1,
+    fields: 0,
+    parts: 1,
+    fieldNameSize: 100,
+    fieldSize: 1024,
+    headerPairs: 10,
+    // busboy's own limit (80 KiB by default), passed through though the plugin's types omit it.
+    headerSize: MAX_PART_HEADER_BYTES,
+  };
+  await app.register(fastifyMultipart, { limits });
+
+  // A request refused before its body was read to the end: the rest of the body is never
+  // read, so the connection closes after the response instead of waiting for it.
+  app.addHook("onSend", async (request, reply) => {
+    if (reply.statusCode >= 400 && !request.raw.complete) reply.header("connection", "close");
   });
 
   app.post(
@@ -79,9 +96,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
       if (!request.isMultipart()) {
         throw new UnsupportedMediaTypeError("multipart_required", "Send the file as multipart/form-data");
       }
-      const part = await request.file();
-      if (part?.fieldname !== "file") {
-        part?.file.resume();
+      const parts = request.parts();
+      const part = (await parts.next()).value;
+      if (part?.type !== "file" || part.fieldname !== "file") {
         throw new ValidationFailedError([
           { loc: ["body", "file"], msg: "a file in the field `file` is required", type: "missing" },
         ]);
@@ -89,6 +106,10 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
       const file = await filesService.upload(principalOf(request), {
         filename: part.filename,
         stream: part.file,
+        // Anything after the file (another part) fails here with the parser's limit error.
+        async ended() {
+          await parts.next();
+        },
       });
       return reply.code(201).send(toFileResponse(file));
     },

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import type { UploadsConfig } from "../../config.js";
 import {
   BadRequestError,
+  DomainError,
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
@@ -12,7 +13,7 @@ import type { ByteRange, ObjectStorage } from "../../platform/storage/index.js";
 import type { Actor } from "../posts/posts.service.js";
 import { THUMBNAIL_SOURCE_TYPES } from "./content-type.js";
 import { deleteObjectsJob } from "./delete-objects.job.js";
-import { sanitizeFilename } from "./filenames.js";
+import { assertFilenameBounded, sanitizeFilename } from "./filenames.js";
 import type { FilesRepository, FileWithVisibility, StoredFile } from "./files.repository.js";
 import { thumbnailJob } from "./thumbnail.job.js";
 import { UploadInspector } from "./upload-inspector.js";
@@ -31,6 +32,8 @@ export interface Upload {
   /** The name the client sent; only a sanitized form of it is kept. */
   filename: string;
   stream: Readable;
+  /** Resolves once the request's body has ended after the file; rejects if more follows. */
+  ended?: () => Promise<void>;
 }
 
 const newStorageKey = () => randomBytes(16).toString("hex");
@@ -72,6 +75,7 @@ export function createFilesService(deps: {
      * one transaction. Whatever fails, no bytes are left behind.
      */
     async upload(actor: Actor, upload: Upload): Promise<StoredFile> {
+      assertFilenameBounded(upload.filename);
       const remaining = config.quotaBytes - (await filesRepository.usedBytes(actor.userId));
       if (remaining <= 0) throw quotaExceeded();
       let filename = "";
@@ -92,11 +96,26 @@ export function createFilesService(deps: {
           filename = sanitizeFilename(upload.filename, type);
         },
       });
-      upload.stream.on("error", (error) => inspector.destroy(error));
       const key = newStorageKey();
-      await storage.put(key, upload.stream.pipe(inspector));
+      // `pipeline` puts an error listener on both streams before a byte flows and destroys
+      // both when either fails: a refusal raised while storage is still opening its file, or
+      // a client that goes away mid-upload, can never become an unhandled 'error' event.
+      // Storage sees the failure through the inspector and removes what it wrote; the
+      // inspector's own error (type, size, emptiness) is the one worth reporting.
+      const inspected = pipeline(upload.stream, inspector, () => {});
+      try {
+        await storage.put(key, inspected);
+      } catch (error) {
+        if (inspector.errored instanceof DomainError) throw inspector.errored;
+        // The multipart stream failed: the client stopped sending, or sent a broken body.
+        if (upload.stream.errored) {
+          throw new BadRequestError("upload_incomplete", "The upload ended before the file was complete");
+        }
+        throw error;
+      }
       const contentType = inspector.type?.mime ?? "application/octet-stream";
       try {
+        await upload.ended?.();
         const saved = await filesRepository.insertWithinQuota(
           {
             ownerId: actor.userId,

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -37,11 +36,21 @@ export function createLocalStorage(root: string): ObjectStorage {
 
     async put(key, body) {
       const target = pathOf(key);
-      await ensureTmpDir();
       const temporary = join(tmpDir, `${randomUUID()}.part`);
+      // Opened before any byte flows, so the file exists by the time the body can fail and the
+      // clean-up below always finds it (a stream that opens lazily could create it after `rm`).
+      // A body that has already failed is still passed on: pipeline rejects with its error.
+      let handle: Awaited<ReturnType<typeof open>>;
+      try {
+        await ensureTmpDir();
+        handle = await open(temporary, "wx", 0o600);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
       try {
         // `flush` fsyncs before close: a crash never leaves a renamed but empty file.
-        await pipeline(body, createWriteStream(temporary, { flags: "wx", mode: 0o600, flush: true }));
+        await pipeline(body, handle.createWriteStream({ flush: true }));
         const { size } = await stat(temporary);
         await mkdir(join(root, key.slice(0, 2)), { recursive: true });
         await rename(temporary, target);
