@@ -24,8 +24,65 @@ function createAjv(coerceTypes: boolean | "array") {
 const bodyAjv = createAjv(false);
 const textAjv = createAjv("array");
 
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === "body" ? bodyAjv : textAjv).compile(schema as object);
+/**
+ * Where in `input` (a parsed body, query, path or headers) a string or property name holds a
+ * NUL or a lone surrogate, as a JSON pointer; undefined when there is none. PostgreSQL's text
+ * refuses NUL and UTF-8 cannot encode a lone surrogate, so such a string could only fail
+ * later, deep inside a query. Iterative, so a deeply nested body cannot overflow the stack.
+ */
+export function findUnsafeString(input: unknown): string | undefined {
+  const pending: [unknown, string][] = [[input, ""]];
+  while (pending.length > 0) {
+    const [value, pointer] = pending.pop() as [unknown, string];
+    if (typeof value === "string") {
+      if (!isSafeText(value)) return pointer;
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i -= 1) pending.push([value[i], `${pointer}/${i}`]);
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) {
+        const child = `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+        if (!isSafeText(key)) return child;
+        pending.push([item, child]);
+      }
+    }
+  }
+  return undefined;
+}
+
+// String.prototype.isWellFormed is in every supported Node (20+), though not in ES2023's types.
+type WellFormedCheck = { isWellFormed(): boolean };
+const isSafeText = (text: string) =>
+  !text.includes("\u0000") && (text as string & WellFormedCheck).isWellFormed();
+
+const UNSAFE_TEXT_KEYWORD = "unsafeText";
+
+/**
+ * Every part of every request passes here: strings with NUL or lone surrogates are refused
+ * (422) for all routes at once, before the schema's own checks, so no handler ever sees one.
+ */
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const validate = (httpPart === "body" ? bodyAjv : textAjv).compile(schema as object);
+  const checked = (data: unknown) => {
+    const pointer = findUnsafeString(data);
+    if (pointer !== undefined) {
+      checked.errors = [
+        {
+          keyword: UNSAFE_TEXT_KEYWORD,
+          instancePath: pointer,
+          schemaPath: "",
+          params: {},
+          message: "must not contain NUL characters or unpaired surrogates",
+        },
+      ];
+      return false;
+    }
+    const valid = validate(data);
+    checked.errors = validate.errors;
+    return valid;
+  };
+  checked.errors = null as ErrorObject[] | null | undefined;
+  return checked;
+};
 
 const LOCATION: Record<string, string> = {
   body: "body",
@@ -63,6 +120,8 @@ function errorType(error: ErrorObject): string {
       return "enum";
     case "type":
       return `${String(error.params.type)}_type`;
+    case UNSAFE_TEXT_KEYWORD:
+      return "string_unsafe_characters";
     default:
       return error.keyword;
   }

@@ -27,8 +27,18 @@ export function decodeCursor<T extends (string | number)[]>(
 }
 
 /** A cursor holding one positive id: for lists ordered by id. */
-export const isIdCursor = (values: unknown[]): values is [number] =>
-  values.length === 1 &&
-  Number.isSafeInteger(values[0]) &&
-  (values[0] as number) > 0 &&
-  (values[0] as number) <= 2_147_483_647;
+export const isIdCursor = (values: unknown[]): values is [number] => values.length === 1 && isId(values[0]);
+
+/**
+ * A timestamp exactly as cursors write it (`Date#toISOString`, UTC, milliseconds), and a real
+ * instant: `Date.parse` alone would take "1" or "2024" and hand them to the database.
+ */
+export const isIsoTimestamp = (value: unknown): value is string =>
+  typeof value === "string" &&
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) &&
+  !Number.isNaN(Date.parse(value)) &&
+  new Date(value).toISOString() === value;
+
+/** A positive id that fits the database's integer columns. */
+export const isId = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= 2_147_483_647;

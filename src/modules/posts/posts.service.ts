@@ -1,5 +1,5 @@
 import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../http/errors.js";
-import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
+import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import { ForeignAttachmentsError, type PostsRepository, type PostWithAuthor } from "./posts.repository.js";
 
 export interface ListPostsInput {
@@ -15,12 +15,7 @@ export interface PostPage {
 }
 
 const isPostCursor = (values: unknown[]): values is [string, number] =>
-  values.length === 2 &&
-  typeof values[0] === "string" &&
-  !Number.isNaN(Date.parse(values[0])) &&
-  Number.isInteger(values[1]) &&
-  (values[1] as number) > 0 &&
-  (values[1] as number) <= 2_147_483_647;
+  values.length === 2 && isIsoTimestamp(values[0]) && isId(values[1]);
 
 /** The public representation of a post: API responses and live events alike. */
 export const toPostResponse = (post: PostWithAuthor) => ({

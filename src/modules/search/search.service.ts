@@ -1,5 +1,5 @@
 import { ValidationFailedError } from "../../http/errors.js";
-import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
+import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import type { PostWithAuthor } from "../posts/posts.repository.js";
 import { renderHighlight } from "./highlight.js";
 import type { SearchRepository, TitleSuggestion } from "./search.repository.js";
@@ -30,11 +30,8 @@ const isSearchCursor = (values: unknown[]): values is [number, string, number] =
   typeof values[0] === "number" &&
   Number.isFinite(values[0]) &&
   values[0] >= 0 &&
-  typeof values[1] === "string" &&
-  !Number.isNaN(Date.parse(values[1])) &&
-  Number.isInteger(values[2]) &&
-  (values[2] as number) > 0 &&
-  (values[2] as number) <= 2_147_483_647;
+  isIsoTimestamp(values[1]) &&
+  isId(values[2]);
 
 // Each `-` in web-search syntax may become a NOT, and PostgreSQL's query parser stacks at most
 // 32 unresolved operators: "---…-word" with more fails inside the database. Exclusions only
