@@ -176,7 +176,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  // The document is still built (`kaira openapi` prints it); only serving it is optional.
+  if (config.docsEnabled) await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
 
@@ -323,7 +324,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     { prefix: "/api/v1" },
   );
 
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  if (config.docsEnabled) app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const { adminEmail, adminPassword } = config;
   if (adminEmail && adminPassword) {

@@ -23,6 +23,8 @@ export interface Config {
   /** Pretty, human-readable logs; defaults to on when stdout is a terminal. */
   logPretty: boolean;
   corsOrigins: string[];
+  /** Serve the interactive docs (/docs) and the OpenAPI document (/openapi.json). */
+  docsEnabled: boolean;
   /** Host names accepted in the Host header; empty accepts any. `*.example.com` matches subdomains. */
   trustedHosts: string[];
   /** Seconds to keep serving (with readiness 503) after SIGTERM before closing the listener. */
@@ -283,6 +285,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     logFile: readOptional(env, "LOG_FILE"),
     logPretty: readBool(env, "LOG_PRETTY", process.stdout.isTTY === true && nodeEnv !== "production"),
     corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    docsEnabled: readBool(env, "DOCS_ENABLED", true),
     trustedHosts: readList(env, "TRUSTED_HOSTS").map((host) => host.toLowerCase()),
     shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
     shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),

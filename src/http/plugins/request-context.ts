@@ -21,8 +21,8 @@ function hostAllowed(hostname: string, trustedHosts: string[]): boolean {
 }
 
 /**
- * Per-request plumbing: the x-request-id header, trusted-host checking, and baseline
- * security headers.
+ * Per-request plumbing: the x-request-id header, trusted-host checking, baseline security
+ * headers, and `Cache-Control: no-store` on JSON answered to a request with credentials.
  */
 export const requestContextPlugin = fp(async (app: FastifyInstance, options: { config: Config }) => {
   const { trustedHosts } = options.config;
@@ -41,5 +41,18 @@ export const requestContextPlugin = fp(async (app: FastifyInstance, options: { c
       return done(new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`));
     }
     done();
+  });
+
+  // What a caller sees with their credentials is theirs alone: no shared or browser cache may
+  // keep it. Byte downloads and token responses set their own policy, which is kept.
+  app.addHook("onSend", (request, reply, payload, done) => {
+    if (
+      request.headers.authorization !== undefined &&
+      !reply.hasHeader("cache-control") &&
+      /json/i.test(String(reply.getHeader("content-type") ?? ""))
+    ) {
+      reply.header("cache-control", "no-store");
+    }
+    done(null, payload);
   });
 });
