@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AccessLog } from "./http/access-log.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
-import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
+import { errorHandlerPlugin, frameworkErrorHandler } from "./http/plugins/error-handler.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { ProblemSchema } from "./http/problem.js";
@@ -109,6 +109,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -280,7 +281,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     // Wait briefly for the subscription; with Redis down, start anyway — ioredis subscribes
     // once it connects, and the API serves everything but live fan-out meanwhile.
     const subscribed = pubsub
-      .subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent))
+      .subscribe(EVENTS_CHANNEL, (message) => {
+        // Runs inside the subscriber's 'message' event: a throw here would escape to the process.
+        try {
+          liveHub.deliver(JSON.parse(message) as LiveEvent);
+        } catch (error) {
+          app.log.warn({ err: error, event: "live.delivery_failed" }, "a live event could not be delivered");
+        }
+      })
       .then((off) => {
         unsubscribe = off;
       });

@@ -1,24 +1,33 @@
 import { pathToFileURL } from "node:url";
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { type Config, loadConfig } from "./config.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
+import { installCrashPolicy } from "./platform/process/crash-policy.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ServeOptions {
+  /** Adds to the app before it listens (tests use it to plant faults in a real process). */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
+}
 
 /**
  * Runs the API: open the database, migrate, build, listen — and on SIGTERM/SIGINT drain:
  * readiness turns 503 at once, the listener stays open for SHUTDOWN_DRAIN_SECONDS so load
  * balancers notice, then closes and in-flight requests finish before the process exits 0.
+ * An error that escapes every handler is logged at fatal and takes the same way out, exiting 1.
  */
-export async function serve(config: Config = loadConfig()): Promise<void> {
+export async function serve(config: Config = loadConfig(), options: ServeOptions = {}): Promise<void> {
   const logger = createLogger(config);
   const database = await openDatabase(config);
   await database.migrate();
   const app = await buildApp(config, { database, logger });
+  await options.extend?.(app);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     app.lifecycle.draining = true;
@@ -40,10 +49,11 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     await database.close();
     logger.info({ event: "shutdown.completed" }, "stopped");
     logger.flush();
-    process.exitCode = 0;
+    process.exitCode = exitCode;
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+  installCrashPolicy({ logger, shutdown: stop });
 
   await app.listen({ host: config.host, port: config.port });
   logger.info(

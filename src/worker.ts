@@ -14,6 +14,7 @@ import type { JobEvent, JobHandler, JobQueue, JobSchedule } from "./platform/job
 import { openJobQueue } from "./platform/jobs/index.js";
 import { createLogger } from "./platform/logger.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
+import { installCrashPolicy } from "./platform/process/crash-policy.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
@@ -142,7 +143,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   startJobProcessing(queue, { database, mailer, storage, logger, concurrency: config.jobs.concurrency });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info(
@@ -156,11 +157,12 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     logger.flush();
     // A job cut off at the grace period may still hold a socket or timer: exit anyway (it runs
     // again elsewhere once its lease lapses).
-    setTimeout(() => process.exit(0), 100).unref();
-    process.exitCode = 0;
+    setTimeout(() => process.exit(exitCode), 100).unref();
+    process.exitCode = exitCode;
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+  installCrashPolicy({ logger, shutdown: stop });
   logger.info(
     { event: "worker.started", queue: queue.kind, concurrency: config.jobs.concurrency },
     `Kaira worker running (${queue.kind} queue)`,

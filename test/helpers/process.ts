@@ -23,7 +23,12 @@ export interface KairaProcess {
 
 /** Runs the real `kaira` command as a user would, with only the given environment. */
 export function runKaira(args: string[], env: Record<string, string>): KairaProcess {
-  const child = spawn(process.execPath, [KAIRA_BIN, ...args], {
+  return runNode([KAIRA_BIN, ...args], env);
+}
+
+/** Runs `node <argv>` with only the given environment (plus PATH, HOME and REDIS_URL). */
+export function runNode(argv: string[], env: Record<string, string>): KairaProcess {
+  const child = spawn(process.execPath, argv, {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
@@ -64,21 +69,28 @@ export async function waitFor<T>(
   throw new Error(`Timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
 
-export async function startServer(env: Record<string, string>) {
+/** Starts `kaira serve` (or another entry point that serves, given as node's argv) and waits until ready. */
+export async function startServer(env: Record<string, string>, argv: string[] = [KAIRA_BIN, "serve"]) {
   const port = await freePort();
-  const server = runKaira(["serve"], { HOST: "127.0.0.1", PORT: String(port), ...env });
+  const server = runNode(argv, { HOST: "127.0.0.1", PORT: String(port), ...env });
   const baseUrl = `http://127.0.0.1:${port}`;
   let exitCode: number | null | undefined;
   server.exited.then((code) => {
     exitCode = code;
   });
-  await waitFor(
-    async () => {
-      if (exitCode !== undefined) throw new Error(`server exited with ${exitCode}: ${server.output()}`);
-      return (await fetch(`${baseUrl}/health/ready`)).status === 200;
-    },
-    90_000,
-    "the server to become ready",
-  );
+  try {
+    await waitFor(
+      async () => {
+        if (exitCode !== undefined) throw new Error(`server exited with ${exitCode}: ${server.output()}`);
+        return (await fetch(`${baseUrl}/health/ready`)).status === 200;
+      },
+      90_000,
+      "the server to become ready",
+    );
+  } catch (error) {
+    // A server that never became ready is not left running behind the failed test.
+    server.child.kill("SIGKILL");
+    throw error;
+  }
   return { ...server, baseUrl };
 }

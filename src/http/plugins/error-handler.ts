@@ -1,11 +1,25 @@
 import type { ErrorObject } from "ajv";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { DomainError, ValidationFailedError } from "../errors.js";
 import { problem } from "../problem.js";
 import { toFieldErrors } from "../validation.js";
 
 const PROBLEM_TYPE = "application/problem+json; charset=utf-8";
+
+/**
+ * Errors Fastify's router raises before any hook or handler runs (a path with a malformed
+ * escape such as `%` or `%FF`, a path parameter over the length limit): problem+json 400 like
+ * every other client mistake, instead of Fastify's own JSON.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const code = (error.code ?? "bad_request").replace(/^FST_(ERR_)?/, "").toLowerCase();
+  void reply
+    .code(400)
+    .type(PROBLEM_TYPE)
+    .header("x-request-id", request.id)
+    .send(problem(400, code, error.message, request.id));
+}
 
 /**
  * The one place errors become responses. Domain errors keep their status and `code`;

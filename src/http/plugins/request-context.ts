@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../../config.js";
+import { runInRequestScope } from "../../platform/process/request-scope.js";
 import { BadRequestError } from "../errors.js";
 
 // A client-supplied id is echoed only when it is short and plain, so it cannot inject
@@ -37,10 +38,14 @@ export const requestContextPlugin = fp(async (app: FastifyInstance, options: { c
       "referrer-policy": "no-referrer",
       "content-security-policy": "frame-ancestors 'none'",
     });
-    if (trustedHosts.length > 0 && !hostAllowed(request.hostname, trustedHosts)) {
-      return done(new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`));
-    }
-    done();
+    // Everything after this hook runs in the request's scope, so a failure that escapes to the
+    // process can still be logged with the request id.
+    runInRequestScope(request.id, () => {
+      if (trustedHosts.length > 0 && !hostAllowed(request.hostname, trustedHosts)) {
+        return done(new BadRequestError("invalid_host", `Host ${request.hostname} is not allowed`));
+      }
+      done();
+    });
   });
 
   // What a caller sees with their credentials is theirs alone: no shared or browser cache may
