@@ -41,14 +41,14 @@ export function assertFilenameBounded(raw: string): void {
   }
 }
 
-const isSpaceOrDot = (char: string) => char === "." || /\s/.test(char);
+export const isSpaceOrDot = (char: string) => char === "." || /\s/.test(char);
 
 /**
  * `value` without the characters at either end that `strip` matches. A loop, not a regex:
  * `/[\s.]+$/` backtracks from every position of a long run of dots and spaces (quadratic
  * time in the name's length), which let one upload stall the event loop for seconds.
  */
-function trimWhere(value: string, strip: (char: string) => boolean, ends: "both" | "end"): string {
+export function trimWhere(value: string, strip: (char: string) => boolean, ends: "both" | "end"): string {
   let start = 0;
   let end = value.length;
   if (ends === "both") while (start < end && strip(value[start] as string)) start += 1;
