@@ -94,8 +94,13 @@ declare module "fastify" {
 const API_DESCRIPTION = `Kaira's public API, version 1.
 
 Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and the \`request_id\`;
-validation errors are 422 with \`errors[].loc\` naming each field. Lists are keyset-paginated:
-pass \`next_cursor\` back as \`cursor\`. Trailing slashes are ignored.`;
+validation errors are 422 with \`errors[].loc\` naming each field. On every operation, a string
+(in the body, query, path or a header) that holds a NUL character or an unpaired surrogate is a
+422 of type \`string_unsafe_characters\`, and a path with a malformed percent-escape or an
+over-long path parameter is a 400 (\`bad_url\`, \`max_param_length\`). Lists are
+keyset-paginated: pass \`next_cursor\` back as \`cursor\`; a cursor the API did not hand out
+is a 422. JSON answered to a request with an \`Authorization\` header carries
+\`Cache-Control: no-store\`. Trailing slashes are ignored.`;
 
 /**
  * The composition root: every adapter, service and route is wired here, once. `main.ts`

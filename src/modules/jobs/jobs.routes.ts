@@ -97,6 +97,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
         response: {
           202: Type.Object({ id: Type.String(), state: Type.Literal("waiting") }, { title: "JobRetried" }),
           404: ProblemRef,
+          422: ProblemRef,
           503: ProblemRef,
         },
       },
