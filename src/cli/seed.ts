@@ -146,12 +146,14 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
     return text;
   };
 
-  // Spread posts over the last year so the feed and its cursors look like real data.
+  // Spread posts over the last year, oldest first, as a community writes them: ids and the
+  // table's physical order follow created_at, which the feed and search's rank window rely on.
   const now = Date.now();
   const yearMs = 365 * 24 * 3600 * 1000;
-  const postBatch = (size: number) =>
-    Array.from({ length: size }, () => {
-      const createdAt = new Date(now - Math.floor(random() * yearMs));
+  const slotMs = yearMs / Math.max(1, options.posts);
+  const postBatch = (offset: number, size: number) =>
+    Array.from({ length: size }, (_, i) => {
+      const createdAt = new Date(Math.floor(now - yearMs + (offset + i + random()) * slotMs));
       const first = pick(TAGS);
       const second = pick(TAGS);
       return {
@@ -168,7 +170,7 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
   let inFlight: Promise<void> | undefined;
   progress.start("posts", options.posts);
   for (let start = 0; start < options.posts; start += POST_BATCH_SIZE) {
-    const batch = postBatch(Math.min(POST_BATCH_SIZE, options.posts - start));
+    const batch = postBatch(start, Math.min(POST_BATCH_SIZE, options.posts - start));
     const insert = db
       .insert(posts)
       .values(batch)

@@ -12,25 +12,37 @@ const ids: Record<string, number> = {};
 beforeAll(async () => {
   t = await createTestApp({ SEARCH_RANK_WINDOW: String(WINDOW) });
   const [author] = await insertUsers(t.db.database, 1);
+  if (!author) throw new Error("no author");
   const day = (n: number) => new Date(Date.UTC(2026, 0, n));
   // Eight posts mention "quokka", one a day. The two oldest have it in the title, which
   // ranks highest; the six newer only in the content. Three mention "island" too.
   const rows = [
-    { key: "d1", title: "Quokka island guide", content: "Where to see them.", createdAt: day(1), tags: ["wildlife"] },
+    {
+      key: "d1",
+      title: "Quokka island guide",
+      content: "Where to see them.",
+      createdAt: day(1),
+      tags: ["wildlife"],
+    },
     { key: "d2", title: "Quokka photos", content: "A gallery.", createdAt: day(2), tags: ["wildlife"] },
     { key: "d3", title: "Trip notes", content: "We met a quokka by the ferry.", createdAt: day(3) },
     { key: "d4", title: "Weekend", content: "A quokka stole a sandwich.", createdAt: day(4) },
     { key: "d5", title: "Island life", content: "Cycling, swimming, one quokka.", createdAt: day(5) },
     { key: "d6", title: "Ferry times", content: "The quokka ferry leaves at nine.", createdAt: day(6) },
     { key: "d7", title: "Snacks", content: "Do not feed the quokka bread.", createdAt: day(7) },
-    { key: "d8", title: "Back home", content: "Missing the island and the quokka already.", createdAt: day(8) },
+    {
+      key: "d8",
+      title: "Back home",
+      content: "Missing the island and the quokka already.",
+      createdAt: day(8),
+    },
   ];
   const inserted = await t.db.database.db
     .insert(posts)
-    .values(rows.map(({ key: _key, ...row }) => ({ ...row, authorId: author!.id, updatedAt: row.createdAt })))
+    .values(rows.map(({ key: _key, ...row }) => ({ ...row, authorId: author.id, updatedAt: row.createdAt })))
     .returning({ id: posts.id });
   rows.forEach((row, i) => {
-    ids[row.key] = inserted[i]!.id;
+    ids[row.key] = inserted[i]?.id ?? 0;
   });
 });
 afterAll(() => t.close());
@@ -72,13 +84,19 @@ it("ranks every match of a query narrower than the window, the oldest included",
   const items = await searchAll("quokka island", 100);
   // Three posts have both words; the oldest has both in its title and ranks first.
   expect(items.map((hit) => hit.id).sort()).toEqual([ids.d1, ids.d5, ids.d8].sort());
-  expect(items[0]!.id).toBe(ids.d1);
-  expect(items[0]!.rank).toBeGreaterThan(items[1]!.rank);
+  const [first, second] = items;
+  expect(first?.id).toBe(ids.d1);
+  expect(first?.rank).toBeGreaterThan(second?.rank ?? Number.POSITIVE_INFINITY);
 });
 
 it("applies filters before the window: a tag's matches are ranked among themselves", async () => {
   // Both posts tagged "wildlife" are older than the unfiltered window; filtered, they are all
   // the matches there are.
   const res = await t.app.inject({ url: "/api/v1/search/posts?q=quokka&tag=wildlife" });
-  expect(res.json().items.map((hit: { id: number }) => hit.id).sort()).toEqual([ids.d1, ids.d2].sort());
+  expect(
+    res
+      .json()
+      .items.map((hit: { id: number }) => hit.id)
+      .sort(),
+  ).toEqual([ids.d1, ids.d2].sort());
 });

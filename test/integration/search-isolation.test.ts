@@ -47,7 +47,9 @@ describe("search isolation", () => {
 
   it("keeps profiles, logins, writes, the outbox relay and jobs working while searches fill their limit; the surplus gets 503 at once", async () => {
     const events: { type: string; data: { id: number } }[] = [];
-    const unsubscribe = await t.pubsub.subscribe(EVENTS_CHANNEL, (message) => events.push(JSON.parse(message)));
+    const unsubscribe = await t.pubsub.subscribe(EVENTS_CHANNEL, (message) =>
+      events.push(JSON.parse(message)),
+    );
     try {
       const started = performance.now();
       // Six clients search at once: two run, two wait in the queue, two are refused.
@@ -70,7 +72,9 @@ describe("search isolation", () => {
       expect(write.value.statusCode).toBe(201);
       const postId = write.value.json().id;
       const newcomer = newUser();
-      const signUp = await timed(() => t.app.inject({ method: "POST", url: "/api/v1/users", payload: newcomer }));
+      const signUp = await timed(() =>
+        t.app.inject({ method: "POST", url: "/api/v1/users", payload: newcomer }),
+      );
       expect(signUp.value.statusCode).toBe(201);
       for (const call of [profile, token, write, signUp]) expect(call.ms).toBeLessThan(OTHER_ROUTE_BOUND_MS);
 
@@ -130,9 +134,16 @@ describe("search isolation", () => {
 describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", () => {
   let t: TestApp;
   const TIMEOUT_MS = 500;
+  const postgresUrl = () => {
+    if (!t.db.url) throw new Error("PostgreSQL mode has a URL");
+    return t.db.url;
+  };
 
   beforeAll(async () => {
-    t = await createTestApp({ SEARCH_TIMEOUT_MS: String(TIMEOUT_MS), CACHE_TTL_SECONDS: "0" }, { searchDelayMs: 5_000 });
+    t = await createTestApp(
+      { SEARCH_TIMEOUT_MS: String(TIMEOUT_MS), CACHE_TTL_SECONDS: "0" },
+      { searchDelayMs: 5_000 },
+    );
   });
   afterAll(() => t.close());
 
@@ -151,7 +162,7 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
 
   it("answers 503 database_busy, never 500, when no pooled connection comes free in time", async () => {
     // An instance with one connection that waits 200 ms for it, while a transaction holds it.
-    const database = await openPostgresDatabase({ url: t.db.url!, poolSize: 1, poolWaitMs: 200 });
+    const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 1, poolWaitMs: 200 });
     const app = await buildApp(t.config, { database, cache: t.app.cache, pubsub: t.pubsub, jobs: t.jobs });
     try {
       let release: (() => void) | undefined;
@@ -176,7 +187,7 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
   });
 
   it("cancels any statement past DATABASE_STATEMENT_TIMEOUT_MS on every pooled session", async () => {
-    const database = await openPostgresDatabase({ url: t.db.url!, poolSize: 2, statementTimeoutMs: 200 });
+    const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 2, statementTimeoutMs: 200 });
     try {
       const { databaseOverloadOf } = await import("../../src/platform/database/index.js");
       const { sql } = await import("drizzle-orm");

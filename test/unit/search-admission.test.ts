@@ -61,7 +61,11 @@ describe("search admission", () => {
     const queued = admission.run("ann", 10_000, b.work);
     const refused = admission.run("ann", 10_000, async () => "third");
     await expect(refused).rejects.toBeInstanceOf(TooManySearchesError);
-    await expect(refused).rejects.toMatchObject({ status: 429, code: "too_many_searches", retryAfterSeconds: 1 });
+    await expect(refused).rejects.toMatchObject({
+      status: 429,
+      code: "too_many_searches",
+      retryAfterSeconds: 1,
+    });
     // Another client is not affected by ann's share.
     const other = admission.run("bob", 10_000, async () => "bob's");
     a.finish();
