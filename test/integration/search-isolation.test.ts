@@ -164,8 +164,9 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
   });
 
   it("answers 503 database_busy, never 500, when no pooled connection comes free in time", async () => {
-    // An instance with one connection that waits 200 ms for it, while a transaction holds it.
-    const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 1, poolWaitMs: 200 });
+    // An instance with one connection that waits 2 s for it, while a transaction holds it.
+    // (The wait also bounds opening the connection, which takes a while on a loaded machine.)
+    const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 1, poolWaitMs: 2_000 });
     const app = await buildApp(t.config, { database, cache: t.app.cache, pubsub: t.pubsub, jobs: t.jobs });
     try {
       let release: (() => void) | undefined;
@@ -175,7 +176,7 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
             release = resolve;
           }),
       );
-      await waitFor(async () => release !== undefined, 1_000, "the held connection");
+      await waitFor(async () => release !== undefined, 10_000, "the held connection");
       const res = await app.inject({ url: "/api/v1/users/1" });
       release?.();
       await holding;
