@@ -20,7 +20,9 @@ let alice: Session;
 let bob: Session;
 
 beforeAll(async () => {
-  t = await createTestApp();
+  // These tests are about results, not limits (search-isolation.test.ts covers those): a
+  // search slowed down by a busy machine must not turn into a 503 here.
+  t = await createTestApp({ SEARCH_TIMEOUT_MS: "60000", SEARCH_CONCURRENCY_PER_CLIENT: "100" });
   alice = await signUpAndLogin(t.app);
   bob = await signUpAndLogin(t.app);
 });
