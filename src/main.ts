@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { type Config, loadConfig } from "./config.js";
+import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 import { installCrashPolicy } from "./platform/process/crash-policy.js";
@@ -26,6 +27,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   const app = await buildApp(config, { database, logger });
   await options.extend?.(app);
 
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let stopping = false;
   const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
@@ -44,6 +46,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     );
     deadline.unref();
     await sleep(config.shutdownDrainSeconds * 1000);
+    await metricsServer?.close();
     await app.close();
     // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
     await database.close();
@@ -56,6 +59,16 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   installCrashPolicy({ logger, shutdown: stop });
 
   await app.listen({ host: config.host, port: config.port });
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer({
+      host: config.host,
+      port: config.metrics.port,
+      metrics: app.metrics,
+      token: config.metrics.token,
+      onError: (error) => logger.warn({ err: error, event: "metrics.failed" }, "metrics listener error"),
+    });
+    logger.info({ event: "metrics.listening", port: metricsServer.port }, "metrics on their own port");
+  }
   logger.info(
     {
       event: "server.started",
