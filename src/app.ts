@@ -16,7 +16,7 @@ import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
-import { createAccessTokens } from "./modules/auth/access-tokens.js";
+import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modules/auth/access-tokens.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { createAuthService } from "./modules/auth/auth.service.js";
 import { createAuthStateCache } from "./modules/auth/auth-state.js";
@@ -24,6 +24,7 @@ import { createLoginThrottle } from "./modules/auth/login-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password-hasher.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
+import { createSessionRevocations } from "./modules/auth/session-revocations.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { filesRoutes } from "./modules/files/files.routes.js";
@@ -75,6 +76,11 @@ export interface AppDependencies {
   storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
+  /**
+   * Revoked-session records; by default the cache when it is Redis, else a store of this
+   * process's own that no other data can crowd out. Instances sharing a process pass one.
+   */
+  revocationStore?: Cache;
 }
 
 export interface AppLifecycle {
@@ -87,6 +93,8 @@ declare module "fastify" {
     lifecycle: AppLifecycle;
     database: Database;
     cache: Cache;
+    /** Where revoked sessions are recorded (see AppDependencies.revocationStore). */
+    revocationStore: Cache;
     jobs: JobQueue;
   }
 }
@@ -206,6 +214,19 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     },
     (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
   );
+  const pubsub = deps.pubsub ?? openPubSub(config);
+  // Records of revoked sessions must outlive the access tokens they void, so in memory they
+  // get a store of their own: hot reads filling the cache can never evict one.
+  const revocationStore =
+    deps.revocationStore ?? (cache.kind === "redis" ? cache : createMemoryCache({ maxEntries: 1_000_000 }));
+  app.decorate("revocationStore", revocationStore);
+  const sessionRevocations = createSessionRevocations({
+    store: revocationStore,
+    pubsub,
+    recordTtlMs: (config.auth.accessTokenTtlSeconds + ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000,
+    revokedInDatabase: (sessionId) => refreshTokensRepository.isFamilyRevoked(sessionId),
+    onError: (error, event) => app.log.warn({ err: error, event }, "session revocation store unavailable"),
+  });
   const postsRepository = createPostsRepository(db);
   // Writes that commit a live event wake this instance's outbox relay, so the event goes
   // out at once rather than at the next poll.
@@ -217,7 +238,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     (authorId) => postsRepository.idsByAuthor(authorId),
   );
   const usersService = withUsersCache(
-    createUsersService({ usersRepository, passwordHasher, refreshTokensRepository, authState }),
+    createUsersService({
+      usersRepository,
+      passwordHasher,
+      refreshTokensRepository,
+      authState,
+      sessionRevocations,
+    }),
     readThrough,
     (userId) => postsService.invalidateAuthor(userId),
   );
@@ -227,6 +254,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     passwordHasher,
     accessTokens,
     loginThrottle: createLoginThrottle(counters, config.auth),
+    sessionRevocations,
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
@@ -262,9 +290,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     afterEventsCommitted: wakeRelay,
   });
 
-  const pubsub = deps.pubsub ?? openPubSub(config);
   const outbox = createOutboxRepository(db);
-  const liveHub = createLiveHub();
+  const liveHub = createLiveHub({ maxSocketsPerUser: config.wsMaxSocketsPerUser });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: LIVE_MAX_PAYLOAD },
     // Every client (authenticated or not) hears "going away" (1001) before the server stops.
@@ -274,19 +301,25 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       app.websocketServer.close(() => done());
     },
   });
-  let unsubscribe: (() => Promise<void>) | undefined;
+  const unsubscribers: (() => Promise<void>)[] = [];
   app.addHook("onReady", async () => {
-    // Wait briefly for the subscription; with Redis down, start anyway — ioredis subscribes
-    // once it connects, and the API serves everything but live fan-out meanwhile.
-    const subscribed = pubsub
-      .subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent))
-      .then((off) => {
-        unsubscribe = off;
-      });
-    subscribed.catch((error: unknown) =>
-      app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
+    // Wait briefly for the subscriptions; with Redis down, start anyway — ioredis subscribes
+    // once it connects, and the API serves everything but live fan-out meanwhile (sockets
+    // are still re-checked on every heartbeat).
+    const subscribed = [
+      pubsub.subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent)),
+      sessionRevocations.subscribe((revoked) => liveHub.endSessions(revoked)),
+    ].map((subscription) =>
+      subscription.then((off) => {
+        unsubscribers.push(off);
+      }),
     );
-    await settledWithin([subscribed], 2_000);
+    for (const subscription of subscribed) {
+      subscription.catch((error: unknown) =>
+        app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
+      );
+    }
+    await settledWithin(subscribed, 2_000);
     relay = startOutboxRelay({
       outbox,
       pubsub,
@@ -297,11 +330,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   app.addHook("onClose", async () => {
     await relay?.stop();
-    await unsubscribe?.().catch(() => {}); // the connection may already be gone
+    // The connection may already be gone.
+    await Promise.all(unsubscribers.map((off) => off().catch(() => {})));
     if (!deps.pubsub) await pubsub.close();
   });
 
-  await app.register(authenticationPlugin, { accessTokens, authState });
+  await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
   await app.register(healthRoutes, {
     checks: [
       { name: "database", check: () => deps.database.ping() },
@@ -317,7 +351,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(filesRoutes, { filesService, config: config.uploads });
       await api.register(searchRoutes, { searchService });
       await api.register(transfersRoutes, { transfersService });
-      await api.register(liveRoutes, { hub: liveHub, outbox });
+      await api.register(liveRoutes, { hub: liveHub, outbox, corsOrigins: config.corsOrigins });
       await api.register(jobsRoutes, { jobs });
     },
     { prefix: "/api/v1" },

@@ -23,6 +23,8 @@ export interface Config {
   /** Pretty, human-readable logs; defaults to on when stdout is a terminal. */
   logPretty: boolean;
   corsOrigins: string[];
+  /** Live-feed sockets one user may hold on one instance; the next one is closed with 1008. */
+  wsMaxSocketsPerUser: number;
   /** Host names accepted in the Host header; empty accepts any. `*.example.com` matches subdomains. */
   trustedHosts: string[];
   /** Seconds to keep serving (with readiness 503) after SIGTERM before closing the listener. */
@@ -283,6 +285,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     logFile: readOptional(env, "LOG_FILE"),
     logPretty: readBool(env, "LOG_PRETTY", process.stdout.isTTY === true && nodeEnv !== "production"),
     corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    wsMaxSocketsPerUser: readInt(env, "WS_MAX_SOCKETS_PER_USER", 16, 1, 10_000),
     trustedHosts: readList(env, "TRUSTED_HOSTS").map((host) => host.toLowerCase()),
     shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
     shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),

@@ -82,7 +82,9 @@ export async function createSecondInstance(first: TestApp): Promise<FastifyInsta
   const jobs = first.config.redisUrl
     ? openJobQueue(first.config, database.db, { redisPrefix: `${first.cachePrefix}bull` })
     : first.jobs;
-  const app = await buildApp(first.config, { database, cache, pubsub, jobs });
+  // In one process the instances share the in-memory revocation store, as they share the cache.
+  const revocationStore = first.config.redisUrl ? cache : first.app.revocationStore;
+  const app = await buildApp(first.config, { database, cache, pubsub, jobs, revocationStore });
   if (jobs !== first.jobs) app.addHook("onClose", async () => jobs.close(1_000));
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
   if (pubsub !== first.pubsub) app.addHook("onClose", async () => pubsub.close());

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +119,10 @@ describe("refresh tokens", () => {
       "../../src/modules/auth/refresh-tokens.repository.js"
     );
     const repository = createRefreshTokensRepository(t.db.database.db);
+    const familyOf = async (token: string) => {
+      const hash = createHash("sha256").update(token).digest("hex");
+      return (await repository.findByHash(hash))?.familyId ?? "";
+    };
     const live = await signUpAndLogin(t.app);
     const revoked = await signUpAndLogin(t.app);
     await t.app.inject({
@@ -125,8 +130,15 @@ describe("refresh tokens", () => {
       url: "/api/v1/auth/logout",
       payload: { refresh_token: revoked.refresh },
     });
-    const deleted = await repository.deleteExpired(new Date(Date.now() + 1000));
+    // A revoked row outlives every access token of its session (it backs their revocation).
+    const revokedFamily = await familyOf(revoked.refresh);
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(true);
+    expect(await repository.isFamilyRevoked(await familyOf(live.refresh))).toBe(false);
+    await repository.deleteExpired(new Date(Date.now() + 1000));
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(true);
+    const deleted = await repository.deleteExpired(new Date(Date.now() + 26 * 3_600_000));
     expect(deleted).toBeGreaterThanOrEqual(1);
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(false);
     expect((await refresh(live.refresh)).statusCode).toBe(200);
     const later = await repository.deleteExpired(new Date(Date.now() + 15 * 86_400_000));
     expect(later).toBeGreaterThanOrEqual(2);

@@ -18,7 +18,8 @@ export interface AccessTokenClaims {
 // serialization, quotes, braces, a refresh token) is refused before parsing.
 const COMPACT_JWS = /^[A-Za-z0-9_-]{2,2048}\.[A-Za-z0-9_-]{2,4096}\.[A-Za-z0-9_-]{2,512}$/;
 const ACCESS_TOKEN_TYPE = "at+jwt";
-const CLOCK_TOLERANCE_SECONDS = 30;
+export const ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS = 30;
+const CLOCK_TOLERANCE_SECONDS = ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS;
 
 export class InvalidTokenError extends Error {}
 

@@ -8,6 +8,7 @@ import type { LoginThrottle } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
+import type { SessionRevocations } from "./session-revocations.js";
 
 export interface TokenPair {
   accessToken: string;
@@ -22,6 +23,7 @@ export interface AuthServiceDeps {
   passwordHasher: PasswordHasher;
   accessTokens: AccessTokens;
   loginThrottle: LoginThrottle;
+  sessionRevocations: SessionRevocations;
   config: AuthConfig;
   /** A hash of a random password: unknown users are verified against it (equal work, equal time). */
   dummyHash: string;
@@ -36,6 +38,12 @@ const sha256 = (value: string) => createHash("sha256").update(value).digest("hex
 export function createAuthService(deps: AuthServiceDeps) {
   const { usersRepository, refreshTokensRepository, passwordHasher, accessTokens, loginThrottle, config } =
     deps;
+
+  /** Ends a session: its refresh tokens in the database, then its access tokens and sockets everywhere. */
+  async function endSession(userId: number, familyId: string): Promise<void> {
+    await refreshTokensRepository.revokeFamily(familyId);
+    await deps.sessionRevocations.revoke({ userId, sessionIds: [familyId], allSessions: false });
+  }
 
   async function issuePair(user: User, scopes: Scope[], familyId: string): Promise<TokenPair> {
     const refreshToken = randomBytes(32).toString("base64url");
@@ -98,14 +106,14 @@ export function createAuthService(deps: AuthServiceDeps) {
       const row = await refreshTokensRepository.findByHash(sha256(refreshToken));
       if (!row || row.revokedAt) throw INVALID_REFRESH();
       if (row.usedAt || !(await refreshTokensRepository.spend(row.id))) {
-        await refreshTokensRepository.revokeFamily(row.familyId);
+        await endSession(row.userId, row.familyId);
         log({ event: "auth.refresh.reused", user_id: row.userId, family_id: row.familyId });
         throw INVALID_REFRESH();
       }
       if (row.expiresAt.getTime() <= Date.now()) throw INVALID_REFRESH();
       const user = await usersRepository.findById(row.userId);
       if (!user?.isActive) {
-        await refreshTokensRepository.revokeFamily(row.familyId);
+        await endSession(row.userId, row.familyId);
         throw INVALID_REFRESH();
       }
       const scopes = stillAllowed(user.role as Role, row.scope.split(" "));
@@ -117,7 +125,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async logout(refreshToken: string, log: (event: SecurityEvent) => void): Promise<void> {
       const row = await refreshTokensRepository.findByHash(sha256(refreshToken));
       if (!row) return;
-      await refreshTokensRepository.revokeFamily(row.familyId);
+      await endSession(row.userId, row.familyId);
       log({ event: "auth.logout", user_id: row.userId, family_id: row.familyId });
     },
   };

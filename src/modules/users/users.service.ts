@@ -6,6 +6,7 @@ import type { AuthStateCache } from "../auth/auth-state.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
 import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.js";
 import type { Role } from "../auth/scopes.js";
+import type { SessionRevocations } from "../auth/session-revocations.js";
 import type { User, UserChanges, UsersRepository } from "./users.repository.js";
 import type { UserCreate } from "./users.schemas.js";
 import { welcomeEmailJob } from "./welcome-email.job.js";
@@ -15,6 +16,7 @@ export interface UsersServiceDeps {
   passwordHasher: PasswordHasher;
   refreshTokensRepository?: RefreshTokensRepository;
   authState?: AuthStateCache;
+  sessionRevocations?: SessionRevocations;
 }
 
 type Log = SecurityLog;
@@ -41,7 +43,17 @@ export function createUsersService({
   passwordHasher,
   refreshTokensRepository,
   authState,
+  sessionRevocations,
 }: UsersServiceDeps) {
+  /**
+   * After a change that bumped the token version: every access token of the user is void
+   * already; the sessions ended here get their own record too, and every instance closes
+   * the user's live sockets.
+   */
+  async function announceEndedSessions(userId: number, sessionIds: string[]): Promise<void> {
+    await sessionRevocations?.revoke({ userId, sessionIds, allSessions: true });
+  }
+
   /** Every change that can revoke tokens goes through here, then tells the auth-state cache. */
   async function applyChanges(id: number, changes: UserChanges): Promise<User> {
     let user: User | undefined;
@@ -134,7 +146,10 @@ export function createUsersService({
       }
       const updated = await applyChanges(userId, changes);
       if (changes.passwordHash) {
-        await refreshTokensRepository?.revokeAllForUser(userId, sessionId);
+        await announceEndedSessions(
+          userId,
+          (await refreshTokensRepository?.revokeAllForUser(userId, sessionId)) ?? [],
+        );
         log({ event: "user.password_changed", user_id: userId });
       }
       return updated;
@@ -156,7 +171,13 @@ export function createUsersService({
         ...(roleChanged || activeChanged ? { bumpTokenVersion: true } : {}),
       };
       const updated = await applyChanges(userId, changes);
-      if (activeChanged && !updated.isActive) await refreshTokensRepository?.revokeAllForUser(userId);
+      if (roleChanged || activeChanged) {
+        const ended =
+          activeChanged && !updated.isActive
+            ? ((await refreshTokensRepository?.revokeAllForUser(userId)) ?? [])
+            : [];
+        await announceEndedSessions(userId, ended);
+      }
       if (roleChanged)
         log({ event: "user.role_changed", actor_id: actorId, user_id: userId, role: updated.role });
       if (activeChanged) {
