@@ -20,7 +20,7 @@ import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modu
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { createAuthService } from "./modules/auth/auth.service.js";
 import { createAuthStateCache } from "./modules/auth/auth-state.js";
-import { createLoginThrottle } from "./modules/auth/login-throttle.js";
+import { createCredentialThrottle } from "./modules/auth/credential-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password-hasher.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
@@ -45,6 +45,7 @@ import { createSearchService } from "./modules/search/search.service.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
+import { createSignupThrottle } from "./modules/users/signup-throttle.js";
 import { withUsersCache } from "./modules/users/users.cache.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
@@ -117,6 +118,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    // The client address (throttling, rate limits, logs) comes from X-Forwarded-For only
+    // when the request arrives from a configured proxy; anyone else could forge the header.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -227,6 +231,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     revokedInDatabase: (sessionId) => refreshTokensRepository.isFamilyRevoked(sessionId),
     onError: (error, event) => app.log.warn({ err: error, event }, "session revocation store unavailable"),
   });
+  // One throttle for every check of a secret: logins and the current password alike.
+  const credentialThrottle = createCredentialThrottle(counters, config.auth);
   const postsRepository = createPostsRepository(db);
   // Writes that commit a live event wake this instance's outbox relay, so the event goes
   // out at once rather than at the next poll.
@@ -244,6 +250,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       refreshTokensRepository,
       authState,
       sessionRevocations,
+      credentialThrottle,
+      signupThrottle: createSignupThrottle(counters, config.signupPerHour),
     }),
     readThrough,
     (userId) => postsService.invalidateAuthor(userId),
@@ -253,7 +261,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     refreshTokensRepository,
     passwordHasher,
     accessTokens,
-    loginThrottle: createLoginThrottle(counters, config.auth),
+    credentialThrottle,
     sessionRevocations,
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),

@@ -28,6 +28,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     RATE_LIMIT_PER_MINUTE: "0",
+    // Test files sign up many users from one address; the sign-up limit has its own test.
+    SIGNUP_PER_HOUR: "0",
     // Explicit, so a second instance built from the same config verifies the same tokens.
     SECRET_KEY: randomBytes(32).toString("hex"),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { users } from "../../src/platform/database/schema.js";
+import { refreshTokens, users } from "../../src/platform/database/schema.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
 
@@ -152,6 +152,11 @@ describe("refresh tokens", () => {
     expect(r2).not.toBe(s.refresh);
     expect((await me(first.json().access_token)).statusCode).toBe(200);
 
+    // Past the double-refresh leeway (REFRESH_REUSE_LEEWAY_SECONDS), a replay is theft.
+    await t.db.database.db
+      .update(refreshTokens)
+      .set({ usedAt: sql`now() - interval '1 minute'` })
+      .where(eq(refreshTokens.tokenHash, createHash("sha256").update(s.refresh).digest("hex")));
     const replay = await refresh(s.refresh);
     expect(replay.statusCode).toBe(401);
     expect(replay.json().code).toBe("invalid_refresh_token");

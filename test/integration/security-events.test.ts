@@ -27,6 +27,8 @@ beforeAll(async () => {
   const config = loadConfig({
     NODE_ENV: "test",
     RATE_LIMIT_PER_MINUTE: "0",
+    // The immediate replay below must count as reuse, not as a forgiven double refresh.
+    REFRESH_REUSE_LEEWAY_SECONDS: "0",
     DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-security-")),
     ADMIN_EMAIL: "sec-admin@example.com",
     ADMIN_PASSWORD: "AdminPass-123456",

@@ -48,6 +48,8 @@ export function createAccessTokens(
       scopes: Scope[];
       version: number;
       sessionId: string;
+      /** Shorter than the configured lifetime when the session ends sooner. */
+      ttlSeconds?: number;
     }): Promise<string> {
       return new SignJWT({ scope: input.scopes.join(" "), ver: input.version, sid: input.sessionId })
         .setProtectedHeader({ alg: "HS256", typ: ACCESS_TOKEN_TYPE, kid: keys.current.kid })
@@ -56,7 +58,7 @@ export function createAccessTokens(
         .setAudience(config.audience)
         .setIssuedAt()
         .setJti(randomUUID())
-        .setExpirationTime(`${config.accessTokenTtlSeconds}s`)
+        .setExpirationTime(`${input.ttlSeconds ?? config.accessTokenTtlSeconds}s`)
         .sign(keys.current.secret);
     },
 

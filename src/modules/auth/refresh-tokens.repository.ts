@@ -13,6 +13,7 @@ export interface RefreshTokensRepository {
     tokenHash: string;
     scope: string;
     expiresAt: Date;
+    sessionExpiresAt: Date;
   }): Promise<void>;
   findByHash(tokenHash: string): Promise<RefreshTokenRow | undefined>;
   /** Marks the token spent; false when another request spent it first (a replay). */
@@ -20,6 +21,8 @@ export interface RefreshTokensRepository {
   revokeFamily(familyId: string): Promise<void>;
   /** Revokes every session of the user except `keepFamilyId` (if given); returns the sessions it ended. */
   revokeAllForUser(userId: number, keepFamilyId?: string): Promise<string[]>;
+  /** When a token of the session was last spent (its latest rotation), if ever. */
+  lastSpentAt(familyId: string): Promise<Date | undefined>;
   /** True once any token of the session was revoked: the durable record of a revocation. */
   isFamilyRevoked(familyId: string): Promise<boolean>;
   /** Deletes expired tokens, and revoked ones once no access token of theirs can still be alive. */
@@ -66,6 +69,13 @@ export function createRefreshTokensRepository(db: Db): RefreshTokensRepository {
         )
         .returning({ familyId: refreshTokens.familyId });
       return [...new Set(revoked.map((row) => row.familyId))];
+    },
+    async lastSpentAt(familyId) {
+      const [row] = await db
+        .select({ last: sql<Date | string | null>`max(${refreshTokens.usedAt})` })
+        .from(refreshTokens)
+        .where(eq(refreshTokens.familyId, familyId));
+      return row?.last ? new Date(row.last) : undefined;
     },
     async isFamilyRevoked(familyId) {
       const rows = await db

@@ -52,12 +52,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
       schema: {
         tags: ["users"],
         summary: "Sign up",
+        description:
+          "Sign-ups are limited per client address (`SIGNUP_PER_HOUR`, 429 with Retry-After). The " +
+          "password must be 8–128 characters, not one of the 10,000 most common passwords, and must " +
+          "not contain the username or the email's local part (400 `weak_password`).",
         body: UserCreateSchema,
-        response: { 201: UserAccountSchema, 400: ProblemRef, 422: ProblemRef },
+        response: { 201: UserAccountSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
       },
     },
     async (request, reply) => {
-      const user = await usersService.registerUser(request.body);
+      const user = await usersService.signUp(request.body, request.ip);
       request.log.info({ event: "user.registered", user_id: user.id, ip: request.ip }, "user registered");
       return reply.code(201).send(toUserAccount(user));
     },
@@ -88,13 +92,19 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
           "working, and its refresh token gets a new one.",
         security: requireAuth(),
         body: MeUpdateSchema,
-        response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef },
+        response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
       },
     },
     async (request) => {
       const { userId, sessionId } = principalOf(request);
       return toMe(
-        await usersService.updateOwnAccount(userId, sessionId, request.body, securityLogFor(request)),
+        await usersService.updateOwnAccount(
+          userId,
+          sessionId,
+          request.body,
+          securityLogFor(request),
+          request.ip,
+        ),
       );
     },
   );
