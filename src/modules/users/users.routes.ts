@@ -89,7 +89,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         description:
           "A new `password` needs `current_password`. It signs out every other session at once " +
           "(their access and refresh tokens stop working); this session's access token also stops " +
-          "working, and its refresh token gets a new one.",
+          "working, and its refresh token gets a new one; every live socket of the user closes with " +
+          "4401. Wrong `current_password` guesses are throttled like logins (429 with Retry-After). " +
+          "The new password must not be a common one or contain the username or email (400 " +
+          "`weak_password`).",
         security: requireAuth(),
         body: MeUpdateSchema,
         response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
@@ -153,7 +156,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         tags: ["users"],
         summary: "Change a user's role or activation (admin)",
         description:
-          "Either change revokes that user's access tokens at once; deactivation also ends their sessions.",
+          "Either change revokes that user's access tokens at once and closes their live sockets (4401); " +
+          "deactivation also ends their sessions.",
         security: requireAuth("admin"),
         params: Type.Object({ id: UserId }),
         body: AdminUserUpdateSchema,
