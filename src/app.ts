@@ -10,8 +10,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AccessLog } from "./http/access-log.js";
+import { metricsRoutes } from "./http/metrics-endpoint.js";
+import { ProblemRef } from "./http/openapi.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
 import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
+import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { ProblemSchema } from "./http/problem.js";
@@ -42,6 +45,7 @@ import { createPostsService, toPostResponse } from "./modules/posts/posts.servic
 import { createSearchRepository } from "./modules/search/search.repository.js";
 import { searchRoutes } from "./modules/search/search.routes.js";
 import { createSearchService } from "./modules/search/search.service.js";
+import { createSearchAdmission } from "./modules/search/search-admission.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
@@ -57,6 +61,8 @@ import { createReadThroughCache } from "./platform/cache/read-through.js";
 import type { Database } from "./platform/database/index.js";
 import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
+import { type Metrics, noMetrics, sqlOperation } from "./platform/metrics/metrics.js";
+import { createMetrics } from "./platform/metrics/prometheus.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 import { settledWithin } from "./shared/timeouts.js";
@@ -82,6 +88,13 @@ export interface AppDependencies {
    * process's own that no other data can crowd out. Instances sharing a process pass one.
    */
   revocationStore?: Cache;
+  /** Where metrics are recorded; when omitted, a registry of this app's own (or none when metrics are off). */
+  metrics?: Metrics;
+  /** Behaviour only tests may ask for; nothing in configuration reaches these. */
+  testHooks?: {
+    /** Every search first takes this long (on PostgreSQL inside its statement, holding its connection). */
+    searchDelayMs?: number;
+  };
 }
 
 export interface AppLifecycle {
@@ -97,6 +110,7 @@ declare module "fastify" {
     /** Where revoked sessions are recorded (see AppDependencies.revocationStore). */
     revocationStore: Cache;
     jobs: JobQueue;
+    metrics: Metrics;
   }
 }
 
@@ -104,7 +118,11 @@ const API_DESCRIPTION = `Kaira's public API, version 1.
 
 Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and the \`request_id\`;
 validation errors are 422 with \`errors[].loc\` naming each field. Lists are keyset-paginated:
-pass \`next_cursor\` back as \`cursor\`. Trailing slashes are ignored.`;
+pass \`next_cursor\` back as \`cursor\`. Trailing slashes are ignored.
+
+Under overload any route may answer 503 with \`Retry-After\`: \`database_busy\` (no database
+connection came free in time) or \`database_timeout\` (a statement ran past the general
+statement timeout). Search has limits of its own (see the search routes).`;
 
 /**
  * The composition root: every adapter, service and route is wired here, once. `main.ts`
@@ -128,6 +146,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("database", deps.database);
+  const metrics = deps.metrics ?? (config.metrics.enabled ? createMetrics() : noMetrics);
+  app.decorate("metrics", metrics);
+  await app.register(httpMetricsPlugin, { metrics });
+  const stopTimingQueries = deps.database.onQueryTimed((query) =>
+    metrics.dbQueryDuration.observe({ operation: sqlOperation(query.sql) }, query.seconds),
+  );
+  app.addHook("onClose", async () => stopTimingQueries());
+  metrics.observe({ databasePool: () => deps.database.poolStats() });
   const cache = deps.cache ?? openCache(config);
   if (!deps.cache) app.addHook("onClose", async () => cache.close());
   app.decorate("cache", cache);
@@ -142,7 +168,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
-  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute });
+  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute, metrics });
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {
@@ -195,14 +221,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.
   let lastCacheWarning = 0;
-  const readThrough = createReadThroughCache(cache, {
-    ttlMs: config.cacheTtlSeconds * 1000,
-    onError: (error) => {
-      if (Date.now() - lastCacheWarning < 10_000) return;
-      lastCacheWarning = Date.now();
-      app.log.warn({ err: error, event: "cache.unavailable" }, "reading from the database");
-    },
-  });
+  const readThrough = (name: string) =>
+    createReadThroughCache(cache, {
+      ttlMs: config.cacheTtlSeconds * 1000,
+      onError: (error) => {
+        metrics.cacheErrors.inc({ cache: name });
+        if (Date.now() - lastCacheWarning < 10_000) return;
+        lastCacheWarning = Date.now();
+        app.log.warn({ err: error, event: "cache.unavailable" }, "reading from the database");
+      },
+      onLookup: (_key, hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: name }),
+    });
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const db = deps.database.db;
   const jobs = deps.jobs ?? openJobQueue(config, db);
@@ -216,7 +245,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       const user = await usersRepository.findById(userId);
       return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role as Role };
     },
-    (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
+    (error) => {
+      metrics.cacheErrors.inc({ cache: "auth_state" });
+      app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database");
+    },
+    (hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "auth_state" }),
   );
   const pubsub = deps.pubsub ?? openPubSub(config);
   // Records of revoked sessions must outlive the access tokens they void, so in memory they
@@ -240,7 +273,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const wakeRelay = () => relay?.wake();
   const postsService = withPostsCache(
     createPostsService({ postsRepository, afterEventsCommitted: wakeRelay }),
-    readThrough,
+    readThrough("posts"),
     (authorId) => postsRepository.idsByAuthor(authorId),
   );
   const usersService = withUsersCache(
@@ -253,7 +286,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       credentialThrottle,
       signupThrottle: createSignupThrottle(counters, config.signupPerHour),
     }),
-    readThrough,
+    readThrough("profiles"),
     (userId) => postsService.invalidateAuthor(userId),
   );
   const authService = createAuthService({
@@ -289,17 +322,45 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       return postIds;
     },
   };
-  const searchService = createSearchService({ searchRepository: createSearchRepository(db) });
+  const searchRepositoryOptions = {
+    rankWindow: config.search.rankWindow,
+    // A slow search holds a real connection on PostgreSQL. The embedded database would stop
+    // the whole process for a statement's duration, so there the delay is spent beside it.
+    ...(deps.testHooks?.searchDelayMs && deps.database.kind === "postgres"
+      ? { sleepForTestsMs: deps.testHooks.searchDelayMs }
+      : {}),
+  };
+  const embeddedSearchDelayMs = deps.database.kind === "postgres" ? 0 : (deps.testHooks?.searchDelayMs ?? 0);
+  const searchService = createSearchService({
+    runSearch: (timeoutMs, work) =>
+      deps.database.withStatementTimeout(timeoutMs, async (tx) => {
+        if (embeddedSearchDelayMs) await new Promise((resolve) => setTimeout(resolve, embeddedSearchDelayMs));
+        return work(createSearchRepository(tx, searchRepositoryOptions));
+      }),
+    admission: createSearchAdmission({
+      concurrency: config.search.concurrency,
+      // A short queue: as many waiting as running, so a burst is smoothed, not stored up.
+      queueLength: config.search.concurrency,
+      perClient: config.search.concurrencyPerClient,
+    }),
+    timeoutMs: config.search.timeoutMs,
+    onTimeout: (route) =>
+      app.log.warn(
+        { event: "search.timeout", route, timeout_ms: config.search.timeoutMs },
+        "search stopped by its timeout",
+      ),
+  });
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,
     onRetry: (code, attempt) =>
       app.log.warn({ event: "transfer.retried", sqlstate: code, attempt }, "transaction retried"),
     afterEventsCommitted: wakeRelay,
+    onOutcome: (outcome) => metrics.transfers.inc({ outcome }),
   });
 
   const outbox = createOutboxRepository(db);
-  const liveHub = createLiveHub({ maxSocketsPerUser: config.wsMaxSocketsPerUser });
+  const liveHub = createLiveHub(metrics, { maxSocketsPerUser: config.wsMaxSocketsPerUser });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: LIVE_MAX_PAYLOAD },
     // Every client (authenticated or not) hears "going away" (1001) before the server stops.
@@ -343,6 +404,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     if (!deps.pubsub) await pubsub.close();
   });
 
+  metrics.observe({
+    openWebSockets: () => app.websocketServer.clients.size,
+    outboxLagSeconds: () => outbox.oldestUnpublishedAgeSeconds(),
+    jobCounts: () => jobs.counts(),
+    oldestWaitingJobAgeSeconds: () => jobs.oldestWaitingAgeSeconds(),
+  });
+  // With METRICS_PORT, `kaira serve` serves them on a listener of its own instead.
+  if (config.metrics.enabled && config.metrics.port === undefined) {
+    await app.register(metricsRoutes, { metrics, token: config.metrics.token });
+  }
+
   await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
   await app.register(healthRoutes, {
     checks: [
@@ -353,6 +425,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(
     async (api) => {
+      // Any route that reads the database may find it overloaded (503 database_busy or
+      // database_timeout, with Retry-After); every API route documents it.
+      api.addHook("onRoute", (route) => {
+        const schema = route.schema as { response?: Record<string, unknown>; hide?: boolean } | undefined;
+        if (!schema || schema.hide) return;
+        schema.response = { 503: ProblemRef, ...schema.response };
+      });
       await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });
@@ -396,6 +475,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
+        metrics,
       });
     }
   });

@@ -1,4 +1,5 @@
 import type { WebSocket } from "ws";
+import { type Metrics, noMetrics } from "../../platform/metrics/metrics.js";
 import type { RevokedSessions } from "../auth/session-revocations.js";
 import type { LiveEvent } from "./outbox.js";
 
@@ -33,7 +34,10 @@ const visibleTo = (event: LiveEvent, userId: number) => event.userId === null ||
  * authority it was opened with: it is closed with 4401 when its token expires or its session
  * is revoked, and at most `maxSocketsPerUser` sockets per user are kept.
  */
-export function createLiveHub(options: { maxSocketsPerUser: number } = { maxSocketsPerUser: 16 }) {
+export function createLiveHub(
+  metrics: Pick<Metrics, "liveMessagesSent" | "liveSlowConsumerCloses"> = noMetrics,
+  options: { maxSocketsPerUser: number } = { maxSocketsPerUser: 16 },
+) {
   const clients = new Set<Client>();
   const perUser = new Map<number, number>();
 
@@ -65,10 +69,12 @@ export function createLiveHub(options: { maxSocketsPerUser: number } = { maxSock
     if (client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
       remove(client);
+      metrics.liveSlowConsumerCloses.inc({});
       return;
     }
     client.lastSentId = event.id;
     client.socket.send(frameOf(event), { binary: false });
+    metrics.liveMessagesSent.inc({});
   }
 
   return {

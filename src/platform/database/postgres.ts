@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { type Database, type Db, migrationsFolder, QueryListeners } from "./database.js";
+import { type Database, type Db, migrationsFolder, QueryListeners, TimingListeners } from "./database.js";
 import * as schema from "./schema.js";
 
 // Any 64-bit number unique to Kaira: migrations from several processes queue on this lock.
@@ -12,15 +12,53 @@ export interface PostgresOptions {
   url: string;
   poolSize: number;
   applicationName?: string;
+  /** Every session's statement_timeout (0 or omitted: none); migrations run without one. */
+  statementTimeoutMs?: number;
+  /** How long a statement waits for a free pooled connection before failing as busy. */
+  poolWaitMs?: number;
+}
+
+type QueryCallback = (error: Error | undefined, result: unknown) => void;
+
+/** A pg client that reports how long each statement took (timing only when someone listens). */
+function timedClientClass(timing: TimingListeners): typeof pg.Client {
+  return class TimedClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloads cannot be re-declared one by one
+    override query(config: any, values?: any, callback?: any): any {
+      if (!timing.active || typeof config?.submit === "function")
+        return super.query(config, values, callback);
+      const sql: string = typeof config === "string" ? config : (config?.text ?? "");
+      const startedAt = performance.now();
+      if (typeof values === "function") {
+        callback = values;
+        values = undefined;
+      }
+      if (typeof callback === "function") {
+        const done = callback as QueryCallback;
+        return super.query(config, values, ((error, result) => {
+          timing.emit(sql, startedAt);
+          done(error, result);
+        }) as QueryCallback);
+      }
+      const result = super.query(config, values);
+      const finished = () => timing.emit(sql, startedAt);
+      (result as Promise<unknown>).then(finished, finished);
+      return result;
+    }
+  };
 }
 
 /** The distributed adapter: a pooled node-postgres connection to a PostgreSQL server. */
 export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
+  const timing = new TimingListeners();
   const pool = new pg.Pool({
+    Client: timedClientClass(timing),
     connectionString: options.url,
     max: options.poolSize,
     application_name: options.applicationName ?? "kaira",
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.poolWaitMs ?? 5_000,
+    // Sent at connection start-up: no single statement can hold a connection for minutes.
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     idleTimeoutMillis: 30_000,
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that
@@ -34,20 +72,40 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     async migrate() {
       const client = await pool.connect();
       try {
+        // A migration may rewrite a large table; the general statement timeout is for requests.
+        await client.query("set statement_timeout = 0");
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_ID.toString()]);
         try {
           await migrate(drizzle({ client }), { migrationsFolder });
         } finally {
           await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_ID.toString()]);
+          await client.query("reset statement_timeout");
         }
       } finally {
         client.release();
       }
     },
+    withStatementTimeout(timeoutMs, work) {
+      // SET LOCAL lasts until the transaction ends, so the connection goes back to the pool
+      // with its general timeout whatever happens.
+      return db.transaction(async (tx) => {
+        await tx.execute(
+          sql`select set_config('statement_timeout', ${String(Math.max(1, Math.round(timeoutMs)))}, true)`,
+        );
+        return work(tx as unknown as Db);
+      });
+    },
     async ping() {
       await db.execute(sql`select 1`);
     },
     onQuery: (listener) => listeners.add(listener),
+    onQueryTimed: (listener) => timing.add(listener),
+    poolStats: () => ({
+      total: pool.totalCount,
+      max: options.poolSize,
+      inUse: pool.totalCount - pool.idleCount,
+      waiting: pool.waitingCount,
+    }),
     async close() {
       await pool.end();
     },
