@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import fastifyCors from "@fastify/cors";
-import fastifyFormbody from "@fastify/formbody";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -14,7 +13,7 @@ import { authenticationPlugin } from "./http/plugins/authentication.js";
 import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
-import { ProblemSchema } from "./http/problem.js";
+import { OAuthProblemSchema, ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
 import { createAccessTokens } from "./modules/auth/access-tokens.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
@@ -112,7 +111,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  // The API speaks JSON (and forms, for the token endpoint later): other bodies get 415.
+  // The API speaks JSON (and forms, only on the token endpoint): other bodies get 415.
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("database", deps.database);
@@ -127,11 +126,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
           app.log.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
         );
   app.addSchema(ProblemSchema);
+  app.addSchema(OAuthProblemSchema);
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
   await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute });
-  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
@@ -179,6 +178,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
+  // The landing page: where to find the docs, for a person who opens the server's address.
+  app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
 
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.
@@ -328,8 +329,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const { adminEmail, adminPassword } = config;
   if (adminEmail && adminPassword) {
     app.addHook("onReady", async () => {
-      const { created, user } = await usersService.ensureAdmin(adminEmail, adminPassword);
-      if (created)
+      const { result, user } = await usersService.ensureAdmin(adminEmail, adminPassword);
+      if (result === "created")
         app.log.info({ event: "user.admin_bootstrapped", user_id: user.id }, "admin account created");
     });
   }

@@ -6,14 +6,65 @@ import { posts, users } from "../platform/database/schema.js";
 
 export const DEMO_PASSWORD = "kaira-demo-password";
 const BATCH_SIZE = 1_000;
-const TAGS = ["news", "help", "showcase", "question", "release", "meta", "til", "jobs"];
-const WORDS =
-  "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua postgres node fastify kaira ledger search".split(
-    " ",
-  );
+const TAGS = ["news", "help", "showcase", "question", "release", "ops", "til", "jobs"];
 
-const words = (count: number) =>
-  Array.from({ length: count }, () => WORDS[randomInt(WORDS.length)]).join(" ");
+// Demo posts read like a small engineering community's, so the README's search examples
+// (`kubernetes upgrade`, `"rolling update"`, `postgres or sqlite`, …) find something.
+const SUBJECTS = [
+  "Kubernetes",
+  "PostgreSQL",
+  "Postgres",
+  "SQLite",
+  "Redis",
+  "Helm",
+  "Node.js",
+  "Fastify",
+  "TypeScript",
+  "Docker",
+  "Nginx",
+  "Terraform",
+];
+const TITLES: ((subject: string) => string)[] = [
+  (s) => `${s} upgrade notes`,
+  (s) => `${s} at scale`,
+  (s) => `A rolling update of ${s}`,
+  (s) => `Zero downtime deploy with ${s}`,
+  (s) => `Debugging ${s} in production`,
+  (s) => `${s} tips for beginners`,
+  (s) => `Backups and restores for ${s}`,
+  (s) => `Why we moved to ${s}`,
+  (s) => `Monitoring ${s} with Prometheus`,
+  (s) => `${s} release day`,
+];
+const SENTENCES: ((subject: string) => string)[] = [
+  (s) => `We upgraded ${s} last week and wrote down what broke.`,
+  (s) => `The rolling update of ${s} finished without dropping a request.`,
+  () => "A zero downtime deploy needs readiness probes that tell the truth.",
+  () => "Helm charts made the rollout repeatable across clusters.",
+  () => "Our Kubernetes nodes now drain before every upgrade.",
+  () => "Postgres handles the ledger; SQLite was fine until we needed several writers.",
+  (s) => `Connection pooling in front of ${s} halved the latency.`,
+  () => "Backups are only real once a restore has been tested.",
+  () => "Dashboards showed the queue depth climbing before anyone noticed.",
+  (s) => `Does anyone run ${s} on a single small machine?`,
+  () => "Structured logs with a request id saved hours of debugging.",
+  () => "The release notes list every breaking change and the migration path.",
+  (s) => `We benchmarked ${s} before and after the change; the numbers are below.`,
+  () => "Rate limits and retries with back-off kept the outage short.",
+];
+
+const pick = <T>(items: readonly T[]): T => items[randomInt(items.length)] as T;
+
+function demoPost(): { title: string; content: string } {
+  const subject = pick(SUBJECTS);
+  const sentences = Array.from({ length: 2 + randomInt(5) }, () => pick(SENTENCES)(subject));
+  return { title: pick(TITLES)(subject), content: [...new Set(sentences)].join(" ") };
+}
+
+/** The first demo user of this run, for logging in; undefined when the run added no users. */
+function firstUsername(runTag: string, count: number): string | undefined {
+  return count > 0 ? `demo_${runTag}_0` : undefined;
+}
 
 export interface SeedOptions {
   users: number;
@@ -65,11 +116,8 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
       const createdAt = new Date(now - randomInt(yearMs));
       return {
         authorId: userIds[randomInt(userIds.length)] as number,
-        title: words(3 + randomInt(6)),
-        content: words(20 + randomInt(80)),
-        tags: [TAGS[randomInt(TAGS.length)] as string, TAGS[randomInt(TAGS.length)] as string].filter(
-          (tag, i, all) => all.indexOf(tag) === i,
-        ),
+        ...demoPost(),
+        tags: [pick(TAGS), pick(TAGS)].filter((tag, i, all) => all.indexOf(tag) === i),
         createdAt,
         updatedAt: createdAt,
       };
@@ -79,5 +127,5 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
     bar?.update(postCount);
   }
   bar?.stop();
-  return { users: options.users, posts: postCount };
+  return { users: options.users, posts: postCount, firstUsername: firstUsername(runTag, options.users) };
 }

@@ -67,7 +67,20 @@ export async function liveRoutes(
           "as the first message. Events: `post.created`, `post.updated`, `post.deleted` to everyone; " +
           "`transfer.received` to the recipient. Close codes: 4401 bad token, 4408 no auth within 5 s, " +
           "1013 too slow to read, 1001 server shutting down.",
+        response: {
+          101: {
+            description: "Switching Protocols: the connection is now a WebSocket carrying JSON messages",
+            type: "null",
+          },
+          404: {
+            description: "A plain GET without `Upgrade: websocket`",
+            type: "null",
+          },
+        },
       },
+      // @fastify/websocket hides its routes from the OpenAPI document; this one is part of
+      // the API, so it is listed (documented as the upgrade it is).
+      config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
     },
     (socket, _request) => {
       // Handlers are attached synchronously, before any await, so no message is missed.
