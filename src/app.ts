@@ -29,6 +29,7 @@ import { filesRoutes } from "./modules/files/files.routes.js";
 import { createFilesService } from "./modules/files/files.service.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
+import { watchWorkerPresence } from "./modules/jobs/worker-presence.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
 import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
@@ -74,6 +75,8 @@ export interface AppDependencies {
   storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
+  /** How soon a missing `kaira worker` is reported (tests shorten the minute). */
+  workerPresence?: { missingAfterMs: number; checkEveryMs: number };
 }
 
 export interface AppLifecycle {
@@ -303,7 +306,20 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   await app.register(authenticationPlugin, { accessTokens, authState });
+  // With workers running the jobs, the API watches that at least one is there.
+  const watchWorkers = jobs.kind === "bullmq" && !config.jobs.inProcess;
+  const workerPresence = watchWorkers
+    ? watchWorkerPresence({
+        jobs,
+        missingAfterMs: deps.workerPresence?.missingAfterMs ?? 60_000,
+        checkEveryMs: deps.workerPresence?.checkEveryMs ?? 15_000,
+        onMissing: (message) => app.log.warn({ event: "jobs.no_worker" }, message),
+        onBack: () => app.log.info({ event: "jobs.worker_seen" }, "a kaira worker is running again"),
+      })
+    : undefined;
+  app.addHook("onClose", async () => workerPresence?.stop());
   await app.register(healthRoutes, {
+    ...(workerPresence ? { warnings: [{ name: "workers", current: workerPresence.warning }] } : {}),
     checks: [
       { name: "database", check: () => deps.database.ping() },
       ...(cache.kind === "redis" ? [{ name: "redis", check: () => cache.ping() }] : []),

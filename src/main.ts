@@ -87,6 +87,9 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     logger.info({ event: "shutdown.completed" }, "stopped");
     logger.flush();
     process.exitCode = 0;
+    // Everything is closed; a library's leftover reconnect timer (a Redis client that went
+    // down mid-shutdown) must not keep the process alive until the deadline.
+    setTimeout(() => process.exit(0), 500).unref();
   };
   const onSigterm = () => void stop("SIGTERM");
   const onSigint = () => void stop("SIGINT");

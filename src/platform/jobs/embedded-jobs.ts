@@ -263,6 +263,10 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
       return updated.length === 1;
     },
 
+    async lastWorkerSeen() {
+      return loop && !stopping ? new Date() : undefined;
+    },
+
     async counts() {
       const rows = await db.execute<Record<string, unknown>>(sql`
         select case when state = 'waiting' and run_at > now() then 'delayed' else state end as state,

@@ -94,6 +94,12 @@ export interface JobQueue {
   list(state: JobState, limit: number): Promise<JobInfo[]>;
   /** Puts a failed job back in the queue; false when no failed job has this id. */
   retry(id: string): Promise<boolean>;
+  /**
+   * When a process working this queue last said so (workers report every
+   * WORKER_HEARTBEAT_MS). BullMQ: any worker anywhere, through Redis. Embedded: only this
+   * process is known. Undefined when none was seen.
+   */
+  lastWorkerSeen(): Promise<Date | undefined>;
   /** How many jobs are in each state: the seam for queue-depth metrics. */
   counts(): Promise<Record<JobState, number>>;
   /**
@@ -102,6 +108,9 @@ export interface JobQueue {
    */
   close(graceMs: number): Promise<void>;
 }
+
+/** How often a process working the queue reports that it runs (its heartbeat). */
+export const WORKER_HEARTBEAT_MS = 10_000;
 
 /** Exponential back-off with jitter after failed attempt `attempt` (1-based): ~1 s, 2 s, 4 s… capped at 5 min. */
 export function retryDelayMs(attempt: number): number {
