@@ -131,10 +131,6 @@ const COMMANDS: Record<string, Command> = {
       if (!email) throw new UsageError("create-admin needs --email (or ADMIN_EMAIL)");
       const { isEmail } = await import("../shared/email.js");
       if (!isEmail(email)) throw new UsageError(`--email must be an email address, got "${email}"`);
-      if (!promote && !password)
-        throw new UsageError(
-          "create-admin needs --password (or ADMIN_PASSWORD); use --promote to make an existing user an admin",
-        );
       if (password !== undefined && (password.length < 8 || password.length > 128))
         throw new UsageError("--password must be 8 to 128 characters");
 
@@ -168,7 +164,15 @@ const COMMANDS: Record<string, Command> = {
               }
             : {}),
         });
-        const outcome = await usersService.ensureAdmin(email, password, { promote });
+        const outcome = await usersService
+          .ensureAdmin(email, password, { promote })
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code === "password_required")
+              throw new UsageError(
+                `No user has the email ${email}: creating an admin needs --password (or ADMIN_PASSWORD)`,
+              );
+            throw error;
+          });
         const { user } = outcome;
         const who = `${user.email} (id ${user.id}, username ${user.username})`;
         switch (outcome.result) {
