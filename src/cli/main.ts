@@ -79,17 +79,23 @@ const COMMANDS: Record<string, Command> = {
   },
 
   seed: {
-    synopsis: "seed [--users N] [--posts M]",
+    synopsis: "seed [--users N] [--posts M] [--vocabulary V]",
     summary: "fill the database with demo data (defaults: 100 users, 1000 posts)",
     details:
       "Adds demo users (all with the same password, printed at the end) and posts spread over\n" +
-      "the last year. Running it again adds more.",
-    options: { users: { type: "string" }, posts: { type: "string" } },
+      "the last year, written like an engineering community's. Running it again adds more.\n" +
+      "--vocabulary V draws the text from V words instead (common and rare ones, for benchmarks).",
+    options: { users: { type: "string" }, posts: { type: "string" }, vocabulary: { type: "string" } },
     async run(values) {
+      const { MAX_VOCABULARY } = await import("./seed.js");
       const counts = {
         users: integerOption("users", values.users ?? "100", 0, 10_000_000),
         posts: integerOption("posts", values.posts ?? "1000", 0, 10_000_000),
       };
+      const vocabulary =
+        values.vocabulary === undefined
+          ? undefined
+          : integerOption("vocabulary", values.vocabulary, 2, MAX_VOCABULARY);
       const { loadConfig } = await import("../config.js");
       const { openDatabase } = await import("../platform/database/index.js");
       const { createArgon2Hasher } = await import("../modules/auth/password-hasher.js");
@@ -100,7 +106,9 @@ const COMMANDS: Record<string, Command> = {
         const started = performance.now();
         const result = await seedDemoData(database, createArgon2Hasher(), {
           ...counts,
+          ...(vocabulary !== undefined ? { vocabulary } : {}),
           progress: process.stderr.isTTY === true,
+          onProgress: (line) => process.stderr.write(`${line}\n`),
         });
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         console.log(`Seeded ${result.users} users and ${result.posts} posts in ${seconds} s.`);

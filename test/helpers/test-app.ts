@@ -25,6 +25,7 @@ export interface TestApp {
 /** The real app on a fresh database of its own; `env` overrides settings like a user would. */
 export async function createTestApp(
   env: Record<string, string> = {},
+  testHooks?: AppDependencies["testHooks"],
   options: Pick<AppDependencies, "workerPresence"> = {},
 ): Promise<TestApp> {
   const config = loadConfig({
@@ -47,7 +48,14 @@ export async function createTestApp(
   // Pub/sub channels get the same per-file prefix, so files never hear each other's events.
   const pubsub = openPubSub(config, cachePrefix);
   const jobs = openJobQueue(config, db.database.db, { redisPrefix: `${cachePrefix}bull` });
-  const app = await buildApp(config, { database: db.database, cache, pubsub, jobs, ...options });
+  const app = await buildApp(config, {
+    database: db.database,
+    cache,
+    pubsub,
+    jobs,
+    ...(testHooks ? { testHooks } : {}),
+    ...options,
+  });
   app.addHook("onClose", async () => {
     await jobs.close(1_000);
     await cache.close();

@@ -8,10 +8,9 @@ import { createTestApp, type TestApp } from "../helpers/test-app.js";
 describe.runIf(Boolean(process.env.REDIS_URL))("an API whose jobs wait for kaira worker", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp(
-      { JOBS_IN_PROCESS: "false" },
-      { workerPresence: { missingAfterMs: 1_000, checkEveryMs: 100 } },
-    );
+    t = await createTestApp({ JOBS_IN_PROCESS: "false" }, undefined, {
+      workerPresence: { missingAfterMs: 1_000, checkEveryMs: 100 },
+    });
   });
   afterAll(() => t.close());
 
