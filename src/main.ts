@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { explainFailure } from "./cli/failures.js";
 import { type Config, loadConfig } from "./config.js";
+import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 
@@ -63,6 +64,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   }
   const running = app;
 
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -81,6 +83,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     );
     deadline.unref();
     await sleep(config.shutdownDrainSeconds * 1000);
+    await metricsServer?.close();
     await running.close();
     // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
     await database.close();
@@ -104,6 +107,16 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     await running.close().catch(() => {});
     await database.close().catch(() => {});
     throw new ListenError(config.host, config.port, error);
+  }
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer({
+      host: config.host,
+      port: config.metrics.port,
+      metrics: running.metrics,
+      token: config.metrics.token,
+      onError: (error) => logger.warn({ err: error, event: "metrics.failed" }, "metrics listener error"),
+    });
+    logger.info({ event: "metrics.listening", port: metricsServer.port }, "metrics on their own port");
   }
   const address = running.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
