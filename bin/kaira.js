@@ -2,8 +2,8 @@
 // The `kaira` command. Which code runs:
 // - a checkout (src/ present) runs the TypeScript sources through tsx, so an edit is live at
 //   the next start and `npm install && npm start` needs no build;
-// - in production (NODE_ENV=production) it runs the compiled dist/, and refuses a dist/ that
-//   is older than src/ rather than silently serving stale code;
+// - in production (NODE_ENV=production) it runs the compiled dist/ when there is one, and
+//   refuses a dist/ that is older than src/ rather than silently serving stale code;
 // - an image without src/ (the Dockerfile's) runs dist/.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -39,11 +39,8 @@ function newestChange(dir) {
 }
 
 const hasSources = existsSync(join(sources, "cli", "main.ts"));
-if (!hasSources || nodeEnv() === "production") {
-  if (!existsSync(compiled)) {
-    console.error("dist/ is missing: run `npm run build` first (production runs the compiled code).");
-    process.exit(2);
-  }
+const useCompiled = !hasSources || (nodeEnv() === "production" && existsSync(compiled));
+if (useCompiled) {
   if (hasSources && newestChange(sources) > statSync(compiled).mtimeMs) {
     console.error(
       "dist/ is older than src/: run `npm run build` again, or unset NODE_ENV=production to run the sources.",

@@ -23,7 +23,6 @@ describe.runIf(Boolean(process.env.REDIS_URL))("an API whose jobs wait for kaira
   };
 
   it("warns in readiness (still 200) when no worker was seen, and clears once one runs", async () => {
-    expect((await workersCheck()).workers).toEqual({ status: "pass" });
     const warned = await waitFor(
       async () => {
         const check = await workersCheck();
