@@ -1,13 +1,23 @@
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildApp } from "../app.js";
-import { ConfigError, loadConfig } from "../config.js";
+import { type Config, ConfigError, loadConfig } from "../config.js";
 import { serve } from "../main.js";
 import { createArgon2Hasher } from "../modules/auth/password-hasher.js";
+import { CorruptArchiveError } from "../modules/backups/archive.js";
+import {
+  backupFileName,
+  createBackup,
+  NewerBackupError,
+  RestoreTargetNotEmptyError,
+  restoreBackup,
+} from "../modules/backups/backup.service.js";
 import { createUsersRepository } from "../modules/users/users.repository.js";
 import { createUsersService } from "../modules/users/users.service.js";
 import { DataDirLockedError } from "../platform/database/data-dir-lock.js";
 import { openEmbeddedDatabase } from "../platform/database/embedded.js";
 import { openDatabase } from "../platform/database/index.js";
+import { openStorage } from "../platform/storage/index.js";
 import { runWorker } from "../worker.js";
 import { DEMO_PASSWORD, seedDemoData } from "./seed.js";
 
@@ -22,6 +32,11 @@ Commands:
                                  create an admin account unless the email exists
                                  (defaults: ADMIN_EMAIL, ADMIN_PASSWORD)
   openapi                        print the OpenAPI document as JSON
+  backup [FILE]                  write a backup archive of the database and every stored file
+                                 (default: BACKUP_DIR/kaira-<time>.tar.gz); safe while serving
+  restore FILE [--force]         restore a backup into an empty database and DATA_DIR, then
+                                 apply newer migrations; --force replaces existing data and
+                                 accepts a damaged archive or a newer schema
 
 Configuration comes from the environment and .env (see README).`;
 
@@ -32,6 +47,18 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 }
 
 class UsageError extends Error {}
+
+/** The embedded database belongs to the serving process; say how to back it up while it runs. */
+async function openForBackup(config: Config) {
+  try {
+    return await openDatabase(config);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    throw new UsageError(
+      `${error.message}\nWhile it runs, start a backup from it instead: POST /api/v1/admin/backups (admin), or schedule them with BACKUP_SCHEDULE.`,
+    );
+  }
+}
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -111,6 +138,55 @@ async function run(argv: string[]): Promise<void> {
       return;
     }
 
+    case "backup": {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length > 1) throw new UsageError("backup takes at most one FILE");
+      const config = loadConfig();
+      const target = resolve(positionals[0] ?? join(config.backups.dir, backupFileName(new Date())));
+      const database = await openForBackup(config);
+      try {
+        const manifest = await createBackup({ database, storage: openStorage(config) }, target);
+        const rows = manifest.database.tables.reduce((sum, table) => sum + table.rows, 0);
+        console.log(
+          `Backup written to ${target}: ${manifest.database.tables.length} tables, ${rows} rows, ${manifest.files.count} files (migration level ${manifest.database.migration_level}).`,
+        );
+      } finally {
+        await database.close();
+      }
+      return;
+    }
+
+    case "restore": {
+      const { positionals, values } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { force: { type: "boolean", default: false } },
+      });
+      if (positionals.length !== 1) throw new UsageError("restore needs exactly one FILE");
+      const config = loadConfig();
+      const file = resolve(positionals[0] as string);
+      const database = await openDatabase(config);
+      try {
+        const result = await restoreBackup(
+          { database, storage: openStorage(config), filesDir: join(config.dataDir, "files") },
+          file,
+          { force: values.force, onWarning: (message) => console.error(`warning: ${message}`) },
+        );
+        const { manifest } = result;
+        const rows = manifest.database.tables.reduce((sum, table) => sum + table.rows, 0);
+        console.log(
+          `Restored ${file} (Kaira ${manifest.kaira_version}, taken ${manifest.created_at}): ${rows} rows, ${manifest.files.count} files${
+            result.upgradedFrom > 0
+              ? `; migrated from level ${result.upgradedFrom} to the current schema`
+              : ""
+          }.`,
+        );
+      } finally {
+        await database.close();
+      }
+      return;
+    }
+
     case "openapi": {
       // The document comes from the route schemas alone; an empty in-memory database suffices.
       const database = await openEmbeddedDatabase();
@@ -137,7 +213,12 @@ async function run(argv: string[]): Promise<void> {
 run(process.argv.slice(2)).catch((error: unknown) => {
   const isArgumentError = (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
   const isUserError =
-    error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UsageError;
+    error instanceof ConfigError ||
+    error instanceof DataDirLockedError ||
+    error instanceof UsageError ||
+    error instanceof CorruptArchiveError ||
+    error instanceof NewerBackupError ||
+    error instanceof RestoreTargetNotEmptyError;
   if (error instanceof Error && (isUserError || isArgumentError)) {
     console.error(error.message);
     process.exit(2);

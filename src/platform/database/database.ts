@@ -18,8 +18,11 @@ export interface ExecutedQuery {
 export interface Database {
   readonly kind: "embedded" | "postgres";
   readonly db: Db;
-  /** Applies pending migrations from `drizzle/`; safe to call from several processes at once. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending migrations from `drizzle/` (or from `migrationsFolder`: a restore first
+   * recreates the schema its backup was taken at); safe to call from several processes at once.
+   */
+  migrate(options?: { migrationsFolder?: string }): Promise<void>;
   /** Throws when the database does not answer; used by readiness. */
   ping(): Promise<void>;
   /** Calls `listener` for every statement this process sends until the returned function is called. */

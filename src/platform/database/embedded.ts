@@ -39,8 +39,8 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
   return {
     kind: "embedded",
     db,
-    async migrate() {
-      await migrate(drizzle({ client }), { migrationsFolder });
+    async migrate(options = {}) {
+      await migrate(drizzle({ client }), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });
     },
     async ping() {
       await db.execute(sql`select 1`);

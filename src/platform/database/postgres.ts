@@ -31,12 +31,14 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
   return {
     kind: "postgres",
     db,
-    async migrate() {
+    async migrate(options = {}) {
       const client = await pool.connect();
       try {
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_ID.toString()]);
         try {
-          await migrate(drizzle({ client }), { migrationsFolder });
+          await migrate(drizzle({ client }), {
+            migrationsFolder: options.migrationsFolder ?? migrationsFolder,
+          });
         } finally {
           await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_ID.toString()]);
         }
