@@ -25,6 +25,7 @@ import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
+import { backupsRoutes } from "./modules/backups/backups.routes.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { filesRoutes } from "./modules/files/files.routes.js";
 import { createFilesService } from "./modules/files/files.service.js";
@@ -319,6 +320,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox });
       await api.register(jobsRoutes, { jobs });
+      await api.register(backupsRoutes, { config: config.backups, jobs, db });
     },
     { prefix: "/api/v1" },
   );
@@ -354,6 +356,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
+        backups: config.backups,
       });
     }
   });

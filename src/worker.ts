@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type BackupsConfig, type Config, ConfigError, loadConfig } from "./config.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
+import { BACKUP_JOB, backupHandler } from "./modules/backups/backup.job.js";
 import { DELETE_FILE_OBJECTS_JOB, deleteObjectsHandler } from "./modules/files/delete-objects.job.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { FILE_THUMBNAIL_JOB, thumbnailHandler } from "./modules/files/thumbnail.job.js";
@@ -17,7 +18,12 @@ import { type Mailer, openMailer } from "./platform/mailer/index.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
-export const JOB_SCHEDULES: JobSchedule[] = [{ name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS }];
+export function jobSchedules(backups: Pick<BackupsConfig, "schedule">): JobSchedule[] {
+  return [
+    { name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS },
+    ...(backups.schedule ? [{ name: BACKUP_JOB, cron: backups.schedule }] : []),
+  ];
+}
 
 /**
  * Every job Kaira runs, by name: the worker's side of the composition root. The API process
@@ -29,6 +35,7 @@ export function createJobHandlers(deps: {
   storage: ObjectStorage;
   jobs: JobQueue;
   logger: Logger;
+  backups: BackupsConfig;
 }): Record<string, JobHandler> {
   const db = deps.database.db;
   const transfers = createTransfersRepository(db);
@@ -39,6 +46,12 @@ export function createJobHandlers(deps: {
     [WELCOME_EMAIL_JOB]: welcomeEmailHandler({
       usersRepository: createUsersRepository(db),
       mailer: deps.mailer,
+    }),
+    [BACKUP_JOB]: backupHandler({
+      database: deps.database,
+      storage: deps.storage,
+      config: deps.backups,
+      logger: deps.logger,
     }),
     [CLEANUP_JOB]: cleanupHandler({
       deleteExpiredRefreshTokens: createRefreshTokensRepository(db).deleteExpired,
@@ -102,11 +115,18 @@ export function logJobEvents(logger: Logger): (event: JobEvent) => void {
 /** Starts processing every job in this process. */
 export function startJobProcessing(
   queue: JobQueue,
-  deps: { database: Database; mailer: Mailer; storage: ObjectStorage; logger: Logger; concurrency: number },
+  deps: {
+    database: Database;
+    mailer: Mailer;
+    storage: ObjectStorage;
+    logger: Logger;
+    concurrency: number;
+    backups: BackupsConfig;
+  },
 ): void {
   queue.work({
     handlers: createJobHandlers({ ...deps, jobs: queue }),
-    schedules: JOB_SCHEDULES,
+    schedules: jobSchedules(deps.backups),
     concurrency: deps.concurrency,
     onEvent: logJobEvents(deps.logger),
   });
@@ -139,7 +159,14 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   );
   // Workers on other machines need the API's file storage: DATA_DIR/files on shared storage.
   const storage = openStorage(config);
-  startJobProcessing(queue, { database, mailer, storage, logger, concurrency: config.jobs.concurrency });
+  startJobProcessing(queue, {
+    database,
+    mailer,
+    storage,
+    logger,
+    concurrency: config.jobs.concurrency,
+    backups: config.backups,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

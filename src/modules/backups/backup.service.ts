@@ -70,6 +70,36 @@ export interface BackupDeps {
   storage: ObjectStorage;
 }
 
+export interface BackupFile {
+  name: string;
+  size: number;
+  createdAt: Date;
+}
+
+/** The complete archives in `dir`, newest first (partial ones are hidden dot-files). */
+export async function listBackups(dir: string): Promise<BackupFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  const files: BackupFile[] = [];
+  for (const name of names.filter((n) => BACKUP_FILE_PATTERN.test(n))) {
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    if (info?.isFile()) files.push({ name, size: info.size, createdAt: info.mtime });
+  }
+  return files.sort((a, b) => (a.name < b.name ? 1 : -1));
+}
+
+/** Deletes all but the newest `keep` archives; returns the names removed. */
+export async function pruneBackups(dir: string, keep: number): Promise<string[]> {
+  const stale = (await listBackups(dir)).slice(keep).map((file) => file.name);
+  for (const name of stale) await rm(join(dir, name), { force: true });
+  return stale;
+}
+
 /** A stored file the snapshot lists vanished before it was copied: a new snapshot will not list it. */
 export class FileChangedDuringBackupError extends Error {
   constructor(key: string) {
