@@ -104,6 +104,9 @@ cleanup() {
   if ((rc == 0)); then log "PASS in $((SECONDS - started_at))s"; else log "FAILED (exit $rc)"; fi
 }
 trap cleanup EXIT
+# A stop by signal is a failure, reported and cleaned up as one.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # --- images ---------------------------------------------------------------------------------
 missing_third_party=0

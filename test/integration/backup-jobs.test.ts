@@ -82,7 +82,7 @@ describe("backups as jobs", { timeout: 120_000 }, () => {
   });
 });
 
-describe("a backup that cannot be written", { timeout: 120_000 }, () => {
+describe("a backup that cannot be written", { timeout: 240_000 }, () => {
   it("ends as a failed job", async () => {
     const blocker = join(tmpdir(), `kaira-not-a-dir-${randomBytes(4).toString("hex")}`);
     await writeFile(blocker, "a file where the backup directory should be");
@@ -110,7 +110,7 @@ describe("a backup that cannot be written", { timeout: 120_000 }, () => {
             (j) => j.name === "backup.create",
           );
         },
-        60_000,
+        150_000,
         "the failed backup job",
       );
       expect(failed.error).toMatch(/ENOTDIR|not a directory/i);
