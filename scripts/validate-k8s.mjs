@@ -14,7 +14,8 @@ import { parseAllDocuments } from "yaml";
 export async function validateKustomization(dir) {
   const problems = [];
   const kustomizationPath = join(dir, "kustomization.yaml");
-  if (!existsSync(kustomizationPath)) return { problems: [`${kustomizationPath} does not exist`], objects: [] };
+  if (!existsSync(kustomizationPath))
+    return { problems: [`${kustomizationPath} does not exist`], objects: [] };
   const kustomization = parseYaml(kustomizationPath, problems)[0];
   if (kustomization?.kind !== "Kustomization") problems.push("kustomization.yaml is not a Kustomization");
   const objects = [];
@@ -56,7 +57,8 @@ function parseYaml(path, problems) {
 }
 
 async function modelFor(apiVersion, kind) {
-  if (typeof apiVersion !== "string" || typeof kind !== "string" || !/^[A-Za-z]+$/.test(kind)) return undefined;
+  if (typeof apiVersion !== "string" || typeof kind !== "string" || !/^[A-Za-z]+$/.test(kind))
+    return undefined;
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
   try {
     const module = await import(`kubernetes-models/${apiVersion}/${kind}`);
@@ -70,24 +72,37 @@ function crossReferenceProblems(objects) {
   const problems = [];
   const named = (kind) => new Map(objects.filter((o) => o.kind === kind).map((o) => [o.metadata?.name, o]));
   const deployments = named("Deployment");
-  const defined = { ConfigMap: named("ConfigMap"), Secret: named("Secret"), PersistentVolumeClaim: named("PersistentVolumeClaim") };
+  const defined = {
+    ConfigMap: named("ConfigMap"),
+    Secret: named("Secret"),
+    PersistentVolumeClaim: named("PersistentVolumeClaim"),
+  };
   const matches = (selector, labels) =>
-    Object.entries(selector ?? {}).every(([key, value]) => labels?.[key] === value) && Object.keys(selector ?? {}).length > 0;
+    Object.entries(selector ?? {}).every(([key, value]) => labels?.[key] === value) &&
+    Object.keys(selector ?? {}).length > 0;
   const podLabels = [...deployments.values()].map((d) => d.spec?.template?.metadata?.labels ?? {});
 
   for (const object of objects) {
     const where = `${object.kind}/${object.metadata?.name}`;
     if (object.kind === "Service" && !podLabels.some((labels) => matches(object.spec?.selector, labels)))
       problems.push(`${where}: its selector matches no Deployment's pods`);
-    if (object.kind === "PodDisruptionBudget" && !podLabels.some((labels) => matches(object.spec?.selector?.matchLabels, labels)))
+    if (
+      object.kind === "PodDisruptionBudget" &&
+      !podLabels.some((labels) => matches(object.spec?.selector?.matchLabels, labels))
+    )
       problems.push(`${where}: its selector matches no Deployment's pods`);
     if (object.kind === "HorizontalPodAutoscaler") {
       const target = object.spec?.scaleTargetRef;
-      if (target?.kind !== "Deployment" || !deployments.has(target?.name)) problems.push(`${where}: targets no Deployment defined here`);
+      if (target?.kind !== "Deployment" || !deployments.has(target?.name))
+        problems.push(`${where}: targets no Deployment defined here`);
     }
-    if (object.kind === "Deployment" && !matches(object.spec?.selector?.matchLabels, object.spec?.template?.metadata?.labels))
+    if (
+      object.kind === "Deployment" &&
+      !matches(object.spec?.selector?.matchLabels, object.spec?.template?.metadata?.labels)
+    )
       problems.push(`${where}: its selector does not match its own pod template`);
-    const podSpec = object.kind === "Deployment" || object.kind === "Job" ? object.spec?.template?.spec : undefined;
+    const podSpec =
+      object.kind === "Deployment" || object.kind === "Job" ? object.spec?.template?.spec : undefined;
     if (!podSpec) continue;
     for (const container of podSpec.containers ?? []) {
       for (const source of container.envFrom ?? []) {
@@ -99,7 +114,8 @@ function crossReferenceProblems(objects) {
     }
     for (const volume of podSpec.volumes ?? []) {
       const claim = volume.persistentVolumeClaim?.claimName;
-      if (claim && !defined.PersistentVolumeClaim.has(claim)) problems.push(`${where}: PersistentVolumeClaim ${claim} is not defined`);
+      if (claim && !defined.PersistentVolumeClaim.has(claim))
+        problems.push(`${where}: PersistentVolumeClaim ${claim} is not defined`);
     }
   }
   return problems;
@@ -112,5 +128,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`${dir}: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     process.exit(1);
   }
-  console.log(`${dir}: ${objects.length} objects valid against the Kubernetes schemas, references consistent`);
+  console.log(
+    `${dir}: ${objects.length} objects valid against the Kubernetes schemas, references consistent`,
+  );
 }
