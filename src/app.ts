@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AccessLog } from "./http/access-log.js";
+import { ProblemRef } from "./http/openapi.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
 import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
@@ -42,6 +43,7 @@ import { createPostsService, toPostResponse } from "./modules/posts/posts.servic
 import { createSearchRepository } from "./modules/search/search.repository.js";
 import { searchRoutes } from "./modules/search/search.routes.js";
 import { createSearchService } from "./modules/search/search.service.js";
+import { createSearchAdmission } from "./modules/search/search-admission.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
@@ -76,6 +78,11 @@ export interface AppDependencies {
   storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
+  /** Behaviour only tests may ask for; nothing in configuration reaches these. */
+  testHooks?: {
+    /** Every search first takes this long (on PostgreSQL inside its statement, holding its connection). */
+    searchDelayMs?: number;
+  };
 }
 
 export interface AppLifecycle {
@@ -96,7 +103,11 @@ const API_DESCRIPTION = `Kaira's public API, version 1.
 
 Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and the \`request_id\`;
 validation errors are 422 with \`errors[].loc\` naming each field. Lists are keyset-paginated:
-pass \`next_cursor\` back as \`cursor\`. Trailing slashes are ignored.`;
+pass \`next_cursor\` back as \`cursor\`. Trailing slashes are ignored.
+
+Under overload any route may answer 503 with \`Retry-After\`: \`database_busy\` (no database
+connection came free in time) or \`database_timeout\` (a statement ran past the general
+statement timeout). Search has limits of its own (see the search routes).`;
 
 /**
  * The composition root: every adapter, service and route is wired here, once. `main.ts`
@@ -254,7 +265,34 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       return postIds;
     },
   };
-  const searchService = createSearchService({ searchRepository: createSearchRepository(db) });
+  const searchRepositoryOptions = {
+    rankWindow: config.search.rankWindow,
+    // A slow search holds a real connection on PostgreSQL. The embedded database would stop
+    // the whole process for a statement's duration, so there the delay is spent beside it.
+    ...(deps.testHooks?.searchDelayMs && deps.database.kind === "postgres"
+      ? { sleepForTestsMs: deps.testHooks.searchDelayMs }
+      : {}),
+  };
+  const embeddedSearchDelayMs = deps.database.kind === "postgres" ? 0 : (deps.testHooks?.searchDelayMs ?? 0);
+  const searchService = createSearchService({
+    runSearch: (timeoutMs, work) =>
+      deps.database.withStatementTimeout(timeoutMs, async (tx) => {
+        if (embeddedSearchDelayMs) await new Promise((resolve) => setTimeout(resolve, embeddedSearchDelayMs));
+        return work(createSearchRepository(tx, searchRepositoryOptions));
+      }),
+    admission: createSearchAdmission({
+      concurrency: config.search.concurrency,
+      // A short queue: as many waiting as running, so a burst is smoothed, not stored up.
+      queueLength: config.search.concurrency,
+      perClient: config.search.concurrencyPerClient,
+    }),
+    timeoutMs: config.search.timeoutMs,
+    onTimeout: (route) =>
+      app.log.warn(
+        { event: "search.timeout", route, timeout_ms: config.search.timeoutMs },
+        "search stopped by its timeout",
+      ),
+  });
   const transfersRepository = createTransfersRepository(db);
   const transfersService = createTransfersService({
     transfersRepository,
@@ -312,6 +350,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(
     async (api) => {
+      // Any route that reads the database may find it overloaded (503 database_busy or
+      // database_timeout, with Retry-After); every API route documents it.
+      api.addHook("onRoute", (route) => {
+        const schema = route.schema as { response?: Record<string, unknown>; hide?: boolean } | undefined;
+        if (!schema || schema.hide) return;
+        schema.response = { 503: ProblemRef, ...schema.response };
+      });
       await api.register(authRoutes, { authService });
       await api.register(usersRoutes, { usersService });
       await api.register(postsRoutes, { postsService });

@@ -17,6 +17,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Size of the PostgreSQL connection pool per process. */
   databasePoolSize: number;
+  /** Longest any statement may run (PostgreSQL cancels it); 0 means no limit. */
+  databaseStatementTimeoutMs: number;
   redisUrl: string | undefined;
   dataDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -44,6 +46,7 @@ export interface Config {
   mail: MailConfig;
   uploads: UploadsConfig;
   backups: BackupsConfig;
+  search: SearchConfig;
 }
 
 export interface BackupsConfig {
@@ -53,6 +56,17 @@ export interface BackupsConfig {
   dir: string;
   /** Scheduled backups kept; older ones are deleted after each successful backup. */
   keep: number;
+}
+
+export interface SearchConfig {
+  /** A search or suggestion answers within this (queue wait included), else 503 `search_timeout`. */
+  timeoutMs: number;
+  /** Searches running at once in this process; more wait in a queue as long, then 503. */
+  concurrency: number;
+  /** Searches one client (user, or address when anonymous) may run at once; more get 429. */
+  concurrencyPerClient: number;
+  /** A query matching more posts than this ranks only the newest this many. */
+  rankWindow: number;
 }
 
 export interface UploadsConfig {
@@ -111,6 +125,9 @@ export interface AuthConfig {
   /** First throttle period; it doubles with each further failure, up to the failure window. */
   lockoutSeconds: number;
 }
+
+/** Searches at once on PostgreSQL unless SEARCH_CONCURRENCY says otherwise (never the whole pool). */
+export const DEFAULT_SEARCH_CONCURRENCY = 4;
 
 /** The weakest secret we accept: 32 characters (256 bits if random, as HS256 needs). */
 export const MIN_SECRET_LENGTH = 32;
@@ -272,6 +289,33 @@ function readCron(env: Env, name: string): string | undefined {
   return value;
 }
 
+/**
+ * Searches get fewer database connections than the pool holds, so whatever they do the rest
+ * of the API (sign-in, writes, jobs, the outbox relay) always finds one. The embedded
+ * database has a single connection: one search at a time, interleaved with everything else.
+ */
+function readSearch(env: Env, poolSize: number | undefined): SearchConfig {
+  const concurrency = readInt(
+    env,
+    "SEARCH_CONCURRENCY",
+    poolSize === undefined ? 1 : Math.max(1, Math.min(DEFAULT_SEARCH_CONCURRENCY, poolSize - 1)),
+    1,
+    1000,
+  );
+  if (poolSize !== undefined && poolSize > 1 && concurrency >= poolSize) {
+    throw new ConfigError(
+      "SEARCH_CONCURRENCY",
+      `must be below DATABASE_POOL_SIZE (${poolSize}), so searches never take every connection`,
+    );
+  }
+  return {
+    timeoutMs: readInt(env, "SEARCH_TIMEOUT_MS", 2_000, 50, 600_000),
+    concurrency,
+    concurrencyPerClient: readInt(env, "SEARCH_CONCURRENCY_PER_CLIENT", 2, 1, 1000),
+    rankWindow: readInt(env, "SEARCH_RANK_WINDOW", 10_000, 1, 10_000_000),
+  };
+}
+
 export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Config {
   const nodeEnv = readEnum(env, "NODE_ENV", ["development", "production", "test"] as const, "development");
   const adminEmail = readOptional(env, "ADMIN_EMAIL");
@@ -288,12 +332,14 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
   const dataDir = resolve(readString(env, "DATA_DIR", "./data"));
   const databaseUrl = readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
   const redisUrl = readUrl(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const databasePoolSize = readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000);
   return {
     nodeEnv,
     host: readString(env, "HOST", "0.0.0.0"),
     port: readInt(env, "PORT", 9000, 0, 65535),
     databaseUrl,
-    databasePoolSize: readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
+    databasePoolSize,
+    databaseStatementTimeoutMs: readInt(env, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 0, 86_400_000),
     redisUrl,
     dataDir,
     logLevel: readEnum(
@@ -337,6 +383,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       dir: resolve(readString(env, "BACKUP_DIR", resolve(dataDir, "backups"))),
       keep: readInt(env, "BACKUP_KEEP", 7, 1, 10_000),
     },
+    search: readSearch(env, databaseUrl === undefined ? undefined : databasePoolSize),
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };
 }

@@ -19,7 +19,7 @@ import { openEmbeddedDatabase } from "../platform/database/embedded.js";
 import { openDatabase } from "../platform/database/index.js";
 import { openStorage } from "../platform/storage/index.js";
 import { runWorker } from "../worker.js";
-import { DEMO_PASSWORD, seedDemoData } from "./seed.js";
+import { DEFAULT_VOCABULARY, DEMO_PASSWORD, MAX_VOCABULARY, seedDemoData } from "./seed.js";
 
 const USAGE = `Usage: kaira <command> [options]
 
@@ -27,7 +27,9 @@ Commands:
   serve                          run the API (default port 9000)
   worker                         run background jobs (needs DATABASE_URL; BullMQ with REDIS_URL)
   migrate                        apply pending database migrations
-  seed [--users N] [--posts M]   fill the database with demo data (defaults: 100 users, 1000 posts)
+  seed [--users N] [--posts M] [--vocabulary V]
+                                 fill the database with demo data (defaults: 100 users, 1000 posts,
+                                 text drawn from 26 words; a larger V gives common and rare words)
   create-admin [--email E] [--password P]
                                  create an admin account unless the email exists
                                  (defaults: ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -83,19 +85,24 @@ async function run(argv: string[]): Promise<void> {
     case "seed": {
       const { values } = parseArgs({
         args: rest,
-        options: { users: { type: "string" }, posts: { type: "string" } },
+        options: { users: { type: "string" }, posts: { type: "string" }, vocabulary: { type: "string" } },
       });
       const counts = {
         users: positiveInt("users", values.users, 100),
         posts: positiveInt("posts", values.posts, 1000),
       };
+      const vocabulary = positiveInt("vocabulary", values.vocabulary, DEFAULT_VOCABULARY);
+      if (vocabulary < 2 || vocabulary > MAX_VOCABULARY)
+        throw new UsageError(`--vocabulary must be between 2 and ${MAX_VOCABULARY}`);
       const database = await openDatabase(loadConfig());
       try {
         await database.migrate();
         const started = performance.now();
         await seedDemoData(database, createArgon2Hasher(), {
           ...counts,
+          vocabulary,
           progress: process.stderr.isTTY === true,
+          onProgress: (line) => process.stderr.write(`${line}\n`),
         });
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         console.log(

@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../src/app.js";
+import { type AppDependencies, buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { openCache } from "../../src/platform/cache/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
@@ -23,7 +23,10 @@ export interface TestApp {
 }
 
 /** The real app on a fresh database of its own; `env` overrides settings like a user would. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  testHooks?: AppDependencies["testHooks"],
+): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
@@ -44,7 +47,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   // Pub/sub channels get the same per-file prefix, so files never hear each other's events.
   const pubsub = openPubSub(config, cachePrefix);
   const jobs = openJobQueue(config, db.database.db, { redisPrefix: `${cachePrefix}bull` });
-  const app = await buildApp(config, { database: db.database, cache, pubsub, jobs });
+  const app = await buildApp(config, {
+    database: db.database,
+    cache,
+    pubsub,
+    jobs,
+    ...(testHooks ? { testHooks } : {}),
+  });
   app.addHook("onClose", async () => {
     await jobs.close(1_000);
     await cache.close();

@@ -17,6 +17,30 @@ describe("loadConfig", () => {
     expect(config.corsOrigins).toEqual([]);
   });
 
+  it("bounds search by default and keeps its concurrency below the PostgreSQL pool", () => {
+    expect(loadConfig({}).search).toEqual({
+      timeoutMs: 2000,
+      concurrency: 1,
+      concurrencyPerClient: 2,
+      rankWindow: 10_000,
+    });
+    expect(loadConfig({}).databaseStatementTimeoutMs).toBe(30_000);
+    const onPostgres = { DATABASE_URL: "postgres://u:p@db:5432/kaira" };
+    expect(loadConfig(onPostgres).search.concurrency).toBe(4);
+    expect(loadConfig({ ...onPostgres, DATABASE_POOL_SIZE: "3" }).search.concurrency).toBe(2);
+    expect(() => loadConfig({ ...onPostgres, SEARCH_CONCURRENCY: "10" })).toThrow(
+      /SEARCH_CONCURRENCY.*below/,
+    );
+    expect(
+      loadConfig({
+        ...onPostgres,
+        SEARCH_CONCURRENCY: "6",
+        SEARCH_TIMEOUT_MS: "500",
+        SEARCH_RANK_WINDOW: "100",
+      }).search,
+    ).toMatchObject({ concurrency: 6, timeoutMs: 500, rankWindow: 100 });
+  });
+
   it("reads and types every kind of value", () => {
     const config = loadConfig({
       PORT: "8080",

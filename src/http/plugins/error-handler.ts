@@ -1,17 +1,20 @@
 import type { ErrorObject } from "ajv";
 import type { FastifyError, FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import { databaseOverloadOf } from "../../platform/database/index.js";
 import { DomainError, ValidationFailedError } from "../errors.js";
 import { problem } from "../problem.js";
 import { toFieldErrors } from "../validation.js";
 
 const PROBLEM_TYPE = "application/problem+json; charset=utf-8";
+const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The one place errors become responses. Domain errors keep their status and `code`;
  * schema failures become 422 with FastAPI-style `errors[].loc`; client mistakes Fastify
  * detects (bad JSON, too large, wrong media type) keep their 4xx; everything else is a 500
- * that says nothing about its cause to the client and logs it with the request id.
+ * that says nothing about its cause to the client and logs it with the request id — except
+ * database overload (a pool wait or statement timeout), which is a 503 with Retry-After.
  */
 export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -35,6 +38,20 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
     if (status >= 400 && status < 500) {
       const code = (error.code ?? "bad_request").replace(/^FST_(ERR_)?/, "").toLowerCase();
       return reply.code(status).send(problem(status, code, error.message, request.id));
+    }
+    // Load, not a fault: no connection came free in time, or a statement ran past the general
+    // timeout. The client may retry; the log says which.
+    const overload = databaseOverloadOf(error);
+    if (overload) {
+      request.log.warn({ err: error, event: `database.${overload}` }, "database overloaded");
+      const [code, detail] =
+        overload === "busy"
+          ? ["database_busy", "The service is busy; try again in a moment"]
+          : ["database_timeout", "The request took too long and was stopped; try again in a moment"];
+      return reply
+        .code(503)
+        .header("retry-after", String(OVERLOAD_RETRY_AFTER_SECONDS))
+        .send(problem(503, code, detail, request.id));
     }
     request.log.error({ err: error }, "unhandled error");
     return reply

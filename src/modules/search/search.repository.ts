@@ -39,6 +39,12 @@ export interface SearchRepository {
   suggestTitles(query: string, limit: number): Promise<TitleSuggestion[]>;
 }
 
+/** Runs repository calls under the search statement timeout: see Database.withStatementTimeout. */
+export type SearchRepositoryRunner = <T>(
+  timeoutMs: number,
+  work: (repository: SearchRepository) => Promise<T>,
+) => Promise<T>;
+
 // 1 divides the rank by 1 + log(document length): repeating a word a hundred times in a long
 // post should not beat a short post about exactly that.
 const RANK_NORMALIZATION = 1;
@@ -48,7 +54,17 @@ const MIN_TYPO_TOLERANT_LENGTH = 4;
 // A prefix typed by a user must match literally: `%` and `_` are not wildcards to them.
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, "\\$&");
 
-export function createSearchRepository(db: Db): SearchRepository {
+export interface SearchRepositoryOptions {
+  /** At most this many matches, the newest, are ranked (see searchPosts). */
+  rankWindow: number;
+  /**
+   * Tests only (never read from configuration): every search statement first sleeps this
+   * long in the database, holding its connection as a slow search would.
+   */
+  sleepForTestsMs?: number;
+}
+
+export function createSearchRepository(db: Db, options: SearchRepositoryOptions): SearchRepository {
   const config = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 
   return {
@@ -56,25 +72,40 @@ export function createSearchRepository(db: Db): SearchRepository {
       // websearch_to_tsquery accepts any text without raising (quotes, operators, `:*` are
       // taken as words or ignored), so user input goes to it as a plain parameter.
       const tsquery = sql`websearch_to_tsquery(${config}, ${query})`;
-      const rank = sql<number>`ts_rank_cd(${posts.searchVector}, ${tsquery}, ${sql.raw(String(RANK_NORMALIZATION))})::float8`;
-      const conditions: (SQL | undefined)[] = [
+      const matchConditions: (SQL | undefined)[] = [
         // Nothing to look for (only stop words or punctuation: '') or only exclusions ('T',
         // which would match nearly every post without using the index): find nothing. The
         // planner evaluates this once, before touching the table.
         sql`querytree(${tsquery}) not in ('', 'T')`,
         sql`${posts.searchVector} @@ ${tsquery}`,
-        after &&
-          sql`(${rank}, ${posts.createdAt}, ${posts.id}) < (${after.rank}::float8, ${after.createdAt}::timestamptz, ${after.id})`,
         authorId !== undefined ? eq(posts.authorId, authorId) : undefined,
         tag !== undefined ? arrayContains(posts.tags, [tag]) : undefined,
+        options.sleepForTestsMs
+          ? sql`(select pg_sleep(${options.sleepForTestsMs / 1000})) is not null`
+          : undefined,
       ];
+      // The bound on a search's cost: ranking scores every candidate, so only the newest
+      // `rankWindow` matches are candidates. A query matching fewer posts ranks all of them; a
+      // broad one (a word in most posts) ranks its newest matches, which PostgreSQL finds by
+      // walking the created_at index backwards instead of reading every match.
+      const candidates = db
+        .select({ id: posts.id, createdAt: posts.createdAt, searchVector: posts.searchVector })
+        .from(posts)
+        .where(and(...matchConditions))
+        .orderBy(desc(posts.createdAt), desc(posts.id))
+        .limit(options.rankWindow)
+        .as("candidates");
+      const rank = sql<number>`ts_rank_cd(${candidates.searchVector}, ${tsquery}, ${sql.raw(String(RANK_NORMALIZATION))})::float8`;
       // Rank and pick the page first; highlights (the costly part) are made for that page only.
       const page = db
-        .select({ id: posts.id, rank: rank.as("rank") })
-        .from(posts)
-        .where(and(...conditions))
+        .select({ id: candidates.id, createdAt: candidates.createdAt, rank: rank.as("rank") })
+        .from(candidates)
+        .where(
+          after &&
+            sql`(${rank}, ${candidates.createdAt}, ${candidates.id}) < (${after.rank}::float8, ${after.createdAt}::timestamptz, ${after.id})`,
+        )
         // By the output column's name, so each row's rank is computed once, not twice.
-        .orderBy(sql`"rank" desc`, desc(posts.createdAt), desc(posts.id))
+        .orderBy(sql`"rank" desc`, desc(candidates.createdAt), desc(candidates.id))
         .limit(limit)
         .as("page");
       // ts_headline parses all the text it is given (about 14 ms for a 100,000-character

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
 import { ProblemRef } from "../../http/openapi.js";
+import { optionalAuth } from "../../http/plugins/authentication.js";
 import { toPostResponse } from "../posts/posts.service.js";
 import {
   SearchPageSchema,
@@ -8,6 +10,15 @@ import {
   SuggestQuerySchema,
 } from "./search.schemas.js";
 import type { SearchService } from "./search.service.js";
+
+/** Whose share of concurrent searches a request counts against: the user, else the address. */
+const searchClientOf = (request: FastifyRequest) =>
+  request.principal ? `user:${request.principal.userId}` : `address:${request.ip}`;
+
+const OVERLOAD_DESCRIPTION =
+  "503 (`search_busy`: every search slot and queue place is taken; `search_timeout`: the search ran " +
+  "past `SEARCH_TIMEOUT_MS` and was stopped; `database_busy`) and 429 (`too_many_searches`: this " +
+  "client already runs `SEARCH_CONCURRENCY_PER_CLIENT` searches) carry `Retry-After` in seconds.";
 
 export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchService }> = async (
   app,
@@ -23,20 +34,28 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
           "Matches titles, content and tags (English stemming, stop words ignored). Results are ordered by " +
           "relevance (`rank`), then newest first, and paginated with `next_cursor`. Each item is a post as " +
           "in `GET /posts` plus `rank` and `highlight`: escaped HTML whose only markup is " +
-          "`<mark>`…`</mark>` around matched words, safe to insert into a page as is.",
+          "`<mark>`…`</mark>` around matched words, safe to insert into a page as is.\n\n" +
+          "A query matching more than `SEARCH_RANK_WINDOW` posts (default 10,000) ranks only its newest " +
+          "`SEARCH_RANK_WINDOW` matches: older matches of such a broad query are not returned. A narrower " +
+          "query ranks every match.\n\n" +
+          OVERLOAD_DESCRIPTION,
+        security: optionalAuth,
         querystring: SearchQuerySchema,
-        response: { 200: SearchPageSchema, 422: ProblemRef },
+        response: { 200: SearchPageSchema, 422: ProblemRef, 429: ProblemRef, 503: ProblemRef },
       },
     },
     async (request) => {
       const { q, limit, cursor, author_id, tag } = request.query;
-      const page = await searchService.searchPosts({
-        q,
-        limit,
-        ...(cursor !== undefined ? { cursor } : {}),
-        ...(author_id !== undefined ? { authorId: author_id } : {}),
-        ...(tag !== undefined ? { tag } : {}),
-      });
+      const page = await searchService.searchPosts(
+        {
+          q,
+          limit,
+          ...(cursor !== undefined ? { cursor } : {}),
+          ...(author_id !== undefined ? { authorId: author_id } : {}),
+          ...(tag !== undefined ? { tag } : {}),
+        },
+        searchClientOf(request),
+      );
       return {
         items: page.items.map((hit) => ({
           ...toPostResponse(hit),
@@ -56,11 +75,16 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
         summary: "Title suggestions while typing",
         description:
           "Posts whose title starts with `q`, has a word starting with `q`, or resembles `q` despite a " +
-          "typo or two (trigram similarity), best first. Titles are plain text: escape them when rendering.",
+          "typo or two (trigram similarity), best first. Titles are plain text: escape them when rendering.\n\n" +
+          "Suggestions share the limits of search: " +
+          OVERLOAD_DESCRIPTION,
+        security: optionalAuth,
         querystring: SuggestQuerySchema,
-        response: { 200: SuggestionListSchema, 422: ProblemRef },
+        response: { 200: SuggestionListSchema, 422: ProblemRef, 429: ProblemRef, 503: ProblemRef },
       },
     },
-    async (request) => ({ items: await searchService.suggestTitles(request.query) }),
+    async (request) => ({
+      items: await searchService.suggestTitles(request.query, searchClientOf(request)),
+    }),
   );
 };

@@ -1,8 +1,26 @@
-import { ValidationFailedError } from "../../http/errors.js";
+import { DomainError, ValidationFailedError } from "../../http/errors.js";
+import { databaseOverloadOf } from "../../platform/database/index.js";
 import { decodeCursor, encodeCursor } from "../../shared/cursor.js";
 import type { PostWithAuthor } from "../posts/posts.repository.js";
 import { renderHighlight } from "./highlight.js";
-import type { SearchRepository, TitleSuggestion } from "./search.repository.js";
+import type { SearchRepository, SearchRepositoryRunner, TitleSuggestion } from "./search.repository.js";
+import type { SearchAdmission } from "./search-admission.js";
+
+/** The database cut the search off at SEARCH_TIMEOUT_MS. */
+export class SearchTimeoutError extends DomainError {
+  readonly retryAfterSeconds = 1;
+  constructor() {
+    super(503, "search_timeout", "The search took too long and was stopped; try again or narrow it");
+  }
+}
+
+export interface SearchServiceDependencies {
+  runSearch: SearchRepositoryRunner;
+  admission: SearchAdmission;
+  /** The whole budget of one search or suggestion, waiting for a slot included. */
+  timeoutMs: number;
+  onTimeout?: (route: "search" | "suggest") => void;
+}
 
 export interface SearchPostsInput {
   q: string;
@@ -55,20 +73,49 @@ function assertParseable(q: string): void {
   }
 }
 
-export function createSearchService({ searchRepository }: { searchRepository: SearchRepository }) {
+export function createSearchService({
+  runSearch,
+  admission,
+  timeoutMs,
+  onTimeout,
+}: SearchServiceDependencies) {
+  // Up to half the budget may go to waiting for a slot; the statement gets what is left, so
+  // every search answers (or fails) within timeoutMs plus the time to send the answer.
+  const maxWaitMs = Math.floor(timeoutMs / 2);
+  const admitted = <T>(
+    route: "search" | "suggest",
+    client: string,
+    work: (repository: SearchRepository) => Promise<T>,
+  ): Promise<T> =>
+    admission.run(client, maxWaitMs, async (waitedMs) => {
+      try {
+        return await runSearch(timeoutMs - waitedMs, work);
+      } catch (error) {
+        if (databaseOverloadOf(error) !== "statement_timeout") throw error;
+        onTimeout?.(route);
+        throw new SearchTimeoutError();
+      }
+    });
+
   return {
-    async searchPosts({ q, limit, cursor, authorId, tag }: SearchPostsInput): Promise<SearchPage> {
+    /** `client` identifies the caller for its share of concurrent searches (user or address). */
+    async searchPosts(
+      { q, limit, cursor, authorId, tag }: SearchPostsInput,
+      client: string,
+    ): Promise<SearchPage> {
       assertParseable(q);
       const after = cursor ? decodeCursor(cursor, isSearchCursor) : undefined;
       // One extra row tells whether another page exists without a count query.
-      const rows = await searchRepository.searchPosts({
-        query: q,
-        limit: limit + 1,
-        ...(after ? { after: { rank: after[0], createdAt: after[1], id: after[2] } } : {}),
-        ...(authorId !== undefined ? { authorId } : {}),
-        // Tags are stored lower-case.
-        ...(tag !== undefined ? { tag: tag.toLowerCase() } : {}),
-      });
+      const rows = await admitted("search", client, (repository) =>
+        repository.searchPosts({
+          query: q,
+          limit: limit + 1,
+          ...(after ? { after: { rank: after[0], createdAt: after[1], id: after[2] } } : {}),
+          ...(authorId !== undefined ? { authorId } : {}),
+          // Tags are stored lower-case.
+          ...(tag !== undefined ? { tag: tag.toLowerCase() } : {}),
+        }),
+      );
       const items = rows.slice(0, limit).map(({ headline, ...post }) => ({
         ...post,
         highlight: renderHighlight(headline),
@@ -79,11 +126,14 @@ export function createSearchService({ searchRepository }: { searchRepository: Se
       return { items, nextCursor };
     },
 
-    async suggestTitles({ q, limit }: { q: string; limit: number }): Promise<TitleSuggestion[]> {
+    async suggestTitles(
+      { q, limit }: { q: string; limit: number },
+      client: string,
+    ): Promise<TitleSuggestion[]> {
       // Surrounding blanks are an artefact of typing, not part of the title sought.
       const query = q.trim();
       if (query === "") return [];
-      return searchRepository.suggestTitles(query, limit);
+      return admitted("suggest", client, (repository) => repository.suggestTitles(query, limit));
     },
   };
 }

@@ -23,6 +23,12 @@ export interface Database {
    * recreates the schema its backup was taken at); safe to call from several processes at once.
    */
   migrate(options?: { migrationsFolder?: string }): Promise<void>;
+  /**
+   * Runs `work` with its statements cancelled by the database after `timeoutMs` (a failure
+   * that `databaseOverloadOf` reports as `statement_timeout`). Not every adapter can cancel a
+   * running statement: see the embedded one.
+   */
+  withStatementTimeout<T>(timeoutMs: number, work: (db: Db) => Promise<T>): Promise<T>;
   /** Throws when the database does not answer; used by readiness. */
   ping(): Promise<void>;
   /** Calls `listener` for every statement this process sends until the returned function is called. */

@@ -42,6 +42,11 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
     async migrate(options = {}) {
       await migrate(drizzle({ client }), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });
     },
+    // PGlite runs PostgreSQL compiled to WebAssembly on this thread: there is no timer
+    // interrupt to cancel a statement with (statement_timeout is accepted and never fires),
+    // and nothing else runs in the process until the statement ends. What bounds a statement
+    // here is the statement itself, such as the rank window of searches.
+    withStatementTimeout: (_timeoutMs, work) => work(db),
     async ping() {
       await db.execute(sql`select 1`);
     },

@@ -12,6 +12,10 @@ export interface PostgresOptions {
   url: string;
   poolSize: number;
   applicationName?: string;
+  /** Every session's statement_timeout (0 or omitted: none); migrations run without one. */
+  statementTimeoutMs?: number;
+  /** How long a statement waits for a free pooled connection before failing as busy. */
+  poolWaitMs?: number;
 }
 
 /** The distributed adapter: a pooled node-postgres connection to a PostgreSQL server. */
@@ -20,7 +24,9 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     connectionString: options.url,
     max: options.poolSize,
     application_name: options.applicationName ?? "kaira",
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.poolWaitMs ?? 5_000,
+    // Sent at connection start-up: no single statement can hold a connection for minutes.
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     idleTimeoutMillis: 30_000,
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that
@@ -34,6 +40,8 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     async migrate(options = {}) {
       const client = await pool.connect();
       try {
+        // A migration may rewrite a large table; the general statement timeout is for requests.
+        await client.query("set statement_timeout = 0");
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_ID.toString()]);
         try {
           await migrate(drizzle({ client }), {
@@ -41,10 +49,21 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
           });
         } finally {
           await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_ID.toString()]);
+          await client.query("reset statement_timeout");
         }
       } finally {
         client.release();
       }
+    },
+    withStatementTimeout(timeoutMs, work) {
+      // SET LOCAL lasts until the transaction ends, so the connection goes back to the pool
+      // with its general timeout whatever happens.
+      return db.transaction(async (tx) => {
+        await tx.execute(
+          sql`select set_config('statement_timeout', ${String(Math.max(1, Math.round(timeoutMs)))}, true)`,
+        );
+        return work(tx as unknown as Db);
+      });
     },
     async ping() {
       await db.execute(sql`select 1`);

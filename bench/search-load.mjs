@@ -1,0 +1,341 @@
+#!/usr/bin/env node
+// Search under load, on PostgreSQL: do broad searches leave the rest of the API alone?
+// DATABASE_URL is an admin URL (e.g. postgres://postgres@127.0.0.1:5432/postgres).
+//
+//   npm run bench:search-load -- [--db NAME] [--posts N] [--users N] [--vocabulary N]
+//                                [--duration S] [--clients N] [--profile-clients N]
+//
+// 1. The database NAME (default kaira_bench_search_load) is created and filled with the app's
+//    own CLI, `kaira seed --users 50000 --posts 1000000 --vocabulary 5000`, unless it already
+//    holds that many posts (then it is reused: seeding a million posts takes minutes).
+// 2. `kaira serve` on core 0 with the read cache off (CACHE_TTL_SECONDS=0: every profile is
+//    read from the database), the global rate limit off, everything else at its defaults
+//    (pool of 10, SEARCH_CONCURRENCY 4, SEARCH_TIMEOUT_MS 2000, SEARCH_RANK_WINDOW 10000).
+// 3. Idle: `--profile-clients` (2) closed-loop clients read GET /api/v1/users/{id} alone.
+// 4. For each kind of search — common words, rare words, phrases — `--clients` (8) signed-in
+//    users search in closed loops (each its own user, so each has its own per-client share),
+//    while the same profile clients keep reading. Reported: search p50/p99/max, the share of
+//    each status, and the profile p99 beside its idle figure.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import net from "node:net";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const KAIRA_BIN = fileURLToPath(new URL("../bin/kaira.js", import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    db: { type: "string", default: "kaira_bench_search_load" },
+    posts: { type: "string", default: "1000000" },
+    users: { type: "string", default: "50000" },
+    vocabulary: { type: "string", default: "5000" },
+    duration: { type: "string", default: "20" },
+    clients: { type: "string", default: "8" },
+    "profile-clients": { type: "string", default: "2" },
+  },
+});
+const POSTS = Number(values.posts);
+const DURATION_MS = Number(values.duration) * 1000;
+const SEARCH_CLIENTS = Number(values.clients);
+const PROFILE_CLIENTS = Number(values["profile-clients"]);
+const VOCABULARY = Number(values.vocabulary);
+if (!/^[a-z_][a-z0-9_]*$/.test(values.db)) throw new Error("--db must be a plain database name");
+
+const ADMIN_URL = process.env.DATABASE_URL;
+if (!ADMIN_URL) {
+  console.error("DATABASE_URL is required (an admin URL; the benchmark creates its own database)");
+  process.exit(2);
+}
+const benchUrl = (() => {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${values.db}`;
+  return url.toString();
+})();
+
+const STOP_WORDS = new Set(["sit", "do", "ut", "et", "sed"]);
+const log = (line) => process.stderr.write(`${line}\n`);
+const percentile = (sorted, p) =>
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ");
+
+async function withClient(url, fn) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function run(args, env) {
+  const child = spawn(process.execPath, [KAIRA_BIN, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const [code] = await once(child, "exit");
+  if (code !== 0) throw new Error(`kaira ${args.join(" ")} exited with ${code}`);
+}
+
+/** Reuses the database when it already holds the posts; otherwise creates and seeds it. */
+async function prepareDatabase() {
+  const exists = await withClient(ADMIN_URL, async (client) => {
+    const { rows } = await client.query("select 1 from pg_database where datname = $1", [values.db]);
+    return rows.length > 0;
+  });
+  if (exists) {
+    const posts = await withClient(benchUrl, async (client) => {
+      const { rows } = await client
+        .query("select count(*)::int as n from posts")
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      return rows[0].n;
+    });
+    if (posts >= POSTS) {
+      log(`Reusing ${values.db} (${posts} posts).`);
+      return { seededSeconds: undefined, posts };
+    }
+    await withClient(ADMIN_URL, (client) => client.query(`drop database ${values.db} with (force)`));
+  }
+  await withClient(ADMIN_URL, (client) => client.query(`create database ${values.db}`));
+  log(`Seeding ${values.db}: ${values.users} users, ${POSTS} posts, ${VOCABULARY} words…`);
+  const started = performance.now();
+  await run(["seed", "--users", values.users, "--posts", String(POSTS), "--vocabulary", String(VOCABULARY)], {
+    ...process.env,
+    DATABASE_URL: benchUrl,
+  });
+  const seededSeconds = (performance.now() - started) / 1000;
+  await withClient(benchUrl, (client) => client.query("vacuum analyze posts"));
+  return { seededSeconds, posts: POSTS };
+}
+
+async function freePort() {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+async function startKaira() {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: benchUrl,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "error",
+    RATE_LIMIT_PER_MINUTE: "0",
+    CACHE_TTL_SECONDS: "0",
+    NODE_ENV: "development",
+  };
+  delete env.REDIS_URL;
+  const child = spawn("taskset", ["-c", "0", process.execPath, KAIRA_BIN, "serve"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  let exited = false;
+  const exit = once(child, "exit").then(() => {
+    exited = true;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) throw new Error("kaira serve exited before it was ready");
+    try {
+      if ((await fetch(`${base}/health/ready`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error("kaira serve not ready after 120 s");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return {
+    base,
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      await exit;
+    },
+  };
+}
+
+async function signUp(base, n) {
+  const suffix = `${Date.now().toString(36)}_${n}`;
+  const body = { email: `load_${suffix}@example.com`, username: `load_${suffix}`, password: "LoadBench-123" };
+  const created = await fetch(`${base}/api/v1/users`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (created.status !== 201) throw new Error(`sign-up: ${created.status} ${await created.text()}`);
+  const { id } = await created.json();
+  const token = await fetch(`${base}/api/v1/auth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ username: body.username, password: body.password }),
+  });
+  if (token.status !== 200) throw new Error(`login: ${token.status}`);
+  return { id, access: (await token.json()).access_token };
+}
+
+/** A closed-loop client: sends the next request as soon as the last answered. */
+async function closedLoop(until, nextRequest, record) {
+  while (performance.now() < until) {
+    const { url, headers } = nextRequest();
+    const started = performance.now();
+    let status;
+    let code;
+    try {
+      const res = await fetch(url, { headers });
+      status = res.status;
+      const body = await res.text();
+      if (status !== 200) code = JSON.parse(body).code;
+    } catch {
+      status = "error";
+    }
+    record(performance.now() - started, status, code);
+  }
+}
+
+function summary(latencies, outcomes) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1),
+    outcomes,
+  };
+}
+
+async function measure(base, profileIds, searchClients, queries) {
+  const until = performance.now() + DURATION_MS;
+  const profile = [];
+  const profileOutcomes = {};
+  const search = [];
+  const searchOutcomes = {};
+  const count = (outcomes, status, code) => {
+    const key = code ? `${status} ${code}` : String(status);
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+  };
+  let nextProfile = 0;
+  let nextQuery = 0;
+  await Promise.all([
+    ...Array.from({ length: PROFILE_CLIENTS }, () =>
+      closedLoop(
+        until,
+        () => ({ url: `${base}/api/v1/users/${profileIds[nextProfile++ % profileIds.length]}` }),
+        (ms, status, code) => {
+          profile.push(ms);
+          count(profileOutcomes, status, code);
+        },
+      ),
+    ),
+    ...(queries
+      ? searchClients.map((client) =>
+          closedLoop(
+            until,
+            () => ({
+              url: `${base}/api/v1/search/posts?q=${encodeURIComponent(queries[nextQuery++ % queries.length])}`,
+              headers: { authorization: `Bearer ${client.access}` },
+            }),
+            (ms, status, code) => {
+              search.push(ms);
+              count(searchOutcomes, status, code);
+            },
+          ),
+        )
+      : []),
+  ]);
+  return { profile: summary(profile, profileOutcomes), search: summary(search, searchOutcomes) };
+}
+
+async function main() {
+  const { register } = await import("tsx/esm/api");
+  register();
+  const { seedVocabulary } = await import("../src/cli/seed.ts");
+  // The seed draws word i with a skew: the first words are in most posts, the last in few.
+  // Lorem words that are English stop words would find nothing; they are left out.
+  const words = seedVocabulary(VOCABULARY).filter((word) => !STOP_WORDS.has(word));
+  const common = words.slice(0, 8);
+  const rare = words.slice(-400);
+  const queries = {
+    "common words": [...common, `${common[0]} ${common[1]}`, `${common[2]} ${common[3]}`],
+    "rare words": rare,
+    phrases: Array.from({ length: 40 }, (_, i) => `"${words[i % 20]} ${words[(i * 7 + 3) % 20]}"`),
+  };
+
+  const { seededSeconds, posts } = await prepareDatabase();
+  const server = await startKaira();
+  try {
+    const searchers = [];
+    for (let i = 0; i < SEARCH_CLIENTS; i++) searchers.push(await signUp(server.base, i));
+    const profileIds = await withClient(benchUrl, async (client) => {
+      const { rows } = await client.query("select id from users order by random() limit 1000");
+      return rows.map((row) => row.id);
+    });
+    // Warm-up: the profile path and a few searches.
+    await measure(server.base, profileIds, searchers.slice(0, 1), null);
+
+    const startLoad = loadAverage();
+    log("Idle: profiles only…");
+    const idle = await measure(server.base, profileIds, [], null);
+    const rows = [];
+    for (const [kind, list] of Object.entries(queries)) {
+      log(`${kind}: ${SEARCH_CLIENTS} search clients + profiles…`);
+      rows.push({ kind, ...(await measure(server.base, profileIds, searchers, list)) });
+    }
+    const idleAfter = await measure(server.base, profileIds, [], null);
+    const endLoad = loadAverage();
+
+    const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : "—");
+    const share = (outcomes, n) =>
+      Object.entries(outcomes)
+        .sort((a, b) => b[1] - a[1])
+        .map(([key, count]) => `${key}: ${((100 * count) / n).toFixed(1)}%`)
+        .join(", ");
+    const out = [];
+    out.push(
+      `Run ${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()} · ` +
+        `load average (1/5/15 min) at start ${startLoad}, at end ${endLoad}`,
+    );
+    out.push("");
+    out.push(
+      `${posts} posts (${seededSeconds ? `seeded in ${seededSeconds.toFixed(0)} s` : "reused"}), vocabulary ${VOCABULARY} · ` +
+        `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops, ${DURATION_MS / 1000} s per row · ` +
+        "read cache off · Kaira on core 0, PostgreSQL unpinned",
+    );
+    out.push("");
+    out.push(
+      "| searches | search req/s | search p50 ms | search p99 ms | search max ms | search outcomes | profile req/s | profile p99 ms | profile p99 ÷ idle | profile outcomes |",
+    );
+    out.push("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |");
+    const idleP99 = idle.profile.p99;
+    const line = (kind, r) =>
+      `| ${kind} | ${r.search.n ? fmt(r.search.n / (DURATION_MS / 1000)) : "—"} | ${fmt(r.search.p50)} | ${fmt(r.search.p99)} | ${fmt(r.search.max)} | ${r.search.n ? share(r.search.outcomes, r.search.n) : "—"} | ${fmt(r.profile.n / (DURATION_MS / 1000))} | ${fmt(r.profile.p99)} | ${(r.profile.p99 / idleP99).toFixed(2)}× | ${share(r.profile.outcomes, r.profile.n)} |`;
+    out.push(line("none (idle)", idle));
+    for (const row of rows) out.push(line(row.kind, row));
+    out.push(line("none (idle, after)", idleAfter));
+    out.push("");
+    out.push(
+      `Queries — common: ${queries["common words"].join(", ")}; rare: ${rare.slice(0, 3).join(", ")}, … (400); phrases: ${queries.phrases.slice(0, 3).join(", ")}, … (40)`,
+    );
+    console.log(out.join("\n"));
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
