@@ -10,9 +10,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AccessLog } from "./http/access-log.js";
+import { metricsRoutes } from "./http/metrics-endpoint.js";
 import { ProblemRef } from "./http/openapi.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
 import { errorHandlerPlugin } from "./http/plugins/error-handler.js";
+import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { ProblemSchema } from "./http/problem.js";
@@ -58,6 +60,8 @@ import { createReadThroughCache } from "./platform/cache/read-through.js";
 import type { Database } from "./platform/database/index.js";
 import { type JobQueue, openJobQueue } from "./platform/jobs/index.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
+import { type Metrics, noMetrics, sqlOperation } from "./platform/metrics/metrics.js";
+import { createMetrics } from "./platform/metrics/prometheus.js";
 import { openPubSub, type PubSub } from "./platform/pubsub/index.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 import { settledWithin } from "./shared/timeouts.js";
@@ -78,6 +82,8 @@ export interface AppDependencies {
   storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
+  /** Where metrics are recorded; when omitted, a registry of this app's own (or none when metrics are off). */
+  metrics?: Metrics;
   /** Behaviour only tests may ask for; nothing in configuration reaches these. */
   testHooks?: {
     /** Every search first takes this long (on PostgreSQL inside its statement, holding its connection). */
@@ -96,6 +102,7 @@ declare module "fastify" {
     database: Database;
     cache: Cache;
     jobs: JobQueue;
+    metrics: Metrics;
   }
 }
 
@@ -128,6 +135,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("database", deps.database);
+  const metrics = deps.metrics ?? (config.metrics.enabled ? createMetrics() : noMetrics);
+  app.decorate("metrics", metrics);
+  await app.register(httpMetricsPlugin, { metrics });
+  const stopTimingQueries = deps.database.onQueryTimed((query) =>
+    metrics.dbQueryDuration.observe({ operation: sqlOperation(query.sql) }, query.seconds),
+  );
+  app.addHook("onClose", async () => stopTimingQueries());
+  metrics.observe({ databasePool: () => deps.database.poolStats() });
   const cache = deps.cache ?? openCache(config);
   if (!deps.cache) app.addHook("onClose", async () => cache.close());
   app.decorate("cache", cache);
@@ -142,7 +157,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
-  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute });
+  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute, metrics });
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {
@@ -195,14 +210,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.
   let lastCacheWarning = 0;
-  const readThrough = createReadThroughCache(cache, {
-    ttlMs: config.cacheTtlSeconds * 1000,
-    onError: (error) => {
-      if (Date.now() - lastCacheWarning < 10_000) return;
-      lastCacheWarning = Date.now();
-      app.log.warn({ err: error, event: "cache.unavailable" }, "reading from the database");
-    },
-  });
+  const readThrough = (name: string) =>
+    createReadThroughCache(cache, {
+      ttlMs: config.cacheTtlSeconds * 1000,
+      onError: (error) => {
+        metrics.cacheErrors.inc({ cache: name });
+        if (Date.now() - lastCacheWarning < 10_000) return;
+        lastCacheWarning = Date.now();
+        app.log.warn({ err: error, event: "cache.unavailable" }, "reading from the database");
+      },
+      onLookup: (_key, hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: name }),
+    });
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const db = deps.database.db;
   const jobs = deps.jobs ?? openJobQueue(config, db);
@@ -216,7 +234,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       const user = await usersRepository.findById(userId);
       return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role as Role };
     },
-    (error) => app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database"),
+    (error) => {
+      metrics.cacheErrors.inc({ cache: "auth_state" });
+      app.log.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database");
+    },
+    (hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "auth_state" }),
   );
   const postsRepository = createPostsRepository(db);
   // Writes that commit a live event wake this instance's outbox relay, so the event goes
@@ -225,12 +247,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const wakeRelay = () => relay?.wake();
   const postsService = withPostsCache(
     createPostsService({ postsRepository, afterEventsCommitted: wakeRelay }),
-    readThrough,
+    readThrough("posts"),
     (authorId) => postsRepository.idsByAuthor(authorId),
   );
   const usersService = withUsersCache(
     createUsersService({ usersRepository, passwordHasher, refreshTokensRepository, authState }),
-    readThrough,
+    readThrough("profiles"),
     (userId) => postsService.invalidateAuthor(userId),
   );
   const authService = createAuthService({
@@ -299,11 +321,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     onRetry: (code, attempt) =>
       app.log.warn({ event: "transfer.retried", sqlstate: code, attempt }, "transaction retried"),
     afterEventsCommitted: wakeRelay,
+    onOutcome: (outcome) => metrics.transfers.inc({ outcome }),
   });
 
   const pubsub = deps.pubsub ?? openPubSub(config);
   const outbox = createOutboxRepository(db);
-  const liveHub = createLiveHub();
+  const liveHub = createLiveHub(metrics);
   await app.register(fastifyWebsocket, {
     options: { maxPayload: LIVE_MAX_PAYLOAD },
     // Every client (authenticated or not) hears "going away" (1001) before the server stops.
@@ -339,6 +362,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     await unsubscribe?.().catch(() => {}); // the connection may already be gone
     if (!deps.pubsub) await pubsub.close();
   });
+
+  metrics.observe({
+    openWebSockets: () => app.websocketServer.clients.size,
+    outboxLagSeconds: () => outbox.oldestUnpublishedAgeSeconds(),
+    jobCounts: () => jobs.counts(),
+    oldestWaitingJobAgeSeconds: () => jobs.oldestWaitingAgeSeconds(),
+  });
+  // With METRICS_PORT, `kaira serve` serves them on a listener of its own instead.
+  if (config.metrics.enabled && config.metrics.port === undefined) {
+    await app.register(metricsRoutes, { metrics, token: config.metrics.token });
+  }
 
   await app.register(authenticationPlugin, { accessTokens, authState });
   await app.register(healthRoutes, {
@@ -402,6 +436,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
         backups: config.backups,
+        metrics,
       });
     }
   });

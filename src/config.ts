@@ -46,6 +46,7 @@ export interface Config {
   mail: MailConfig;
   uploads: UploadsConfig;
   backups: BackupsConfig;
+  metrics: MetricsConfig;
   search: SearchConfig;
 }
 
@@ -56,6 +57,17 @@ export interface BackupsConfig {
   dir: string;
   /** Scheduled backups kept; older ones are deleted after each successful backup. */
   keep: number;
+}
+
+export interface MetricsConfig {
+  /** Off in production unless a token is set (the endpoint tells about traffic and load). */
+  enabled: boolean;
+  /** When set, scrapes must send `Authorization: Bearer <token>`. */
+  token: string | undefined;
+  /** Serve metrics on this port instead of the API's (undefined: the API's port). */
+  port: number | undefined;
+  /** `kaira worker` serves its metrics on this port (undefined: not served). */
+  workerPort: number | undefined;
 }
 
 export interface SearchConfig {
@@ -173,6 +185,23 @@ function readMediaTypes(env: Env, name: string, fallback: string[]): string[] {
       throw new ConfigError(name, `entries must be media types like image/png, got "${type}"`);
   }
   return types.length > 0 ? types : fallback;
+}
+
+function readOptionalPort(env: Env, name: string): number | undefined {
+  return readOptional(env, name) === undefined ? undefined : readInt(env, name, 0, 1, 65535);
+}
+
+function readMetrics(env: Env, nodeEnv: Config["nodeEnv"]): MetricsConfig {
+  const token = readOptional(env, "METRICS_TOKEN");
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError("METRICS_TOKEN", "must be at least 16 characters (e.g. `openssl rand -hex 16`)");
+  }
+  return {
+    enabled: nodeEnv !== "production" || token !== undefined,
+    token,
+    port: readOptionalPort(env, "METRICS_PORT"),
+    workerPort: readOptionalPort(env, "WORKER_METRICS_PORT"),
+  };
 }
 
 function readBool(env: Env, name: string, fallback: boolean): boolean {
@@ -383,6 +412,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       dir: resolve(readString(env, "BACKUP_DIR", resolve(dataDir, "backups"))),
       keep: readInt(env, "BACKUP_KEEP", 7, 1, 10_000),
     },
+    metrics: readMetrics(env, nodeEnv),
     search: readSearch(env, databaseUrl === undefined ? undefined : databasePoolSize),
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };

@@ -1,6 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { type Config, loadConfig } from "./config.js";
+import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 
@@ -17,6 +18,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   await database.migrate();
   const app = await buildApp(config, { database, logger });
 
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -35,6 +37,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     );
     deadline.unref();
     await sleep(config.shutdownDrainSeconds * 1000);
+    await metricsServer?.close();
     await app.close();
     // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
     await database.close();
@@ -46,6 +49,16 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   process.once("SIGINT", () => void stop("SIGINT"));
 
   await app.listen({ host: config.host, port: config.port });
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer({
+      host: config.host,
+      port: config.metrics.port,
+      metrics: app.metrics,
+      token: config.metrics.token,
+      onError: (error) => logger.warn({ err: error, event: "metrics.failed" }, "metrics listener error"),
+    });
+    logger.info({ event: "metrics.listening", port: metricsServer.port }, "metrics on their own port");
+  }
   logger.info(
     {
       event: "server.started",

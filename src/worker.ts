@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { type BackupsConfig, type Config, ConfigError, loadConfig } from "./config.js";
+import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { BACKUP_JOB, backupHandler } from "./modules/backups/backup.job.js";
 import { DELETE_FILE_OBJECTS_JOB, deleteObjectsHandler } from "./modules/files/delete-objects.job.js";
@@ -15,6 +16,8 @@ import type { JobEvent, JobHandler, JobQueue, JobSchedule } from "./platform/job
 import { openJobQueue } from "./platform/jobs/index.js";
 import { createLogger } from "./platform/logger.js";
 import { type Mailer, openMailer } from "./platform/mailer/index.js";
+import { type Metrics, noMetrics, sqlOperation } from "./platform/metrics/metrics.js";
+import { createMetrics } from "./platform/metrics/prometheus.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
@@ -112,6 +115,19 @@ export function logJobEvents(logger: Logger): (event: JobEvent) => void {
   };
 }
 
+/** Counts finished attempts by job and outcome, with their durations. */
+export function countJobEvents(metrics: Metrics, jobNames: string[]): (event: JobEvent) => void {
+  const known = new Set(jobNames);
+  return (event) => {
+    if (event.type !== "completed" && event.type !== "failed") return;
+    // Names come from the queue; only Kaira's own become labels.
+    const job = known.has(event.name) ? event.name : "unknown";
+    const outcome = event.type === "completed" ? "completed" : event.final ? "failed" : "retried";
+    metrics.jobRuns.inc({ job, outcome });
+    metrics.jobRunDuration.observe({ job }, event.durationMs / 1000);
+  };
+}
+
 /** Starts processing every job in this process. */
 export function startJobProcessing(
   queue: JobQueue,
@@ -122,13 +138,20 @@ export function startJobProcessing(
     logger: Logger;
     concurrency: number;
     backups: BackupsConfig;
+    metrics?: Metrics;
   },
 ): void {
+  const handlers = createJobHandlers({ ...deps, jobs: queue });
+  const log = logJobEvents(deps.logger);
+  const count = countJobEvents(deps.metrics ?? noMetrics, Object.keys(handlers));
   queue.work({
-    handlers: createJobHandlers({ ...deps, jobs: queue }),
+    handlers,
     schedules: jobSchedules(deps.backups),
     concurrency: deps.concurrency,
-    onEvent: logJobEvents(deps.logger),
+    onEvent: (event) => {
+      log(event);
+      count(event);
+    },
   });
 }
 
@@ -148,6 +171,16 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   const database = await openDatabase(config);
   await database.migrate();
   const queue = openJobQueue(config, database.db);
+  const metrics =
+    config.metrics.enabled && config.metrics.workerPort !== undefined ? createMetrics() : noMetrics;
+  database.onQueryTimed((query) =>
+    metrics.dbQueryDuration.observe({ operation: sqlOperation(query.sql) }, query.seconds),
+  );
+  metrics.observe({
+    databasePool: () => database.poolStats(),
+    jobCounts: () => queue.counts(),
+    oldestWaitingJobAgeSeconds: () => queue.oldestWaitingAgeSeconds(),
+  });
   const mailer = openMailer(config.mail, (message, path) =>
     logger.info(
       { event: "mail.written", to: message.to, subject: message.subject, path },
@@ -166,7 +199,18 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     logger,
     concurrency: config.jobs.concurrency,
     backups: config.backups,
+    metrics,
   });
+  const metricsServer =
+    metrics !== noMetrics && config.metrics.workerPort !== undefined
+      ? await startMetricsServer({
+          host: config.host,
+          port: config.metrics.workerPort,
+          metrics,
+          token: config.metrics.token,
+          onError: (error) => logger.warn({ err: error, event: "metrics.failed" }, "metrics listener error"),
+        })
+      : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -177,6 +221,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
       "worker stopping",
     );
     await queue.close(config.jobs.shutdownSeconds * 1000);
+    await metricsServer?.close();
     await mailer.close();
     await database.close();
     logger.info({ event: "worker.stopped" }, "worker stopped");
@@ -189,7 +234,12 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
   logger.info(
-    { event: "worker.started", queue: queue.kind, concurrency: config.jobs.concurrency },
+    {
+      event: "worker.started",
+      queue: queue.kind,
+      concurrency: config.jobs.concurrency,
+      metrics_port: metricsServer?.port,
+    },
     `Kaira worker running (${queue.kind} queue)`,
   );
 }

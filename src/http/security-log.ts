@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import type { Metrics } from "../platform/metrics/metrics.js";
 
 /** A security event: what happened (`event`) and to whom, never a password or a token. */
 export type SecurityEvent = { event: string; [field: string]: unknown };
@@ -6,9 +7,29 @@ export type SecurityLog = (event: SecurityEvent) => void;
 
 const WARNING = /(\.failed|\.reused|\.throttled|^auth\.throttled)$/;
 
+/** The security events that are also counted, and how. */
+function count(metrics: Metrics, event: string): void {
+  switch (event) {
+    case "auth.login.succeeded":
+      metrics.authLogins.inc({ outcome: "succeeded" });
+      break;
+    case "auth.login.failed":
+      metrics.authLogins.inc({ outcome: "failed" });
+      break;
+    case "auth.throttled":
+      metrics.authLogins.inc({ outcome: "throttled" });
+      metrics.authThrottledRequests.inc({ limit: "login" });
+      break;
+    case "auth.refresh.reused":
+      metrics.authRefreshReuse.inc({});
+      break;
+  }
+}
+
 /** Services report security events through this; the request adds where and which request. */
 export function securityLogFor(request: FastifyRequest): SecurityLog {
   return (fields) => {
+    count(request.server.metrics, fields.event);
     const level = WARNING.test(fields.event) ? "warn" : "info";
     request.log[level]({ ip: request.ip, route: request.routeOptions.url, ...fields }, fields.event);
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Cache } from "../../platform/cache/index.js";
+import type { Metrics } from "../../platform/metrics/metrics.js";
 import { DomainError } from "../errors.js";
 
 export class RateLimitedError extends DomainError {
@@ -15,8 +16,8 @@ export class RateLimitedError extends DomainError {
  * so a busy client never makes an orchestrator think the service is down.
  */
 export const rateLimitPlugin = fp(
-  async (app: FastifyInstance, options: { cache: Cache; perMinute: number }) => {
-    const { cache, perMinute } = options;
+  async (app: FastifyInstance, options: { cache: Cache; perMinute: number; metrics: Metrics }) => {
+    const { cache, perMinute, metrics } = options;
     if (perMinute === 0) return;
     app.addHook("onRequest", async (request, reply) => {
       if (request.url.startsWith("/health/")) return;
@@ -37,6 +38,7 @@ export const rateLimitPlugin = fp(
       reply.header("x-ratelimit-remaining", String(Math.max(0, perMinute - count)));
       if (count > perMinute) {
         request.log.warn({ event: "rate_limit.exceeded", ip: request.ip }, "rate limit exceeded");
+        metrics.authThrottledRequests.inc({ limit: "rate_limit" });
         throw new RateLimitedError(Math.ceil(((window + 1) * 60_000 - now) / 1000));
       }
     });

@@ -21,6 +21,7 @@ export function createAuthStateCache(
   cache: Cache,
   load: (userId: number) => Promise<AuthState | undefined>,
   onCacheError: (error: unknown) => void = () => {},
+  onLookup: (hit: boolean) => void = () => {},
 ) {
   return {
     /** From the cache when it answers; from the database when it does not (never stale). */
@@ -32,6 +33,7 @@ export function createAuthStateCache(
         onCacheError(error);
         return load(userId);
       }
+      onLookup(cached !== undefined);
       if (cached !== undefined) return cached === "" ? undefined : (JSON.parse(cached) as AuthState);
       const state = await load(userId);
       await cache.setIfAbsent(key(userId), state ? JSON.stringify(state) : "", TTL_MS).catch(onCacheError);

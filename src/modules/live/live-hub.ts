@@ -1,4 +1,5 @@
 import type { WebSocket } from "ws";
+import { type Metrics, noMetrics } from "../../platform/metrics/metrics.js";
 import type { LiveEvent } from "./outbox.js";
 
 /** Past this much unsent data a client is too slow: it is disconnected, never buffered further. */
@@ -18,7 +19,9 @@ interface Client {
 const visibleTo = (event: LiveEvent, userId: number) => event.userId === null || event.userId === userId;
 
 /** The live clients of this instance and delivery to them. */
-export function createLiveHub() {
+export function createLiveHub(
+  metrics: Pick<Metrics, "liveMessagesSent" | "liveSlowConsumerCloses"> = noMetrics,
+) {
   const clients = new Set<Client>();
 
   // One event goes to every client: serialize and encode it once, not once per socket.
@@ -37,10 +40,12 @@ export function createLiveHub() {
     if (client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
       clients.delete(client);
+      metrics.liveSlowConsumerCloses.inc({});
       return;
     }
     client.lastSentId = event.id;
     client.socket.send(frameOf(event), { binary: false });
+    metrics.liveMessagesSent.inc({});
   }
 
   return {

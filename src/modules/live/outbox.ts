@@ -96,6 +96,19 @@ export function createOutboxRepository(db: Db) {
       });
     },
 
+    /** Seconds the oldest unpublished event has waited for the relay; 0 when none waits. */
+    async oldestUnpublishedAgeSeconds(): Promise<number> {
+      // The database's clock on both ends, so instances with skewed clocks agree. The partial
+      // index on unpublished ids finds the oldest without a scan.
+      const [oldest] = await db
+        .select({ age: sql<number | string>`extract(epoch from now() - ${outboxEvents.createdAt})::float8` })
+        .from(outboxEvents)
+        .where(isNull(outboxEvents.publishedAt))
+        .orderBy(asc(outboxEvents.id))
+        .limit(1);
+      return oldest ? Math.max(0, Number(oldest.age)) : 0;
+    },
+
     async deletePublishedBefore(before: Date): Promise<number> {
       const deleted = await db
         .delete(outboxEvents)

@@ -77,10 +77,13 @@ export function createTransfersService({
   idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
   onRetry,
   afterEventsCommitted,
+  onOutcome,
 }: {
   transfersRepository: TransfersRepository;
   idempotencyTtlMs?: number;
   onRetry?: (code: string, attempt: number) => void;
+  /** Told how each transfer request ended: `completed`, an error's code, or `error` (metrics). */
+  onOutcome?: (outcome: string) => void;
   /** Told after a transaction that recorded live events committed (the relay sends them at once). */
   afterEventsCommitted?: () => void;
 }) {
@@ -119,6 +122,67 @@ export function createTransfersService({
     return { status: 201, body };
   }
 
+  async function transfer(
+    fromUserId: number,
+    key: string,
+    request: TransferRequest,
+  ): Promise<TransferResponse> {
+    if (request.to_user_id === fromUserId) {
+      throw new BadRequestError("transfer_to_self", "You cannot transfer credits to yourself");
+    }
+    const requestHash = fingerprint(request);
+    const outcome = await withTransactionRetry(
+      () =>
+        transfersRepository.transaction(async (tx): Promise<Outcome> => {
+          if (!(await transfersRepository.tryLockKey(tx, fromUserId, key))) {
+            throw new ConflictError(
+              "idempotency_key_in_use",
+              "A request with this Idempotency-Key is still in progress",
+            );
+          }
+          const stored = await transfersRepository.findResponse(tx, fromUserId, key);
+          if (stored) {
+            if (stored.requestHash !== requestHash) {
+              throw new ValidationFailedError([
+                {
+                  loc: ["header", "idempotency-key"],
+                  msg: "This Idempotency-Key was used with a different request",
+                  type: "idempotency_key_reused",
+                },
+              ]);
+            }
+            return { status: stored.status, body: stored.body } as Outcome;
+          }
+          const result = await move(tx, fromUserId, request);
+          await transfersRepository.saveResponse(tx, {
+            userId: fromUserId,
+            key,
+            requestHash,
+            status: result.status,
+            body: result.body,
+            ttlMs: idempotencyTtlMs,
+          });
+          return result;
+        }),
+      onRetry ? { onRetry } : {},
+    );
+    if (outcome.status === 201) afterEventsCommitted?.();
+    return outcomeOrThrow(outcome);
+  }
+
+  /** Reports the outcome of `run` without changing it. */
+  async function reported<T>(run: () => Promise<T>): Promise<T> {
+    if (!onOutcome) return run();
+    try {
+      const result = await run();
+      onOutcome("completed");
+      return result;
+    } catch (error) {
+      onOutcome(error instanceof DomainError ? error.code : "error");
+      throw error;
+    }
+  }
+
   return {
     /**
      * One transaction: take the key's lock (409 if a request with it is running), replay a
@@ -131,47 +195,7 @@ export function createTransfersService({
       key: string,
       request: TransferRequest,
     ): Promise<TransferResponse> {
-      if (request.to_user_id === fromUserId) {
-        throw new BadRequestError("transfer_to_self", "You cannot transfer credits to yourself");
-      }
-      const requestHash = fingerprint(request);
-      const outcome = await withTransactionRetry(
-        () =>
-          transfersRepository.transaction(async (tx): Promise<Outcome> => {
-            if (!(await transfersRepository.tryLockKey(tx, fromUserId, key))) {
-              throw new ConflictError(
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still in progress",
-              );
-            }
-            const stored = await transfersRepository.findResponse(tx, fromUserId, key);
-            if (stored) {
-              if (stored.requestHash !== requestHash) {
-                throw new ValidationFailedError([
-                  {
-                    loc: ["header", "idempotency-key"],
-                    msg: "This Idempotency-Key was used with a different request",
-                    type: "idempotency_key_reused",
-                  },
-                ]);
-              }
-              return { status: stored.status, body: stored.body } as Outcome;
-            }
-            const result = await move(tx, fromUserId, request);
-            await transfersRepository.saveResponse(tx, {
-              userId: fromUserId,
-              key,
-              requestHash,
-              status: result.status,
-              body: result.body,
-              ttlMs: idempotencyTtlMs,
-            });
-            return result;
-          }),
-        onRetry ? { onRetry } : {},
-      );
-      if (outcome.status === 201) afterEventsCommitted?.();
-      return outcomeOrThrow(outcome);
+      return reported(() => transfer(fromUserId, key, request));
     },
 
     /** Admin mint: credits enter the system only through a ledger entry. */

@@ -1,5 +1,6 @@
 import type { Logger as DrizzleLogger } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { PoolStats } from "../metrics/metrics.js";
 import type * as schema from "./schema.js";
 
 /** The query API both adapters expose: Drizzle over PostgreSQL, embedded or served. */
@@ -12,6 +13,12 @@ export type Executor = Pick<Db, "insert">;
 export interface ExecutedQuery {
   sql: string;
   params: unknown[];
+}
+
+/** A finished statement: its SQL and how long the database took to answer. */
+export interface TimedQuery {
+  sql: string;
+  seconds: number;
 }
 
 /** The database port. Business code receives `db` and never imports a driver. */
@@ -33,6 +40,10 @@ export interface Database {
   ping(): Promise<void>;
   /** Calls `listener` for every statement this process sends until the returned function is called. */
   onQuery(listener: (query: ExecutedQuery) => void): () => void;
+  /** Calls `listener` as each statement finishes (the seam for query-duration metrics). */
+  onQueryTimed(listener: (query: TimedQuery) => void): () => void;
+  /** Connection pool occupancy now (the embedded database is one connection). */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -47,6 +58,26 @@ export class QueryListeners implements DrizzleLogger {
   }
 
   add(listener: (query: ExecutedQuery) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** Fans finished statements out to listeners (no-op cost when nobody listens). */
+export class TimingListeners {
+  private readonly listeners = new Set<(query: TimedQuery) => void>();
+
+  get active(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  emit(sql: string, startedAt: number): void {
+    if (this.listeners.size === 0) return;
+    const query = { sql, seconds: (performance.now() - startedAt) / 1000 };
+    for (const listener of this.listeners) listener(query);
+  }
+
+  add(listener: (query: TimedQuery) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { lockDataDir } from "./data-dir-lock.js";
-import { type Database, type Db, migrationsFolder, QueryListeners } from "./database.js";
+import { type Database, type Db, migrationsFolder, QueryListeners, TimingListeners } from "./database.js";
 import * as schema from "./schema.js";
 
 export interface EmbeddedOptions {
@@ -35,6 +35,8 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
     throw error;
   }
   const listeners = new QueryListeners();
+  const timing = new TimingListeners();
+  const occupancy = instrumentClient(client, timing);
   const db = drizzle({ client, schema, logger: listeners }) as unknown as Db;
   return {
     kind: "embedded",
@@ -51,6 +53,14 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
       await db.execute(sql`select 1`);
     },
     onQuery: (listener) => listeners.add(listener),
+    onQueryTimed: (listener) => timing.add(listener),
+    // One connection: in use while a statement or transaction runs, the others queue behind it.
+    poolStats: () => ({
+      total: 1,
+      max: 1,
+      inUse: Math.min(1, occupancy.active),
+      waiting: Math.max(0, occupancy.active - 1),
+    }),
     async close() {
       try {
         await client.close();
@@ -59,6 +69,45 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
       }
     },
   };
+}
+
+type Query = (text: string, ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * Times every statement (inside transactions too) and counts the calls holding or waiting
+ * for PGlite's one connection. PGlite has no hooks, so its query methods are wrapped.
+ */
+function instrumentClient(client: PGlite, timing: TimingListeners): { active: number } {
+  const occupancy = { active: 0 };
+  const timed = (query: Query): Query =>
+    async function timedQuery(this: unknown, text, ...rest) {
+      const startedAt = performance.now();
+      try {
+        return await query.call(this, text, ...rest);
+      } finally {
+        timing.emit(text, startedAt);
+      }
+    };
+  const held =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      occupancy.active += 1;
+      try {
+        return await call(...args);
+      } finally {
+        occupancy.active -= 1;
+      }
+    };
+  const query = timed(client.query.bind(client) as Query);
+  client.query = held(query) as unknown as PGlite["query"];
+  const transaction = client.transaction.bind(client);
+  client.transaction = held((callback: Parameters<PGlite["transaction"]>[0]) =>
+    transaction((tx) => {
+      tx.query = timed(tx.query.bind(tx) as Query) as unknown as typeof tx.query;
+      return callback(tx);
+    }),
+  ) as PGlite["transaction"];
+  return occupancy;
 }
 
 /** Dumps a (migrated) in-memory embedded database so others can start from a copy of it. */

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { type Database, type Db, migrationsFolder, QueryListeners } from "./database.js";
+import { type Database, type Db, migrationsFolder, QueryListeners, TimingListeners } from "./database.js";
 import * as schema from "./schema.js";
 
 // Any 64-bit number unique to Kaira: migrations from several processes queue on this lock.
@@ -18,9 +18,41 @@ export interface PostgresOptions {
   poolWaitMs?: number;
 }
 
+type QueryCallback = (error: Error | undefined, result: unknown) => void;
+
+/** A pg client that reports how long each statement took (timing only when someone listens). */
+function timedClientClass(timing: TimingListeners): typeof pg.Client {
+  return class TimedClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloads cannot be re-declared one by one
+    override query(config: any, values?: any, callback?: any): any {
+      if (!timing.active || typeof config?.submit === "function")
+        return super.query(config, values, callback);
+      const sql: string = typeof config === "string" ? config : (config?.text ?? "");
+      const startedAt = performance.now();
+      if (typeof values === "function") {
+        callback = values;
+        values = undefined;
+      }
+      if (typeof callback === "function") {
+        const done = callback as QueryCallback;
+        return super.query(config, values, ((error, result) => {
+          timing.emit(sql, startedAt);
+          done(error, result);
+        }) as QueryCallback);
+      }
+      const result = super.query(config, values);
+      const finished = () => timing.emit(sql, startedAt);
+      (result as Promise<unknown>).then(finished, finished);
+      return result;
+    }
+  };
+}
+
 /** The distributed adapter: a pooled node-postgres connection to a PostgreSQL server. */
 export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
+  const timing = new TimingListeners();
   const pool = new pg.Pool({
+    Client: timedClientClass(timing),
     connectionString: options.url,
     max: options.poolSize,
     application_name: options.applicationName ?? "kaira",
@@ -69,6 +101,13 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
       await db.execute(sql`select 1`);
     },
     onQuery: (listener) => listeners.add(listener),
+    onQueryTimed: (listener) => timing.add(listener),
+    poolStats: () => ({
+      total: pool.totalCount,
+      max: options.poolSize,
+      inUse: pool.totalCount - pool.idleCount,
+      waiting: pool.waitingCount,
+    }),
     async close() {
       await pool.end();
     },

@@ -248,6 +248,15 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
       };
     },
 
+    async oldestWaitingAgeSeconds() {
+      // Workers take from the far end of the wait list: ascending order starts with the next job.
+      const [oldest] = await getQueue().getJobs(["waiting"], 0, 0, true);
+      if (!oldest) return 0;
+      // A retried or delayed job has waited since it became due, not since it was created.
+      const dueSince = oldest.timestamp + (oldest.delay ?? 0);
+      return Math.max(0, (Date.now() - dueSince) / 1000);
+    },
+
     close(graceMs) {
       closing ??= closeQueue(graceMs);
       return closing;

@@ -279,6 +279,13 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
       return counts;
     },
 
+    async oldestWaitingAgeSeconds() {
+      const rows = await db.execute<Record<string, unknown>>(sql`
+        select coalesce(extract(epoch from now() - min(run_at)), 0)::float8 as age
+        from ${jobs} where state = 'waiting' and run_at <= now()`);
+      return Number((rows as unknown as { rows: { age: number | string }[] }).rows[0]?.age ?? 0);
+    },
+
     async close(graceMs) {
       stopping = true;
       wake?.();

@@ -109,6 +109,8 @@ export interface JobQueue {
   retry(id: string): Promise<boolean>;
   /** How many jobs are in each state: the seam for queue-depth metrics. */
   counts(): Promise<Record<JobState, number>>;
+  /** Seconds the oldest job due to run has waited for a worker; 0 when none waits. */
+  oldestWaitingAgeSeconds(): Promise<number>;
   /**
    * Stops taking jobs, waits up to `graceMs` for running ones, then stops. A job cut off
    * is not lost: its lease expires and it runs again (at-least-once).
