@@ -56,6 +56,7 @@ COPY --from=build /app/static ./static
 COPY package.json ./
 COPY bin ./bin
 COPY drizzle ./drizzle
+COPY resources ./resources
 RUN mkdir -p /app/data \
  && chown node:node /app/data
 

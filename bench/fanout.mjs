@@ -183,6 +183,7 @@ async function main() {
     SECRET_KEY: randomBytes(32).toString("hex"),
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
+    SIGNUP_PER_HOUR: "0",
     NODE_ENV: "production",
   };
   const ports = [await freePort(), await freePort()];

@@ -202,6 +202,7 @@ async function main() {
         LOG_LEVEL: "warn",
         LOG_PRETTY: "false",
         RATE_LIMIT_PER_MINUTE: "0",
+        SIGNUP_PER_HOUR: "0",
         UPLOAD_QUOTA_BYTES: String(1024 ** 4),
         UPLOAD_ALLOWED_TYPES: "application/octet-stream",
       },

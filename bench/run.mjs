@@ -464,7 +464,12 @@ async function sampleShapes(server, ids) {
 async function benchMode(mode, options) {
   console.log(`\n## ${mode}: ${options.users} users, ${options.posts} posts`);
   // DATABASE_POOL_SIZE is Kaira's default, set anyway so the pool always matches the baseline's 10.
-  const serverEnv = { LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", DATABASE_POOL_SIZE: "10" };
+  const serverEnv = {
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_MINUTE: "0",
+    SIGNUP_PER_HOUR: "0",
+    DATABASE_POOL_SIZE: "10",
+  };
   let dbEnv;
   let ids;
 

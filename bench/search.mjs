@@ -271,6 +271,7 @@ async function startKaira() {
   Object.assign(env, {
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
+    SIGNUP_PER_HOUR: "0",
     DATABASE_POOL_SIZE: String(POOL_SIZE),
   });
   delete env.REDIS_URL; // one instance: in-process cache and pub/sub keep Redis out of the numbers

@@ -128,6 +128,7 @@ async function main() {
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       RATE_LIMIT_PER_MINUTE: "0",
+      SIGNUP_PER_HOUR: "0",
       LOGIN_MAX_FAILURES_PER_ADDRESS: "100000",
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,

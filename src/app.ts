@@ -18,15 +18,17 @@ import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
 import { OAuthProblemSchema, ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
-import { createAccessTokens } from "./modules/auth/access-tokens.js";
+import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modules/auth/access-tokens.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { createAuthService } from "./modules/auth/auth.service.js";
 import { createAuthStateCache } from "./modules/auth/auth-state.js";
-import { createLoginThrottle } from "./modules/auth/login-throttle.js";
+import { createCredentialThrottle } from "./modules/auth/credential-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./modules/auth/password-hasher.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
+import { createSessionRevocations } from "./modules/auth/session-revocations.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
+import { backupsRoutes } from "./modules/backups/backups.routes.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { filesRoutes } from "./modules/files/files.routes.js";
 import { createFilesService } from "./modules/files/files.service.js";
@@ -48,6 +50,7 @@ import { createSearchAdmission } from "./modules/search/search-admission.js";
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { transfersRoutes } from "./modules/transfers/transfers.routes.js";
 import { createTransfersService } from "./modules/transfers/transfers.service.js";
+import { createSignupThrottle } from "./modules/users/signup-throttle.js";
 import { withUsersCache } from "./modules/users/users.cache.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { usersRoutes } from "./modules/users/users.routes.js";
@@ -83,6 +86,11 @@ export interface AppDependencies {
   passwordHasher?: PasswordHasher;
   /** How soon a missing `kaira worker` is reported (tests shorten the minute). */
   workerPresence?: { missingAfterMs: number; checkEveryMs: number };
+  /**
+   * Revoked-session records; by default the cache when it is Redis, else a store of this
+   * process's own that no other data can crowd out. Instances sharing a process pass one.
+   */
+  revocationStore?: Cache;
   /** Where metrics are recorded; when omitted, a registry of this app's own (or none when metrics are off). */
   metrics?: Metrics;
   /** Behaviour only tests may ask for; nothing in configuration reaches these. */
@@ -102,6 +110,8 @@ declare module "fastify" {
     lifecycle: AppLifecycle;
     database: Database;
     cache: Cache;
+    /** Where revoked sessions are recorded (see AppDependencies.revocationStore). */
+    revocationStore: Cache;
     jobs: JobQueue;
     metrics: Metrics;
   }
@@ -129,6 +139,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    // The client address (throttling, rate limits, logs) comes from X-Forwarded-For only
+    // when the request arrives from a configured proxy; anyone else could forge the header.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -243,6 +256,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     },
     (hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "auth_state" }),
   );
+  const pubsub = deps.pubsub ?? openPubSub(config);
+  // Records of revoked sessions must outlive the access tokens they void, so in memory they
+  // get a store of their own: hot reads filling the cache can never evict one.
+  const revocationStore =
+    deps.revocationStore ?? (cache.kind === "redis" ? cache : createMemoryCache({ maxEntries: 1_000_000 }));
+  app.decorate("revocationStore", revocationStore);
+  const sessionRevocations = createSessionRevocations({
+    store: revocationStore,
+    pubsub,
+    recordTtlMs: (config.auth.accessTokenTtlSeconds + ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000,
+    revokedInDatabase: (sessionId) => refreshTokensRepository.isFamilyRevoked(sessionId),
+    onError: (error, event) => app.log.warn({ err: error, event }, "session revocation store unavailable"),
+  });
+  // One throttle for every check of a secret: logins and the current password alike.
+  const credentialThrottle = createCredentialThrottle(counters, config.auth);
   const postsRepository = createPostsRepository(db);
   // Writes that commit a live event wake this instance's outbox relay, so the event goes
   // out at once rather than at the next poll.
@@ -254,7 +282,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     (authorId) => postsRepository.idsByAuthor(authorId),
   );
   const usersService = withUsersCache(
-    createUsersService({ usersRepository, passwordHasher, refreshTokensRepository, authState }),
+    createUsersService({
+      usersRepository,
+      passwordHasher,
+      refreshTokensRepository,
+      authState,
+      sessionRevocations,
+      credentialThrottle,
+      signupThrottle: createSignupThrottle(counters, config.signupPerHour),
+    }),
     readThrough("profiles"),
     (userId) => postsService.invalidateAuthor(userId),
   );
@@ -263,7 +299,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     refreshTokensRepository,
     passwordHasher,
     accessTokens,
-    loginThrottle: createLoginThrottle(counters, config.auth),
+    credentialThrottle,
+    sessionRevocations,
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
@@ -327,9 +364,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     onOutcome: (outcome) => metrics.transfers.inc({ outcome }),
   });
 
-  const pubsub = deps.pubsub ?? openPubSub(config);
   const outbox = createOutboxRepository(db);
-  const liveHub = createLiveHub(metrics);
+  const liveHub = createLiveHub(metrics, { maxSocketsPerUser: config.wsMaxSocketsPerUser });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: LIVE_MAX_PAYLOAD },
     // Every client (authenticated or not) hears "going away" (1001) before the server stops.
@@ -339,19 +375,25 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       app.websocketServer.close(() => done());
     },
   });
-  let unsubscribe: (() => Promise<void>) | undefined;
+  const unsubscribers: (() => Promise<void>)[] = [];
   app.addHook("onReady", async () => {
-    // Wait briefly for the subscription; with Redis down, start anyway — ioredis subscribes
-    // once it connects, and the API serves everything but live fan-out meanwhile.
-    const subscribed = pubsub
-      .subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent))
-      .then((off) => {
-        unsubscribe = off;
-      });
-    subscribed.catch((error: unknown) =>
-      app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
+    // Wait briefly for the subscriptions; with Redis down, start anyway — ioredis subscribes
+    // once it connects, and the API serves everything but live fan-out meanwhile (sockets
+    // are still re-checked on every heartbeat).
+    const subscribed = [
+      pubsub.subscribe(EVENTS_CHANNEL, (message) => liveHub.deliver(JSON.parse(message) as LiveEvent)),
+      sessionRevocations.subscribe((revoked) => liveHub.endSessions(revoked)),
+    ].map((subscription) =>
+      subscription.then((off) => {
+        unsubscribers.push(off);
+      }),
     );
-    await settledWithin([subscribed], 2_000);
+    for (const subscription of subscribed) {
+      subscription.catch((error: unknown) =>
+        app.log.warn({ err: error, event: "pubsub.subscribe_failed" }, "live events unavailable"),
+      );
+    }
+    await settledWithin(subscribed, 2_000);
     relay = startOutboxRelay({
       outbox,
       pubsub,
@@ -362,7 +404,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   app.addHook("onClose", async () => {
     await relay?.stop();
-    await unsubscribe?.().catch(() => {}); // the connection may already be gone
+    // The connection may already be gone.
+    await Promise.all(unsubscribers.map((off) => off().catch(() => {})));
     if (!deps.pubsub) await pubsub.close();
   });
 
@@ -377,7 +420,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     await app.register(metricsRoutes, { metrics, token: config.metrics.token });
   }
 
-  await app.register(authenticationPlugin, { accessTokens, authState });
   // With workers running the jobs, the API watches that at least one is there.
   const watchWorkers = jobs.kind === "bullmq" && !config.jobs.inProcess;
   const workerPresence = watchWorkers
@@ -390,6 +432,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       })
     : undefined;
   app.addHook("onClose", async () => workerPresence?.stop());
+  await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
   await app.register(healthRoutes, {
     ...(workerPresence ? { warnings: [{ name: "workers", current: workerPresence.warning }] } : {}),
     checks: [
@@ -413,8 +456,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(filesRoutes, { filesService, config: config.uploads });
       await api.register(searchRoutes, { searchService });
       await api.register(transfersRoutes, { transfersService });
-      await api.register(liveRoutes, { hub: liveHub, outbox });
+      await api.register(liveRoutes, { hub: liveHub, outbox, corsOrigins: config.corsOrigins });
       await api.register(jobsRoutes, { jobs });
+      await api.register(backupsRoutes, { config: config.backups, jobs, db });
     },
     { prefix: "/api/v1" },
   );
@@ -450,6 +494,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
+        backups: config.backups,
         metrics,
       });
     }

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CronExpressionParser } from "cron-parser";
 import { parse as parseDotenv } from "dotenv";
 
 /**
@@ -25,6 +27,15 @@ export interface Config {
   /** Pretty, human-readable logs; defaults to on when stdout is a terminal. */
   logPretty: boolean;
   corsOrigins: string[];
+  /** Live-feed sockets one user may hold on one instance; the next one is closed with 1008. */
+  wsMaxSocketsPerUser: number;
+  /**
+   * Addresses and CIDR ranges of the proxies in front of Kaira; only requests from them have
+   * their X-Forwarded-For read for the client address. Empty (the default) trusts no one.
+   */
+  trustedProxies: string[];
+  /** Sign-ups per client address per clock hour; 0 turns the limit off. */
+  signupPerHour: number;
   /** Host names accepted in the Host header; empty accepts any. `*.example.com` matches subdomains. */
   trustedHosts: string[];
   /** Seconds to keep serving (with readiness 503) after SIGTERM before closing the listener. */
@@ -44,8 +55,18 @@ export interface Config {
   jobs: JobsConfig;
   mail: MailConfig;
   uploads: UploadsConfig;
+  backups: BackupsConfig;
   metrics: MetricsConfig;
   search: SearchConfig;
+}
+
+export interface BackupsConfig {
+  /** Cron expression (UTC) for scheduled backups; unset turns them off. */
+  schedule: string | undefined;
+  /** Where scheduled and admin-started backups are written (and listed from). */
+  dir: string;
+  /** Scheduled backups kept; older ones are deleted after each successful backup. */
+  keep: number;
 }
 
 export interface MetricsConfig {
@@ -116,12 +137,24 @@ export interface AuthConfig {
   previousSecretKeys: string[];
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Absolute lifetime of a session from its login: no rotation extends it. */
+  sessionMaxSeconds: number;
+  /**
+   * Presenting the refresh token spent last within this many seconds of its rotation gets a
+   * new pair in the same session (a client's double refresh); later it counts as reuse.
+   */
+  refreshReuseLeewaySeconds: number;
   issuer: string;
   audience: string;
-  /** Consecutive failed logins on one account before it is throttled. */
-  maxFailuresPerAccount: number;
-  /** Failed logins from one client address before it is throttled. */
+  /** Failed checks of one account's secret from one client address before that pair is throttled. */
+  maxFailuresPerAccountAndAddress: number;
+  /** Failed checks from one client address, on any accounts, before the address is throttled. */
   maxFailuresPerAddress: number;
+  /**
+   * Failed checks on one account from all addresses after which each address gets a single
+   * failure on it before being throttled (slows distributed guessing; never locks the owner out).
+   */
+  maxFailuresPerAccount: number;
   failureWindowSeconds: number;
   /** First throttle period; it doubles with each further failure, up to the failure window. */
   lockoutSeconds: number;
@@ -234,6 +267,23 @@ function readUrl(env: Env, name: string, protocols: string[]): string | undefine
   return raw;
 }
 
+function readAddressRanges(env: Env, name: string): string[] {
+  const ranges = readList(env, name);
+  for (const range of ranges) {
+    const [address = "", prefix, ...rest] = range.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(
+        name,
+        `entries must be IP addresses or CIDR ranges like 10.0.0.0/8, got "${range}"`,
+      );
+    }
+  }
+  return ranges;
+}
+
 function readOrigins(env: Env, name: string): string[] {
   const origins = readList(env, name);
   for (const origin of origins) {
@@ -287,13 +337,27 @@ function readAuth(env: Env, nodeEnv: Config["nodeEnv"]): AuthConfig {
     previousSecretKeys,
     accessTokenTtlSeconds: readInt(env, "ACCESS_TOKEN_TTL_MINUTES", 30, 1, 1440) * 60,
     refreshTokenTtlSeconds: readInt(env, "REFRESH_TOKEN_TTL_DAYS", 14, 1, 365) * 86_400,
+    sessionMaxSeconds: readInt(env, "SESSION_MAX_DAYS", 90, 1, 3650) * 86_400,
+    refreshReuseLeewaySeconds: readInt(env, "REFRESH_REUSE_LEEWAY_SECONDS", 10, 0, 300),
     issuer: readString(env, "JWT_ISSUER", "kaira"),
     audience: readString(env, "JWT_AUDIENCE", "kaira-api"),
-    maxFailuresPerAccount: readInt(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1, 100),
+    maxFailuresPerAccountAndAddress: readInt(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5, 1, 100),
     maxFailuresPerAddress: readInt(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 50, 1, 100_000),
+    maxFailuresPerAccount: readInt(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 20, 1, 100_000),
     failureWindowSeconds,
     lockoutSeconds: readInt(env, "LOGIN_LOCKOUT_SECONDS", 30, 1, 86_400),
   };
+}
+
+function readCron(env: Env, name: string): string | undefined {
+  const value = readOptional(env, name);
+  if (value === undefined) return undefined;
+  try {
+    CronExpressionParser.parse(value, { tz: "UTC" });
+  } catch (error) {
+    throw new ConfigError(name, `must be a cron expression such as "0 3 * * *": ${(error as Error).message}`);
+  }
+  return value;
 }
 
 /**
@@ -358,7 +422,10 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     logFile: readOptional(env, "LOG_FILE"),
     logPretty: readBool(env, "LOG_PRETTY", process.stdout.isTTY === true && nodeEnv !== "production"),
     corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    wsMaxSocketsPerUser: readInt(env, "WS_MAX_SOCKETS_PER_USER", 16, 1, 10_000),
     trustedHosts: readList(env, "TRUSTED_HOSTS").map((host) => host.toLowerCase()),
+    trustedProxies: readAddressRanges(env, "TRUSTED_PROXIES"),
+    signupPerHour: readInt(env, "SIGNUP_PER_HOUR", 20, 0, 1_000_000),
     shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
     shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),
     bodyLimitBytes: readInt(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 100 * 1024 * 1024),
@@ -384,6 +451,11 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       maxBytes: readInt(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1, 2 ** 40),
       quotaBytes: readInt(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 0, 2 ** 50),
       allowedTypes: readMediaTypes(env, "UPLOAD_ALLOWED_TYPES", DEFAULT_UPLOAD_TYPES),
+    },
+    backups: {
+      schedule: readCron(env, "BACKUP_SCHEDULE"),
+      dir: resolve(readString(env, "BACKUP_DIR", resolve(dataDir, "backups"))),
+      keep: readInt(env, "BACKUP_KEEP", 7, 1, 10_000),
     },
     metrics: readMetrics(env, nodeEnv),
     search: readSearch(env, databaseUrl === undefined ? undefined : databasePoolSize),

@@ -32,7 +32,14 @@ interface PostgresError extends Error {
   severity?: string;
 }
 
-const CONFIG_ERRORS = new Set(["UsageError", "ConfigError", "DataDirLockedError"]);
+const CONFIG_ERRORS = new Set([
+  "UsageError",
+  "ConfigError",
+  "DataDirLockedError",
+  "CorruptArchiveError",
+  "NewerBackupError",
+  "RestoreTargetNotEmptyError",
+]);
 
 export function explainFailure(error: unknown): Failure | undefined {
   if (!(error instanceof Error)) return undefined;

@@ -17,7 +17,9 @@ interface Command {
   /** Explanation shown by `kaira <command> --help`. */
   details?: string;
   options: Options;
-  run(values: Values): Promise<void>;
+  /** How many positional arguments the command takes (default none). */
+  positionals?: number;
+  run(values: Values, positionals: string[]): Promise<void>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -205,6 +207,81 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  backup: {
+    synopsis: "backup [FILE]",
+    summary: "write a backup archive of the database and every stored file",
+    details: "FILE defaults to BACKUP_DIR/kaira-<time>.tar.gz. Safe while the API serves.",
+    options: {},
+    positionals: 1,
+    async run(_values, positionals) {
+      const { join, resolve } = await import("node:path");
+      const { loadConfig } = await import("../config.js");
+      const { openDatabase } = await import("../platform/database/index.js");
+      const { openStorage } = await import("../platform/storage/index.js");
+      const { backupFileName, createBackup } = await import("../modules/backups/backup.service.js");
+      const config = loadConfig();
+      const target = resolve(positionals[0] ?? join(config.backups.dir, backupFileName(new Date())));
+      let database: Awaited<ReturnType<typeof openDatabase>>;
+      try {
+        database = await openDatabase(config);
+      } catch (error) {
+        // The embedded database belongs to the serving process; say how to back it up while it runs.
+        if ((error as Error).name !== "DataDirLockedError") throw error;
+        throw new UsageError(
+          `${(error as Error).message}\nWhile it runs, start a backup from it instead: POST /api/v1/admin/backups (admin), or schedule them with BACKUP_SCHEDULE.`,
+        );
+      }
+      try {
+        const manifest = await createBackup({ database, storage: openStorage(config) }, target);
+        const rows = manifest.database.tables.reduce((sum, table) => sum + table.rows, 0);
+        console.log(
+          `Backup written to ${target}: ${manifest.database.tables.length} tables, ${rows} rows, ${manifest.files.count} files (migration level ${manifest.database.migration_level}).`,
+        );
+      } finally {
+        await database.close();
+      }
+    },
+  },
+
+  restore: {
+    synopsis: "restore FILE [--force]",
+    summary: "restore a backup into an empty database and DATA_DIR",
+    details:
+      "Then applies newer migrations. --force replaces existing data and accepts a damaged archive\n" +
+      "or a newer schema.",
+    options: { force: { type: "boolean", default: false } },
+    positionals: 1,
+    async run(values, positionals) {
+      if (positionals.length !== 1) throw new UsageError("restore needs exactly one FILE");
+      const { join, resolve } = await import("node:path");
+      const { loadConfig } = await import("../config.js");
+      const { openDatabase } = await import("../platform/database/index.js");
+      const { openStorage } = await import("../platform/storage/index.js");
+      const { restoreBackup } = await import("../modules/backups/backup.service.js");
+      const config = loadConfig();
+      const file = resolve(positionals[0] as string);
+      const database = await openDatabase(config);
+      try {
+        const result = await restoreBackup(
+          { database, storage: openStorage(config), filesDir: join(config.dataDir, "files") },
+          file,
+          { force: values.force === true, onWarning: (message) => console.error(`warning: ${message}`) },
+        );
+        const { manifest } = result;
+        const rows = manifest.database.tables.reduce((sum, table) => sum + table.rows, 0);
+        console.log(
+          `Restored ${file} (Kaira ${manifest.kaira_version}, taken ${manifest.created_at}): ${rows} rows, ${manifest.files.count} files${
+            result.upgradedFrom > 0
+              ? `; migrated from level ${result.upgradedFrom} to the current schema`
+              : ""
+          }.`,
+        );
+      } finally {
+        await database.close();
+      }
+    },
+  },
+
   openapi: {
     synopsis: "openapi [--output FILE]",
     summary: "print the OpenAPI document as JSON",
@@ -282,12 +359,20 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   let values: Values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: command.options,
+      strict: true,
+      allowPositionals: (command.positionals ?? 0) > 0,
+    }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${commandHelp(command)}`);
   }
-  await command.run(values);
+  if (positionals.length > (command.positionals ?? 0))
+    throw new UsageError(`Too many arguments.\n\n${commandHelp(command)}`);
+  await command.run(values, positionals);
 }
 
 run(process.argv.slice(2)).catch((error: unknown) => {

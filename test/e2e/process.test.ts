@@ -170,7 +170,7 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
   });
 
   it("creates an admin from the command line, once", async () => {
-    const args = ["create-admin", "--email", "cli-admin@example.com", "--password", "Cli-Admin-Pass-1"];
+    const args = ["create-admin", "--email", "cli-admin@example.com", "--password", "Root-Pass-Cli-9"];
     const first = runKaira(args, databaseEnv);
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/Admin cli-admin@example\.com \(id \d+, username cli-admin\) created/);

@@ -32,6 +32,8 @@ export async function createTestApp(
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     RATE_LIMIT_PER_MINUTE: "0",
+    // Test files sign up many users from one address; the sign-up limit has its own test.
+    SIGNUP_PER_HOUR: "0",
     // Explicit, so a second instance built from the same config verifies the same tokens.
     SECRET_KEY: randomBytes(32).toString("hex"),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
@@ -93,7 +95,9 @@ export async function createSecondInstance(first: TestApp): Promise<FastifyInsta
   const jobs = first.config.redisUrl
     ? openJobQueue(first.config, database.db, { redisPrefix: `${first.cachePrefix}bull` })
     : first.jobs;
-  const app = await buildApp(first.config, { database, cache, pubsub, jobs });
+  // In one process the instances share the in-memory revocation store, as they share the cache.
+  const revocationStore = first.config.redisUrl ? cache : first.app.revocationStore;
+  const app = await buildApp(first.config, { database, cache, pubsub, jobs, revocationStore });
   if (jobs !== first.jobs) app.addHook("onClose", async () => jobs.close(1_000));
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
   if (pubsub !== first.pubsub) app.addHook("onClose", async () => pubsub.close());

@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { users } from "../../src/platform/database/schema.js";
+import { refreshTokens, users } from "../../src/platform/database/schema.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
 
@@ -118,6 +119,10 @@ describe("refresh tokens", () => {
       "../../src/modules/auth/refresh-tokens.repository.js"
     );
     const repository = createRefreshTokensRepository(t.db.database.db);
+    const familyOf = async (token: string) => {
+      const hash = createHash("sha256").update(token).digest("hex");
+      return (await repository.findByHash(hash))?.familyId ?? "";
+    };
     const live = await signUpAndLogin(t.app);
     const revoked = await signUpAndLogin(t.app);
     await t.app.inject({
@@ -125,8 +130,15 @@ describe("refresh tokens", () => {
       url: "/api/v1/auth/logout",
       payload: { refresh_token: revoked.refresh },
     });
-    const deleted = await repository.deleteExpired(new Date(Date.now() + 1000));
+    // A revoked row outlives every access token of its session (it backs their revocation).
+    const revokedFamily = await familyOf(revoked.refresh);
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(true);
+    expect(await repository.isFamilyRevoked(await familyOf(live.refresh))).toBe(false);
+    await repository.deleteExpired(new Date(Date.now() + 1000));
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(true);
+    const deleted = await repository.deleteExpired(new Date(Date.now() + 26 * 3_600_000));
     expect(deleted).toBeGreaterThanOrEqual(1);
+    expect(await repository.isFamilyRevoked(revokedFamily)).toBe(false);
     expect((await refresh(live.refresh)).statusCode).toBe(200);
     const later = await repository.deleteExpired(new Date(Date.now() + 15 * 86_400_000));
     expect(later).toBeGreaterThanOrEqual(2);
@@ -140,6 +152,11 @@ describe("refresh tokens", () => {
     expect(r2).not.toBe(s.refresh);
     expect((await me(first.json().access_token)).statusCode).toBe(200);
 
+    // Past the double-refresh leeway (REFRESH_REUSE_LEEWAY_SECONDS), a replay is theft.
+    await t.db.database.db
+      .update(refreshTokens)
+      .set({ usedAt: sql`now() - interval '1 minute'` })
+      .where(eq(refreshTokens.tokenHash, createHash("sha256").update(s.refresh).digest("hex")));
     const replay = await refresh(s.refresh);
     expect(replay.statusCode).toBe(401);
     expect(replay.json().code).toBe("invalid_refresh_token");

@@ -75,3 +75,16 @@ it("serves cached reads from the database and keeps every job of a committed wri
     ),
   ).toBe(true);
 });
+
+it("a logout ends the session's access token even while Redis is down (the database has the record)", async () => {
+  const session = await signUpAndLogin(app);
+  const me = () => app.inject({ url: "/api/v1/users/me", headers: bearer(session.access) });
+  expect((await me()).statusCode).toBe(200);
+  const out = await app.inject({
+    method: "POST",
+    url: "/api/v1/auth/logout",
+    payload: { refresh_token: session.refresh },
+  });
+  expect(out.statusCode).toBe(204);
+  expect((await me()).statusCode).toBe(401);
+});

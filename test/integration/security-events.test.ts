@@ -27,6 +27,8 @@ beforeAll(async () => {
   const config = loadConfig({
     NODE_ENV: "test",
     RATE_LIMIT_PER_MINUTE: "0",
+    // The immediate replay below must count as reuse, not as a forgiven double refresh.
+    REFRESH_REUSE_LEEWAY_SECONDS: "0",
     DATA_DIR: mkdtempSync(join(tmpdir(), "kaira-security-")),
     ADMIN_EMAIL: "sec-admin@example.com",
     ADMIN_PASSWORD: "AdminPass-123456",
@@ -45,7 +47,7 @@ afterAll(async () => {
 
 it("logs each auth event once, with who and where, and never a password or token", async () => {
   const user = newUser();
-  await app.inject({ method: "POST", url: "/api/v1/users", payload: user });
+  const created = (await app.inject({ method: "POST", url: "/api/v1/users", payload: user })).json();
   const ok = (await login(app, user.email, user.password)).json();
   await login(app, user.email, "Wrong-Password-1");
   await app.inject({
@@ -59,10 +61,13 @@ it("logs each auth event once, with who and where, and never a password or token
     payload: { refresh_token: ok.refresh_token },
   });
   const admin = (await login(app, "sec-admin@example.com", "AdminPass-123456")).json();
-  const me = (await app.inject({ url: "/api/v1/users/me", headers: bearer(ok.access_token) })).json();
+  // The reuse above ended the session, and with it ok.access_token.
+  expect((await app.inject({ url: "/api/v1/users/me", headers: bearer(ok.access_token) })).statusCode).toBe(
+    401,
+  );
   await app.inject({
     method: "PATCH",
-    url: `/api/v1/users/${me.id ?? 0}`,
+    url: `/api/v1/users/${created.id}`,
     headers: bearer(admin.access_token),
     payload: { role: "admin" },
   });

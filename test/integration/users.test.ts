@@ -113,8 +113,54 @@ describe("POST /api/v1/users (sign-up)", () => {
   });
 
   it("accepts passwords of 8 and 128 characters", async () => {
-    expect((await signUp(newUser({ password: "abcdefgh" }))).statusCode).toBe(201);
+    expect((await signUp(newUser({ password: "kqzvbmtp" }))).statusCode).toBe(201);
     expect((await signUp(newUser({ password: "x".repeat(128) }))).statusCode).toBe(201);
+  });
+
+  it.each([["password"], ["12345678"], ["qwertyuiop"], ["Password"], ["IloveYou"], ["baseball"]])(
+    "refuses %s, one of the 10,000 most common passwords (400 weak_password)",
+    async (password) => {
+      const res = await signUp(newUser({ password }));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: "weak_password", detail: expect.stringMatching(/common/) });
+    },
+  );
+
+  it("refuses a password containing the username or the email's local part, in any case", async () => {
+    const withUsername = newUser();
+    const res = await signUp({ ...withUsername, password: `${withUsername.username.toUpperCase()}!x9` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("weak_password");
+    const withEmail = newUser({ email: `marguerite.${Date.now()}@example.com` });
+    const local = withEmail.email.split("@")[0] ?? "";
+    expect((await signUp({ ...withEmail, password: `9${local}` })).statusCode).toBe(400);
+    // Not refused for sharing a letter or two with a very short name.
+    expect(
+      (await signUp(newUser({ email: `ab.${Date.now()}x@example.com`, password: "zq-Ab-7731" }))).statusCode,
+    ).toBe(201);
+  });
+
+  it("applies the same rules to a new password on PATCH /users/me", async () => {
+    const body = newUser();
+    const created = await signUp(body);
+    expect(created.statusCode).toBe(201);
+    const token = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/token",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: new URLSearchParams({ username: body.email, password: body.password }).toString(),
+      })
+    ).json().access_token;
+    const change = (password: string) =>
+      t.app.inject({
+        method: "PATCH",
+        url: "/api/v1/users/me",
+        headers: { authorization: `Bearer ${token}` },
+        payload: { password, current_password: body.password },
+      });
+    expect((await change("iloveyou")).json().code).toBe("weak_password");
+    expect((await change(`x-${body.username}-x`)).json().code).toBe("weak_password");
   });
 
   it("ignores fields a client may not set (no self-made admins)", async () => {

@@ -78,7 +78,7 @@ describe("usersService (fake ports)", () => {
     const { service, usersRepository } = fakes();
     usersRepository.insert.mockRejectedValue(uniqueViolation(constraint));
     const error = await service
-      .registerUser({ email: "a@b.co", username: "abc", password: "12345678" })
+      .registerUser({ email: "a@b.co", username: "abc", password: "Unrelated-Pass-1" })
       .catch((e) => e);
     expect(error).toBeInstanceOf(BadRequestError);
     expect(error).toMatchObject({ status: 400, code });
@@ -90,7 +90,7 @@ describe("usersService (fake ports)", () => {
     const boom = new Error("connection lost");
     usersRepository.insert.mockRejectedValue(boom);
     await expect(
-      service.registerUser({ email: "a@b.co", username: "abc", password: "12345678" }),
+      service.registerUser({ email: "a@b.co", username: "abc", password: "Unrelated-Pass-1" }),
     ).rejects.toBe(boom);
   });
 });

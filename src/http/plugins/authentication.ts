@@ -4,6 +4,7 @@ import type { AccessTokens } from "../../modules/auth/access-tokens.js";
 import { InvalidTokenError } from "../../modules/auth/access-tokens.js";
 import type { AuthStateCache } from "../../modules/auth/auth-state.js";
 import type { Role, Scope } from "../../modules/auth/scopes.js";
+import type { SessionRevocations } from "../../modules/auth/session-revocations.js";
 import { ForbiddenError, UnauthorizedError } from "../errors.js";
 import { ProblemRef } from "../openapi.js";
 
@@ -15,6 +16,8 @@ export interface Principal {
   role: Role;
   scopes: ReadonlySet<string>;
   sessionId: string;
+  /** When the access token expires (seconds since the epoch). */
+  expiresAt: number;
 }
 
 declare module "fastify" {
@@ -61,8 +64,15 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 export const authenticationPlugin = fp(
-  async (app: FastifyInstance, options: { accessTokens: AccessTokens; authState: AuthStateCache }) => {
-    const { accessTokens, authState } = options;
+  async (
+    app: FastifyInstance,
+    options: {
+      accessTokens: AccessTokens;
+      authState: AuthStateCache;
+      sessionRevocations: SessionRevocations;
+    },
+  ) => {
+    const { accessTokens, authState, sessionRevocations } = options;
     app.decorateRequest("principal", null);
 
     async function principalFromToken(token: string): Promise<Principal> {
@@ -73,9 +83,13 @@ export const authenticationPlugin = fp(
         if (error instanceof InvalidTokenError) throw new UnauthorizedError("Invalid token", "invalid_token");
         throw error;
       }
-      // Revocation: a password change, role change or deactivation bumps the version.
-      const state = await authState.get(claims.userId);
-      if (!state?.isActive || state.tokenVersion !== claims.version) {
+      // Revocation: a password change, role change or deactivation bumps the user's version;
+      // a logout or a detected refresh-token theft ends the token's session.
+      const [state, sessionRevoked] = await Promise.all([
+        authState.get(claims.userId),
+        sessionRevocations.isRevoked(claims.sessionId),
+      ]);
+      if (!state?.isActive || state.tokenVersion !== claims.version || sessionRevoked) {
         throw new UnauthorizedError("Token revoked", "invalid_token");
       }
       return {
@@ -83,6 +97,7 @@ export const authenticationPlugin = fp(
         role: state.role,
         scopes: new Set(claims.scopes),
         sessionId: claims.sessionId,
+        expiresAt: claims.expiresAt,
       };
     }
     app.decorate("principalFromToken", principalFromToken);

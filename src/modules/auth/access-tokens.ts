@@ -18,7 +18,8 @@ export interface AccessTokenClaims {
 // serialization, quotes, braces, a refresh token) is refused before parsing.
 const COMPACT_JWS = /^[A-Za-z0-9_-]{2,2048}\.[A-Za-z0-9_-]{2,4096}\.[A-Za-z0-9_-]{2,512}$/;
 const ACCESS_TOKEN_TYPE = "at+jwt";
-const CLOCK_TOLERANCE_SECONDS = 30;
+export const ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS = 30;
+const CLOCK_TOLERANCE_SECONDS = ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS;
 
 export class InvalidTokenError extends Error {}
 
@@ -47,6 +48,8 @@ export function createAccessTokens(
       scopes: Scope[];
       version: number;
       sessionId: string;
+      /** Shorter than the configured lifetime when the session ends sooner. */
+      ttlSeconds?: number;
     }): Promise<string> {
       return new SignJWT({ scope: input.scopes.join(" "), ver: input.version, sid: input.sessionId })
         .setProtectedHeader({ alg: "HS256", typ: ACCESS_TOKEN_TYPE, kid: keys.current.kid })
@@ -55,7 +58,7 @@ export function createAccessTokens(
         .setAudience(config.audience)
         .setIssuedAt()
         .setJti(randomUUID())
-        .setExpirationTime(`${config.accessTokenTtlSeconds}s`)
+        .setExpirationTime(`${input.ttlSeconds ?? config.accessTokenTtlSeconds}s`)
         .sign(keys.current.secret);
     },
 

@@ -51,8 +51,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         description:
           "A first-party login: `username` is the email or the username. Kept in the OAuth2 " +
           "password-grant form so the docs' Authorize button and OAuth2 clients work; no third " +
-          "party is ever given users' passwords. Failed attempts are throttled per account and " +
-          "per client address (429 with Retry-After).",
+          "party is ever given users' passwords. Failed attempts are throttled per (account, client " +
+          "address) and per client address (429 with Retry-After); failures on an account from many " +
+          "addresses only slow guessing down and never refuse an address with no failures.",
         consumes: ["application/x-www-form-urlencoded"],
         body: Type.Object(
           {
@@ -95,7 +96,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         tags: ["auth"],
         summary: "Exchange a refresh token for a new pair",
         description:
-          "The presented token is spent. Presenting a spent token again revokes its whole session (theft detection).",
+          "The presented token is spent. Presenting a spent token again revokes its whole session " +
+          "(theft detection), its access tokens included — except the token spent last, presented " +
+          "again within REFRESH_REUSE_LEEWAY_SECONDS of its rotation (a double refresh), which gets " +
+          "another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS.",
         body: RefreshBodySchema,
         response: {
           200: TokenResponseSchema,
@@ -116,6 +120,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
       schema: {
         tags: ["auth"],
         summary: "End the session a refresh token belongs to",
+        description:
+          "The session's refresh tokens and access tokens stop working at once on every instance, " +
+          "and its live sockets close with 4401.",
         body: RefreshBodySchema,
         response: { 204: Type.Null(), 422: ProblemRef },
       },

@@ -2,12 +2,14 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { AuthConfig } from "../../config.js";
 import { UnauthorizedError } from "../../http/errors.js";
 import type { SecurityEvent } from "../../http/security-log.js";
+import type { RefreshTokenRow } from "../../platform/database/schema.js";
 import type { User, UsersRepository } from "../users/users.repository.js";
 import type { AccessTokens } from "./access-tokens.js";
-import type { LoginThrottle } from "./login-throttle.js";
+import type { CredentialThrottle } from "./credential-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
+import type { SessionRevocations } from "./session-revocations.js";
 
 export interface TokenPair {
   accessToken: string;
@@ -21,7 +23,8 @@ export interface AuthServiceDeps {
   refreshTokensRepository: RefreshTokensRepository;
   passwordHasher: PasswordHasher;
   accessTokens: AccessTokens;
-  loginThrottle: LoginThrottle;
+  credentialThrottle: CredentialThrottle;
+  sessionRevocations: SessionRevocations;
   config: AuthConfig;
   /** A hash of a random password: unknown users are verified against it (equal work, equal time). */
   dummyHash: string;
@@ -34,25 +37,68 @@ const INVALID_REFRESH = () =>
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { usersRepository, refreshTokensRepository, passwordHasher, accessTokens, loginThrottle, config } =
-    deps;
+  const {
+    usersRepository,
+    refreshTokensRepository,
+    passwordHasher,
+    accessTokens,
+    credentialThrottle,
+    config,
+  } = deps;
 
-  async function issuePair(user: User, scopes: Scope[], familyId: string): Promise<TokenPair> {
+  /** Ends a session: its refresh tokens in the database, then its access tokens and sockets everywhere. */
+  async function endSession(userId: number, familyId: string): Promise<void> {
+    await refreshTokensRepository.revokeFamily(familyId);
+    await deps.sessionRevocations.revoke({ userId, sessionIds: [familyId], allSessions: false });
+  }
+
+  /** A new pair in the session; neither token outlives the session's absolute end. */
+  async function issuePair(
+    user: User,
+    scopes: Scope[],
+    familyId: string,
+    sessionExpiresAt: Date,
+  ): Promise<TokenPair> {
+    const now = Date.now();
+    const sessionEnd = sessionExpiresAt.getTime();
     const refreshToken = randomBytes(32).toString("base64url");
     await refreshTokensRepository.insert({
       userId: user.id,
       familyId,
       tokenHash: sha256(refreshToken),
       scope: scopes.join(" "),
-      expiresAt: new Date(Date.now() + config.refreshTokenTtlSeconds * 1000),
+      expiresAt: new Date(Math.min(now + config.refreshTokenTtlSeconds * 1000, sessionEnd)),
+      sessionExpiresAt,
     });
+    const ttlSeconds = Math.max(
+      1,
+      Math.min(config.accessTokenTtlSeconds, Math.floor((sessionEnd - now) / 1000)),
+    );
     const accessToken = await accessTokens.issue({
       userId: user.id,
       scopes,
       version: user.tokenVersion,
       sessionId: familyId,
+      ttlSeconds,
     });
-    return { accessToken, refreshToken, expiresIn: config.accessTokenTtlSeconds, scopes };
+    return { accessToken, refreshToken, expiresIn: ttlSeconds, scopes };
+  }
+
+  /**
+   * A spent token presented again is forgiven only as a client's double refresh: it must be
+   * the token spent last in its session (no rotation since), spent within the leeway. Two
+   * concurrent refreshes with one token both land here or in the normal path, never in theft
+   * detection, and both get pairs of the same session.
+   */
+  async function isDoubleRefresh(row: RefreshTokenRow, tokenHash: string): Promise<boolean> {
+    if (config.refreshReuseLeewaySeconds === 0) return false;
+    // Read again: the request that spent it may have done so after this one's first read.
+    const current = row.usedAt ? row : await refreshTokensRepository.findByHash(tokenHash);
+    const spentAt = current?.usedAt;
+    if (!spentAt || current.revokedAt) return false;
+    if (Date.now() - spentAt.getTime() > config.refreshReuseLeewaySeconds * 1000) return false;
+    const lastSpent = await refreshTokensRepository.lastSpentAt(row.familyId);
+    return lastSpent !== undefined && lastSpent.getTime() === spentAt.getTime();
   }
 
   return {
@@ -67,14 +113,14 @@ export function createAuthService(deps: AuthServiceDeps) {
       const user = await usersRepository.findByLogin(input.login);
       const account = user ? `user:${user.id}` : `name:${input.login.toLowerCase().slice(0, 320)}`;
       try {
-        await loginThrottle.assertAllowed(account, input.address);
+        await credentialThrottle.assertAllowed(account, input.address);
       } catch (error) {
         log({ event: "auth.throttled", user_id: user?.id ?? null, ip: input.address });
         throw error;
       }
       const valid = await passwordHasher.verify(user?.passwordHash ?? deps.dummyHash, input.password);
       if (!user || !valid || !user.isActive) {
-        await loginThrottle.recordFailure(account, input.address);
+        await credentialThrottle.recordFailure(account, input.address);
         log({
           event: "auth.login.failed",
           user_id: user?.id ?? null,
@@ -84,40 +130,61 @@ export function createAuthService(deps: AuthServiceDeps) {
         throw INVALID_CREDENTIALS();
       }
       const scopes = grantScopes(user.role as Role, input.scope);
-      await loginThrottle.recordSuccess(account);
+      await credentialThrottle.recordSuccess(account, input.address);
       if (passwordHasher.needsRehash(user.passwordHash)) {
         await usersRepository.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
         log({ event: "auth.password.rehashed", user_id: user.id });
       }
       log({ event: "auth.login.succeeded", user_id: user.id, ip: input.address, scope: scopes.join(" ") });
-      return issuePair(user, scopes, randomUUID());
+      return issuePair(user, scopes, randomUUID(), new Date(Date.now() + config.sessionMaxSeconds * 1000));
     },
 
-    /** Rotation: the presented token is spent; a spent one revokes its whole family. */
+    /**
+     * Rotation: the presented token is spent and the next one issued, within the session's
+     * absolute lifetime. A spent token presented again revokes the whole session, unless it
+     * is a double refresh within REFRESH_REUSE_LEEWAY_SECONDS.
+     */
     async refresh(refreshToken: string, log: (event: SecurityEvent) => void): Promise<TokenPair> {
-      const row = await refreshTokensRepository.findByHash(sha256(refreshToken));
+      const tokenHash = sha256(refreshToken);
+      const row = await refreshTokensRepository.findByHash(tokenHash);
       if (!row || row.revokedAt) throw INVALID_REFRESH();
-      if (row.usedAt || !(await refreshTokensRepository.spend(row.id))) {
-        await refreshTokensRepository.revokeFamily(row.familyId);
+      const spentHere = !row.usedAt && (await refreshTokensRepository.spend(row.id));
+      if (!spentHere && !(await isDoubleRefresh(row, tokenHash))) {
+        await endSession(row.userId, row.familyId);
         log({ event: "auth.refresh.reused", user_id: row.userId, family_id: row.familyId });
         throw INVALID_REFRESH();
       }
-      if (row.expiresAt.getTime() <= Date.now()) throw INVALID_REFRESH();
+      // Sessions from before the absolute lifetime existed end SESSION_MAX_DAYS after this token.
+      const sessionExpiresAt =
+        row.sessionExpiresAt ?? new Date(row.createdAt.getTime() + config.sessionMaxSeconds * 1000);
+      const now = Date.now();
+      if (row.expiresAt.getTime() <= now || sessionExpiresAt.getTime() <= now) throw INVALID_REFRESH();
       const user = await usersRepository.findById(row.userId);
       if (!user?.isActive) {
-        await refreshTokensRepository.revokeFamily(row.familyId);
+        await endSession(row.userId, row.familyId);
         throw INVALID_REFRESH();
       }
       const scopes = stillAllowed(user.role as Role, row.scope.split(" "));
-      log({ event: "auth.refresh.succeeded", user_id: user.id, family_id: row.familyId });
-      return issuePair(user, scopes, row.familyId);
+      const pair = await issuePair(user, scopes, row.familyId, sessionExpiresAt);
+      // A revocation racing this rotation (a logout, reuse detected by another request) may
+      // have run before the new token existed; it must not survive that revocation.
+      if (await refreshTokensRepository.isFamilyRevoked(row.familyId)) {
+        await endSession(row.userId, row.familyId);
+        throw INVALID_REFRESH();
+      }
+      log({
+        event: spentHere ? "auth.refresh.succeeded" : "auth.refresh.repeated",
+        user_id: user.id,
+        family_id: row.familyId,
+      });
+      return pair;
     },
 
     /** Ends the session the token belongs to; unknown tokens are ignored (nothing to reveal). */
     async logout(refreshToken: string, log: (event: SecurityEvent) => void): Promise<void> {
       const row = await refreshTokensRepository.findByHash(sha256(refreshToken));
       if (!row) return;
-      await refreshTokensRepository.revokeFamily(row.familyId);
+      await endSession(row.userId, row.familyId);
       log({ event: "auth.logout", user_id: row.userId, family_id: row.familyId });
     },
   };

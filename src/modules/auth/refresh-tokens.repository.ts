@@ -1,6 +1,10 @@
-import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type RefreshTokenRow, refreshTokens } from "../../platform/database/schema.js";
+
+// A revoked row is the database's record that its session's access tokens are void; it is
+// kept longer than the longest access-token lifetime (ACCESS_TOKEN_TTL_MINUTES ≤ 24 h).
+const REVOKED_KEPT_MS = 25 * 60 * 60 * 1000;
 
 export interface RefreshTokensRepository {
   insert(row: {
@@ -9,13 +13,19 @@ export interface RefreshTokensRepository {
     tokenHash: string;
     scope: string;
     expiresAt: Date;
+    sessionExpiresAt: Date;
   }): Promise<void>;
   findByHash(tokenHash: string): Promise<RefreshTokenRow | undefined>;
   /** Marks the token spent; false when another request spent it first (a replay). */
   spend(id: number): Promise<boolean>;
   revokeFamily(familyId: string): Promise<void>;
-  /** Revokes every session of the user except `keepFamilyId` (if given). */
-  revokeAllForUser(userId: number, keepFamilyId?: string): Promise<void>;
+  /** Revokes every session of the user except `keepFamilyId` (if given); returns the sessions it ended. */
+  revokeAllForUser(userId: number, keepFamilyId?: string): Promise<string[]>;
+  /** When a token of the session was last spent (its latest rotation), if ever. */
+  lastSpentAt(familyId: string): Promise<Date | undefined>;
+  /** True once any token of the session was revoked: the durable record of a revocation. */
+  isFamilyRevoked(familyId: string): Promise<boolean>;
+  /** Deletes expired tokens, and revoked ones once no access token of theirs can still be alive. */
   deleteExpired(before: Date): Promise<number>;
 }
 
@@ -47,7 +57,7 @@ export function createRefreshTokensRepository(db: Db): RefreshTokensRepository {
         .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
     },
     async revokeAllForUser(userId, keepFamilyId) {
-      await db
+      const revoked = await db
         .update(refreshTokens)
         .set({ revokedAt: sql`now()` })
         .where(
@@ -56,12 +66,34 @@ export function createRefreshTokensRepository(db: Db): RefreshTokensRepository {
             isNull(refreshTokens.revokedAt),
             keepFamilyId ? ne(refreshTokens.familyId, keepFamilyId) : undefined,
           ),
-        );
+        )
+        .returning({ familyId: refreshTokens.familyId });
+      return [...new Set(revoked.map((row) => row.familyId))];
+    },
+    async lastSpentAt(familyId) {
+      const [row] = await db
+        .select({ last: sql<Date | string | null>`max(${refreshTokens.usedAt})` })
+        .from(refreshTokens)
+        .where(eq(refreshTokens.familyId, familyId));
+      return row?.last ? new Date(row.last) : undefined;
+    },
+    async isFamilyRevoked(familyId) {
+      const rows = await db
+        .select({ id: refreshTokens.id })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.familyId, familyId), isNotNull(refreshTokens.revokedAt)))
+        .limit(1);
+      return rows.length > 0;
     },
     async deleteExpired(before) {
       const deleted = await db
         .delete(refreshTokens)
-        .where(or(lt(refreshTokens.expiresAt, before), lt(refreshTokens.revokedAt, before)))
+        .where(
+          or(
+            lt(refreshTokens.expiresAt, before),
+            lt(refreshTokens.revokedAt, new Date(before.getTime() - REVOKED_KEPT_MS)),
+          ),
+        )
         .returning({ id: refreshTokens.id });
       return deleted.length;
     },

@@ -1,15 +1,26 @@
 import type { WebSocket } from "ws";
 import { type Metrics, noMetrics } from "../../platform/metrics/metrics.js";
+import type { RevokedSessions } from "../auth/session-revocations.js";
 import type { LiveEvent } from "./outbox.js";
 
 /** Past this much unsent data a client is too slow: it is disconnected, never buffered further. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_SLOW_CONSUMER = 1013;
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_POLICY_VIOLATION = 1008;
 
-interface Client {
-  socket: WebSocket;
+/** Who a socket authenticated as, and with which token. */
+export interface LiveIdentity {
   userId: number;
+  sessionId: string;
+  /** The access token's expiry, in seconds since the epoch. */
+  expiresAt: number;
+  accessToken: string;
+}
+
+interface Client extends LiveIdentity {
+  socket: WebSocket;
   /** Highest event id sent, so catch-up and live delivery never send one twice. */
   lastSentId: number;
   /** Live events that arrive while the catch-up query runs wait here. */
@@ -18,11 +29,29 @@ interface Client {
 
 const visibleTo = (event: LiveEvent, userId: number) => event.userId === null || event.userId === userId;
 
-/** The live clients of this instance and delivery to them. */
+/**
+ * The live clients of this instance and delivery to them. A socket lives only as long as the
+ * authority it was opened with: it is closed with 4401 when its token expires or its session
+ * is revoked, and at most `maxSocketsPerUser` sockets per user are kept.
+ */
 export function createLiveHub(
   metrics: Pick<Metrics, "liveMessagesSent" | "liveSlowConsumerCloses"> = noMetrics,
+  options: { maxSocketsPerUser: number } = { maxSocketsPerUser: 16 },
 ) {
   const clients = new Set<Client>();
+  const perUser = new Map<number, number>();
+
+  function remove(client: Client) {
+    if (!clients.delete(client)) return;
+    const left = (perUser.get(client.userId) ?? 1) - 1;
+    if (left > 0) perUser.set(client.userId, left);
+    else perUser.delete(client.userId);
+  }
+
+  function unauthorize(client: Client, reason: string) {
+    remove(client);
+    client.socket.close(CLOSE_UNAUTHORIZED, reason);
+  }
 
   // One event goes to every client: serialize and encode it once, not once per socket.
   const frames = new WeakMap<LiveEvent, Buffer>();
@@ -39,7 +68,7 @@ export function createLiveHub(
     if (event.id <= client.lastSentId || !visibleTo(event, client.userId)) return;
     if (client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
-      clients.delete(client);
+      remove(client);
       metrics.liveSlowConsumerCloses.inc({});
       return;
     }
@@ -53,24 +82,60 @@ export function createLiveHub(
       return clients.size;
     },
 
+    /** Sockets this instance holds for the user. */
+    socketsOf(userId: number): number {
+      return perUser.get(userId) ?? 0;
+    },
+
     /**
-     * Adds an authenticated client. Live events are held while `catchUp` loads what it
-     * missed; then both are sent in id order, each once.
+     * Adds an authenticated client, unless the user already has `maxSocketsPerUser` here
+     * (then false: the caller refuses the socket). Live events are held while `catchUp`
+     * loads what it missed; then both are sent in id order, each once.
      */
-    async join(
+    join(
       socket: WebSocket,
-      userId: number,
+      identity: LiveIdentity,
       since: number | undefined,
       catchUp: () => Promise<LiveEvent[]>,
-    ) {
-      const client: Client = { socket, userId, lastSentId: since ?? 0, pending: [] };
+    ): { admitted: false } | { admitted: true; caughtUp: Promise<void> } {
+      if ((perUser.get(identity.userId) ?? 0) >= options.maxSocketsPerUser) return { admitted: false };
+      const client: Client = { ...identity, socket, lastSentId: since ?? 0, pending: [] };
       clients.add(client);
-      socket.on("close", () => clients.delete(client));
-      const missed = since !== undefined ? await catchUp() : [];
-      const held = client.pending ?? [];
-      client.pending = null;
-      const all = [...missed, ...held].sort((a, b) => a.id - b.id);
-      for (const event of all) send(client, event);
+      perUser.set(identity.userId, (perUser.get(identity.userId) ?? 0) + 1);
+      // setTimeout cannot wait longer than 2^31 - 1 ms (tokens live at most a day anyway).
+      const expiresInMs = Math.min(identity.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
+      const expiry = setTimeout(() => unauthorize(client, "token expired"), Math.max(0, expiresInMs));
+      expiry.unref();
+      socket.on("close", () => {
+        clearTimeout(expiry);
+        remove(client);
+      });
+      const caughtUp = (since !== undefined ? catchUp() : Promise.resolve([])).then((missed) => {
+        const held = client.pending ?? [];
+        client.pending = null;
+        const all = [...missed, ...held].sort((a, b) => a.id - b.id);
+        for (const event of all) send(client, event);
+      });
+      return { admitted: true, caughtUp };
+    },
+
+    /** Closes (4401) this instance's sockets of sessions revoked on any instance. */
+    endSessions(revoked: RevokedSessions) {
+      for (const client of clients) {
+        if (client.userId !== revoked.userId) continue;
+        if (revoked.allSessions || revoked.sessionIds.includes(client.sessionId))
+          unauthorize(client, "session revoked");
+      }
+    },
+
+    /**
+     * Checks every socket's token again, as a request would. Pub/sub can drop a message
+     * while a connection is down; this sweep closes what such a message would have closed.
+     */
+    async recheck(isRevoked: (client: LiveIdentity) => Promise<boolean>) {
+      for (const client of [...clients]) {
+        if (await isRevoked(client).catch(() => false)) unauthorize(client, "session revoked");
+      }
     },
 
     deliver(event: LiveEvent) {

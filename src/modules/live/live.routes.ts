@@ -1,11 +1,14 @@
 import type {} from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
-import type { WebSocket } from "ws";
-import type { LiveHub } from "./live-hub.js";
+import { WebSocket } from "ws";
+import { ForbiddenError, UnauthorizedError } from "../../http/errors.js";
+import { ProblemRef } from "../../http/openapi.js";
+import { CLOSE_POLICY_VIOLATION, CLOSE_UNAUTHORIZED, type LiveHub } from "./live-hub.js";
 import type { OutboxRepository } from "./outbox.js";
 
-export const CLOSE_UNAUTHORIZED = 4401;
+export { CLOSE_UNAUTHORIZED } from "./live-hub.js";
 export const CLOSE_AUTH_TIMEOUT = 4408;
+const CLOSE_INTERNAL_ERROR = 1011;
 const AUTH_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
 const CATCH_UP_LIMIT = 1_000;
@@ -30,6 +33,15 @@ function parseAuth(raw: string): AuthMessage | undefined {
 }
 
 /**
+ * Browsers send Origin on every WebSocket handshake and do not apply CORS to it, so a page
+ * on any site could open the feed with the user's credentials in hand: only the origins
+ * allowed for CORS may. Clients that are not browsers send no Origin and are accepted.
+ */
+function originAllowed(origin: string | undefined, corsOrigins: string[]): boolean {
+  return origin === undefined || corsOrigins.includes("*") || corsOrigins.includes(origin);
+}
+
+/**
  * GET /api/v1/ws — the live feed. Tokens never travel in URLs: the first message must be
  * `{"type":"auth","access_token":…,"since"?:…}` within 5 s (else close 4408; a bad token
  * closes 4401). The server answers `{"type":"ready"}`, replays events after `since`, then
@@ -37,7 +49,7 @@ function parseAuth(raw: string): AuthMessage | undefined {
  */
 export async function liveRoutes(
   app: FastifyInstance,
-  { hub, outbox }: { hub: LiveHub; outbox: OutboxRepository },
+  { hub, outbox, corsOrigins }: { hub: LiveHub; outbox: OutboxRepository; corsOrigins: string[] },
 ) {
   // Dead peers: every socket is pinged; one that did not answer the previous ping is dropped.
   const alive = new WeakMap<WebSocket, boolean>();
@@ -51,6 +63,16 @@ export async function liveRoutes(
       alive.set(socket, false);
       socket.ping();
     }
+    // Revocations reach sockets through pub/sub at once; this sweep catches any message lost
+    // while a pub/sub connection was down.
+    void hub.recheck(async (client) => {
+      try {
+        await app.principalFromToken(client.accessToken);
+        return false;
+      } catch (error) {
+        return error instanceof UnauthorizedError;
+      }
+    });
   }, HEARTBEAT_MS);
   heartbeat.unref();
   app.addHook("onClose", async () => clearInterval(heartbeat));
@@ -65,18 +87,31 @@ export async function liveRoutes(
         description:
           'Upgrade to WebSocket, then send `{"type":"auth","access_token":"…","since":<last event id>}` ' +
           "as the first message. Events: `post.created`, `post.updated`, `post.deleted` to everyone; " +
-          "`transfer.received` to the recipient. Close codes: 4401 bad token, 4408 no auth within 5 s, " +
-          "1013 too slow to read, 1001 server shutting down.",
+          "`transfer.received` to the recipient. Close codes: 4401 bad token, or the token expired, " +
+          "or its session was revoked (log out, password change, deactivation: reconnect with a fresh " +
+          "token and `since`); 4408 no auth within 5 s; 1008 too many sockets for this user; 1013 too " +
+          "slow to read; 1001 server shutting down. A browser's handshake from an origin not in " +
+          "CORS_ORIGINS gets 403.",
         response: {
           101: {
             description: "Switching Protocols: the connection is now a WebSocket carrying JSON messages",
             type: "null",
           },
+          403: ProblemRef,
           404: {
             description: "A plain GET without `Upgrade: websocket`",
             type: "null",
           },
         },
+      },
+      preValidation: async (request) => {
+        if (!originAllowed(request.headers.origin, corsOrigins)) {
+          request.log.warn(
+            { event: "live.origin_refused", origin: request.headers.origin?.slice(0, 200), ip: request.ip },
+            "WebSocket origin refused",
+          );
+          throw new ForbiddenError("This origin may not open the live feed", "origin_not_allowed");
+        }
       },
       // @fastify/websocket hides its routes from the OpenAPI document; this one is part of
       // the API, so it is listed (documented as the upgrade it is).
@@ -105,11 +140,28 @@ export async function liveRoutes(
         }
         app
           .principalFromToken(auth.access_token)
-          .then(async (principal) => {
-            socket.send(JSON.stringify({ type: "ready", data: { user_id: principal.userId } }));
-            await hub.join(socket, principal.userId, auth.since, () =>
-              outbox.publishedSince(auth.since ?? 0, principal.userId, CATCH_UP_LIMIT),
+          .then((principal) => {
+            if (socket.readyState !== WebSocket.OPEN) return; // the client left meanwhile
+            const joined = hub.join(
+              socket,
+              {
+                userId: principal.userId,
+                sessionId: principal.sessionId,
+                expiresAt: principal.expiresAt,
+                accessToken: auth.access_token,
+              },
+              auth.since,
+              () => outbox.publishedSince(auth.since ?? 0, principal.userId, CATCH_UP_LIMIT),
             );
+            if (!joined.admitted) {
+              socket.close(CLOSE_POLICY_VIOLATION, "too many sockets for this user");
+              return;
+            }
+            socket.send(JSON.stringify({ type: "ready", data: { user_id: principal.userId } }));
+            joined.caughtUp.catch((error: unknown) => {
+              app.log.warn({ err: error, event: "live.catch_up_failed" }, "live catch-up failed");
+              socket.close(CLOSE_INTERNAL_ERROR, "try again");
+            });
           })
           .catch(() => socket.close(CLOSE_UNAUTHORIZED, "invalid token"));
       });

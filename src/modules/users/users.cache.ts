@@ -25,8 +25,8 @@ export function withUsersCache(
         }),
       ) as Promise<Profile>,
 
-    async updateOwnAccount(userId, sessionId, input, log) {
-      const user = await service.updateOwnAccount(userId, sessionId, input, log);
+    async updateOwnAccount(userId, sessionId, input, log, address) {
+      const user = await service.updateOwnAccount(userId, sessionId, input, log, address);
       await cache.invalidate(profileKey(userId));
       if (input.username !== undefined) await onRenamed(userId);
       return user;

@@ -52,12 +52,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
       schema: {
         tags: ["users"],
         summary: "Sign up",
+        description:
+          "Sign-ups are limited per client address (`SIGNUP_PER_HOUR`, 429 with Retry-After). The " +
+          "password must be 8–128 characters, not one of the 10,000 most common passwords, and must " +
+          "not contain the username or the email's local part (400 `weak_password`).",
         body: UserCreateSchema,
-        response: { 201: UserAccountSchema, 400: ProblemRef, 422: ProblemRef },
+        response: { 201: UserAccountSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
       },
     },
     async (request, reply) => {
-      const user = await usersService.registerUser(request.body);
+      const user = await usersService.signUp(request.body, request.ip);
       request.log.info({ event: "user.registered", user_id: user.id, ip: request.ip }, "user registered");
       return reply.code(201).send(toUserAccount(user));
     },
@@ -85,16 +89,25 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         description:
           "A new `password` needs `current_password`. It signs out every other session at once " +
           "(their access and refresh tokens stop working); this session's access token also stops " +
-          "working, and its refresh token gets a new one.",
+          "working, and its refresh token gets a new one; every live socket of the user closes with " +
+          "4401. Wrong `current_password` guesses are throttled like logins (429 with Retry-After). " +
+          "The new password must not be a common one or contain the username or email (400 " +
+          "`weak_password`).",
         security: requireAuth(),
         body: MeUpdateSchema,
-        response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef },
+        response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
       },
     },
     async (request) => {
       const { userId, sessionId } = principalOf(request);
       return toMe(
-        await usersService.updateOwnAccount(userId, sessionId, request.body, securityLogFor(request)),
+        await usersService.updateOwnAccount(
+          userId,
+          sessionId,
+          request.body,
+          securityLogFor(request),
+          request.ip,
+        ),
       );
     },
   );
@@ -143,7 +156,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         tags: ["users"],
         summary: "Change a user's role or activation (admin)",
         description:
-          "Either change revokes that user's access tokens at once; deactivation also ends their sessions.",
+          "Either change revokes that user's access tokens at once and closes their live sockets (4401); " +
+          "deactivation also ends their sessions.",
         security: requireAuth("admin"),
         params: Type.Object({ id: UserId }),
         body: AdminUserUpdateSchema,

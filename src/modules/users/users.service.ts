@@ -3,9 +3,13 @@ import type { SecurityLog } from "../../http/security-log.js";
 import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
+import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
+import { assertPasswordAllowed } from "../auth/password-policy.js";
 import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.js";
 import type { Role } from "../auth/scopes.js";
+import type { SessionRevocations } from "../auth/session-revocations.js";
+import type { SignupThrottle } from "./signup-throttle.js";
 import type { User, UserChanges, UsersRepository } from "./users.repository.js";
 import type { UserCreate } from "./users.schemas.js";
 import { welcomeEmailJob } from "./welcome-email.job.js";
@@ -15,6 +19,11 @@ export interface UsersServiceDeps {
   passwordHasher: PasswordHasher;
   refreshTokensRepository?: RefreshTokensRepository;
   authState?: AuthStateCache;
+  sessionRevocations?: SessionRevocations;
+  /** Throttles checks of the current password as logins are throttled. */
+  credentialThrottle?: CredentialThrottle;
+  /** Limits public sign-ups per client address. */
+  signupThrottle?: SignupThrottle;
 }
 
 type Log = SecurityLog;
@@ -41,7 +50,19 @@ export function createUsersService({
   passwordHasher,
   refreshTokensRepository,
   authState,
+  sessionRevocations,
+  credentialThrottle,
+  signupThrottle,
 }: UsersServiceDeps) {
+  /**
+   * After a change that bumped the token version: every access token of the user is void
+   * already; the sessions ended here get their own record too, and every instance closes
+   * the user's live sockets.
+   */
+  async function announceEndedSessions(userId: number, sessionIds: string[]): Promise<void> {
+    await sessionRevocations?.revoke({ userId, sessionIds, allSessions: true });
+  }
+
   /** Every change that can revoke tokens goes through here, then tells the auth-state cache. */
   async function applyChanges(id: number, changes: UserChanges): Promise<User> {
     let user: User | undefined;
@@ -62,6 +83,7 @@ export function createUsersService({
   return {
     /** Sign-up: hash the password, insert, and turn a duplicate into the contract's 400s. */
     async registerUser(input: UserCreate, role: Role = "user"): Promise<User> {
+      assertPasswordAllowed(input.password, input);
       const passwordHash = await passwordHasher.hash(input.password);
       try {
         // The welcome message is a job recorded with the user: it is sent if and only if
@@ -78,6 +100,12 @@ export function createUsersService({
       } catch (error) {
         duplicateToBadRequest(error);
       }
+    },
+
+    /** Public sign-up from a client address: throttled per address, then registered. */
+    async signUp(input: UserCreate, address: string): Promise<User> {
+      await signupThrottle?.assertAllowed(address);
+      return this.registerUser(input);
     },
 
     /** What a profile shows; never the password hash, so it can be cached. */
@@ -114,6 +142,8 @@ export function createUsersService({
       sessionId: string,
       input: { username?: string; password?: string; current_password?: string },
       log: Log,
+      /** The client address: current-password guesses are throttled per account and address. */
+      address: string,
     ): Promise<User> {
       const changes: UserChanges = {};
       if (input.username !== undefined) changes.username = input.username;
@@ -125,16 +155,34 @@ export function createUsersService({
           );
         }
         const user = await this.getUser(userId);
-        if (!(await passwordHasher.verify(user.passwordHash, input.current_password))) {
-          log({ event: "user.password_change.failed", user_id: userId });
+        const currentPassword = input.current_password;
+        const verify = () => passwordHasher.verify(user.passwordHash, currentPassword);
+        let valid: boolean;
+        try {
+          valid = credentialThrottle
+            ? await credentialThrottle.check(`user:${userId}`, address, verify)
+            : await verify();
+        } catch (error) {
+          log({ event: "auth.throttled", user_id: userId, ip: address });
+          throw error;
+        }
+        if (!valid) {
+          log({ event: "user.password_change.failed", user_id: userId, ip: address });
           throw new BadRequestError("invalid_current_password", "current_password is not correct");
         }
+        assertPasswordAllowed(input.password, {
+          email: user.email,
+          username: input.username ?? user.username,
+        });
         changes.passwordHash = await passwordHasher.hash(input.password);
         changes.bumpTokenVersion = true;
       }
       const updated = await applyChanges(userId, changes);
       if (changes.passwordHash) {
-        await refreshTokensRepository?.revokeAllForUser(userId, sessionId);
+        await announceEndedSessions(
+          userId,
+          (await refreshTokensRepository?.revokeAllForUser(userId, sessionId)) ?? [],
+        );
         log({ event: "user.password_changed", user_id: userId });
       }
       return updated;
@@ -156,7 +204,13 @@ export function createUsersService({
         ...(roleChanged || activeChanged ? { bumpTokenVersion: true } : {}),
       };
       const updated = await applyChanges(userId, changes);
-      if (activeChanged && !updated.isActive) await refreshTokensRepository?.revokeAllForUser(userId);
+      if (roleChanged || activeChanged) {
+        const ended =
+          activeChanged && !updated.isActive
+            ? ((await refreshTokensRepository?.revokeAllForUser(userId)) ?? [])
+            : [];
+        await announceEndedSessions(userId, ended);
+      }
       if (roleChanged)
         log({ event: "user.role_changed", actor_id: actorId, user_id: userId, role: updated.role });
       if (activeChanged) {

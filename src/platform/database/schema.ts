@@ -120,6 +120,8 @@ export const refreshTokens = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true, precision: 3 }),
     revokedAt: timestamp("revoked_at", { withTimezone: true, precision: 3 }),
+    /** The session's absolute end (login + SESSION_MAX_DAYS), carried to every rotation. */
+    sessionExpiresAt: timestamp("session_expires_at", { withTimezone: true, precision: 3 }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [

@@ -235,7 +235,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
         queue
           .upsertJobScheduler(
             schedule.name,
-            { every: schedule.everyMs },
+            "everyMs" in schedule ? { every: schedule.everyMs } : { pattern: schedule.cron, tz: "UTC" },
             {
               name: schedule.name,
               data: {},

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from "cron-parser";
 import type { Executor } from "../database/index.js";
 
 export type { Executor } from "../database/index.js";
@@ -28,10 +29,22 @@ export class PermanentJobError extends Error {
 
 export type JobHandler = (data: Record<string, unknown>, context: JobContext) => Promise<void>;
 
-/** A job that is enqueued on a timer rather than by a write. */
-export interface JobSchedule {
-  name: string;
-  everyMs: number;
+/** A job that is enqueued on a timer rather than by a write: every `everyMs`, or at the times of a cron expression (UTC). */
+export type JobSchedule = { name: string; everyMs: number } | { name: string; cron: string };
+
+/** A cron schedule's run is still enqueued if the scheduler first looks within this long of its time. */
+export const CRON_CATCH_UP_MS = 10 * 60 * 1000;
+
+/**
+ * The period a schedule is in at `now`, as a stable key (so each period's job is enqueued
+ * once however many processes look), or undefined when a cron schedule has no run due.
+ */
+export function scheduleSlot(schedule: JobSchedule, now: number): string | undefined {
+  if ("everyMs" in schedule) return String(Math.floor(now / schedule.everyMs));
+  const previous = CronExpressionParser.parse(schedule.cron, { tz: "UTC", currentDate: new Date(now) })
+    .prev()
+    .getTime();
+  return now - previous <= CRON_CATCH_UP_MS ? new Date(previous).toISOString() : undefined;
 }
 
 export const JOB_STATES = ["waiting", "delayed", "active", "completed", "failed"] as const;
