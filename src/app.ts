@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import fastifyCors from "@fastify/cors";
-import fastifyFormbody from "@fastify/formbody";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -17,7 +16,7 @@ import { errorHandlerPlugin, frameworkErrorHandler } from "./http/plugins/error-
 import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
-import { ProblemSchema } from "./http/problem.js";
+import { OAuthProblemSchema, ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
 import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modules/auth/access-tokens.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
@@ -29,11 +28,13 @@ import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.rep
 import { type Role, SCOPES } from "./modules/auth/scopes.js";
 import { createSessionRevocations } from "./modules/auth/session-revocations.js";
 import { loadSigningKeys } from "./modules/auth/signing-keys.js";
+import { backupsRoutes } from "./modules/backups/backups.routes.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { filesRoutes } from "./modules/files/files.routes.js";
 import { createFilesService } from "./modules/files/files.service.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
+import { watchWorkerPresence } from "./modules/jobs/worker-presence.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
 import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
@@ -83,6 +84,8 @@ export interface AppDependencies {
   storage?: ObjectStorage;
   logger?: Logger;
   passwordHasher?: PasswordHasher;
+  /** How soon a missing `kaira worker` is reported (tests shorten the minute). */
+  workerPresence?: { missingAfterMs: number; checkEveryMs: number };
   /**
    * Revoked-session records; by default the cache when it is Redis, else a store of this
    * process's own that no other data can crowd out. Instances sharing a process pass one.
@@ -148,7 +151,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  // The API speaks JSON (and forms, for the token endpoint later): other bodies get 415.
+  // The API speaks JSON (and forms, only on the token endpoint): other bodies get 415.
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("database", deps.database);
@@ -171,11 +174,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
           app.log.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
         );
   app.addSchema(ProblemSchema);
+  app.addSchema(OAuthProblemSchema);
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
   await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute, metrics });
-  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
@@ -224,6 +227,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   if (config.docsEnabled) await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
+  // The landing page: where to find the docs, for a person who opens the server's address.
+  app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
 
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.
@@ -429,8 +434,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     await app.register(metricsRoutes, { metrics, token: config.metrics.token });
   }
 
+  // With workers running the jobs, the API watches that at least one is there.
+  const watchWorkers = jobs.kind === "bullmq" && !config.jobs.inProcess;
+  const workerPresence = watchWorkers
+    ? watchWorkerPresence({
+        jobs,
+        missingAfterMs: deps.workerPresence?.missingAfterMs ?? 60_000,
+        checkEveryMs: deps.workerPresence?.checkEveryMs ?? 15_000,
+        onMissing: (message) => app.log.warn({ event: "jobs.no_worker" }, message),
+        onBack: () => app.log.info({ event: "jobs.worker_seen" }, "a kaira worker is running again"),
+      })
+    : undefined;
+  app.addHook("onClose", async () => workerPresence?.stop());
   await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
   await app.register(healthRoutes, {
+    ...(workerPresence ? { warnings: [{ name: "workers", current: workerPresence.warning }] } : {}),
     checks: [
       { name: "database", check: () => deps.database.ping() },
       ...(cache.kind === "redis" ? [{ name: "redis", check: () => cache.ping() }] : []),
@@ -454,6 +472,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(transfersRoutes, { transfersService });
       await api.register(liveRoutes, { hub: liveHub, outbox, corsOrigins: config.corsOrigins });
       await api.register(jobsRoutes, { jobs });
+      await api.register(backupsRoutes, { config: config.backups, jobs, db });
     },
     { prefix: "/api/v1" },
   );
@@ -463,8 +482,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const { adminEmail, adminPassword } = config;
   if (adminEmail && adminPassword) {
     app.addHook("onReady", async () => {
-      const { created, user } = await usersService.ensureAdmin(adminEmail, adminPassword);
-      if (created)
+      const { result, user } = await usersService.ensureAdmin(adminEmail, adminPassword);
+      if (result === "created")
         app.log.info({ event: "user.admin_bootstrapped", user_id: user.id }, "admin account created");
     });
   }
@@ -489,6 +508,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         storage,
         logger: app.log as unknown as Logger,
         concurrency: config.jobs.concurrency,
+        backups: config.backups,
         metrics,
       });
     }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CronExpressionParser } from "cron-parser";
 import { parse as parseDotenv } from "dotenv";
 
 /**
@@ -56,8 +57,18 @@ export interface Config {
   jobs: JobsConfig;
   mail: MailConfig;
   uploads: UploadsConfig;
+  backups: BackupsConfig;
   metrics: MetricsConfig;
   search: SearchConfig;
+}
+
+export interface BackupsConfig {
+  /** Cron expression (UTC) for scheduled backups; unset turns them off. */
+  schedule: string | undefined;
+  /** Where scheduled and admin-started backups are written (and listed from). */
+  dir: string;
+  /** Scheduled backups kept; older ones are deleted after each successful backup. */
+  keep: number;
 }
 
 export interface MetricsConfig {
@@ -340,6 +351,17 @@ function readAuth(env: Env, nodeEnv: Config["nodeEnv"]): AuthConfig {
   };
 }
 
+function readCron(env: Env, name: string): string | undefined {
+  const value = readOptional(env, name);
+  if (value === undefined) return undefined;
+  try {
+    CronExpressionParser.parse(value, { tz: "UTC" });
+  } catch (error) {
+    throw new ConfigError(name, `must be a cron expression such as "0 3 * * *": ${(error as Error).message}`);
+  }
+  return value;
+}
+
 /**
  * Searches get fewer database connections than the pool holds, so whatever they do the rest
  * of the API (sign-in, writes, jobs, the outbox relay) always finds one. The embedded
@@ -432,6 +454,11 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       maxBytes: readInt(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1, 2 ** 40),
       quotaBytes: readInt(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 0, 2 ** 50),
       allowedTypes: readMediaTypes(env, "UPLOAD_ALLOWED_TYPES", DEFAULT_UPLOAD_TYPES),
+    },
+    backups: {
+      schedule: readCron(env, "BACKUP_SCHEDULE"),
+      dir: resolve(readString(env, "BACKUP_DIR", resolve(dataDir, "backups"))),
+      keep: readInt(env, "BACKUP_KEEP", 7, 1, 10_000),
     },
     metrics: readMetrics(env, nodeEnv),
     search: readSearch(env, databaseUrl === undefined ? undefined : databasePoolSize),

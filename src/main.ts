@@ -1,38 +1,84 @@
 import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
+import { explainFailure } from "./cli/failures.js";
 import { type Config, loadConfig } from "./config.js";
 import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 import { installCrashPolicy } from "./platform/process/crash-policy.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export interface ServeOptions {
   /** Adds to the app before it listens (tests use it to plant faults in a real process). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Thrown when the listener cannot open; the CLI turns its cause into one line with a hint. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(`cannot listen on ${host}:${port}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Where the database is, for people reading the start-up log: never the password. */
+function describeDatabase(config: Config): string {
+  if (!config.databaseUrl) return `the embedded database in ${config.dataDir}`;
+  const url = new URL(config.databaseUrl);
+  return `PostgreSQL at ${url.hostname || "localhost"}:${url.port || 5432}${url.pathname}`;
+}
+
+/** A URL a person can open: a wildcard address is reachable as localhost. */
+function displayUrl(host: string, port: number): string {
+  const shown = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
 /**
- * Runs the API: open the database, migrate, build, listen — and on SIGTERM/SIGINT drain:
- * readiness turns 503 at once, the listener stays open for SHUTDOWN_DRAIN_SECONDS so load
- * balancers notice, then closes and in-flight requests finish before the process exits 0.
- * An error that escapes every handler is logged at fatal and takes the same way out, exiting 1.
+ * Runs the API: open the database, migrate, build, listen — saying what it does at each
+ * step — and on SIGTERM/SIGINT drain: readiness turns 503 at once, the listener stays open
+ * for SHUTDOWN_DRAIN_SECONDS so load balancers notice, then closes and in-flight requests
+ * finish before the process exits 0. An error that escapes every handler is logged at fatal
+ * and takes the same way out, exiting 1.
  */
 export async function serve(config: Config = loadConfig(), options: ServeOptions = {}): Promise<void> {
   const logger = createLogger(config);
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  logger.info(
+    { event: "server.starting", node_env: config.nodeEnv },
+    `Starting Kaira (${config.nodeEnv}); opening ${describeDatabase(config)}`,
+  );
   const database = await openDatabase(config);
-  await database.migrate();
-  const app = await buildApp(config, { database, logger });
-  await options.extend?.(app);
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  try {
+    await database.migrate();
+    logger.info(
+      { event: "server.database_ready", database: database.kind },
+      `Database ready after ${elapsed()}`,
+    );
+    app = await buildApp(config, { database, logger });
+    await options.extend?.(app);
+    await app.ready();
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await database.close().catch(() => {});
+    throw error;
+  }
+  const running = app;
 
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let stopping = false;
   const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    app.lifecycle.draining = true;
+    running.lifecycle.draining = true;
     logger.info(
       { event: "shutdown.started", signal, drain_seconds: config.shutdownDrainSeconds },
       "shutting down",
@@ -47,41 +93,59 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     deadline.unref();
     await sleep(config.shutdownDrainSeconds * 1000);
     await metricsServer?.close();
-    await app.close();
+    await running.close();
     // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
     await database.close();
     logger.info({ event: "shutdown.completed" }, "stopped");
     logger.flush();
     process.exitCode = exitCode;
+    // Everything is closed; a library's leftover reconnect timer (a Redis client that went
+    // down mid-shutdown) must not keep the process alive until the deadline.
+    setTimeout(() => process.exit(exitCode), 500).unref();
   };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  const onSigterm = () => void stop("SIGTERM");
+  const onSigint = () => void stop("SIGINT");
+  process.once("SIGTERM", onSigterm);
+  process.once("SIGINT", onSigint);
   installCrashPolicy({ logger, shutdown: stop });
 
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await running.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    process.off("SIGTERM", onSigterm);
+    process.off("SIGINT", onSigint);
+    await running.close().catch(() => {});
+    await database.close().catch(() => {});
+    throw new ListenError(config.host, config.port, error);
+  }
   if (config.metrics.enabled && config.metrics.port !== undefined) {
     metricsServer = await startMetricsServer({
       host: config.host,
       port: config.metrics.port,
-      metrics: app.metrics,
+      metrics: running.metrics,
       token: config.metrics.token,
       onError: (error) => logger.warn({ err: error, event: "metrics.failed" }, "metrics listener error"),
     });
     logger.info({ event: "metrics.listening", port: metricsServer.port }, "metrics on their own port");
   }
+  const address = running.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = displayUrl(config.host, port);
   logger.info(
     {
       event: "server.started",
       database: database.kind,
       data_dir: database.kind === "embedded" ? config.dataDir : undefined,
+      startup_ms: Math.round(performance.now() - started),
     },
-    `Kaira listening on http://${config.host}:${config.port} (docs at /docs)`,
+    `Kaira listening on ${url}, docs at ${url}/docs`,
   );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   serve().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    const failure = explainFailure(error);
+    console.error(failure?.message ?? error);
+    process.exit(failure?.exitCode ?? 1);
   });
 }

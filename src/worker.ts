@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type BackupsConfig, type Config, ConfigError, loadConfig } from "./config.js";
 import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { createRefreshTokensRepository } from "./modules/auth/refresh-tokens.repository.js";
+import { BACKUP_JOB, backupHandler } from "./modules/backups/backup.job.js";
 import { DELETE_FILE_OBJECTS_JOB, deleteObjectsHandler } from "./modules/files/delete-objects.job.js";
 import { createFilesRepository } from "./modules/files/files.repository.js";
 import { FILE_THUMBNAIL_JOB, thumbnailHandler } from "./modules/files/thumbnail.job.js";
@@ -21,7 +22,12 @@ import { installCrashPolicy } from "./platform/process/crash-policy.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
-export const JOB_SCHEDULES: JobSchedule[] = [{ name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS }];
+export function jobSchedules(backups: Pick<BackupsConfig, "schedule">): JobSchedule[] {
+  return [
+    { name: CLEANUP_JOB, everyMs: CLEANUP_INTERVAL_MS },
+    ...(backups.schedule ? [{ name: BACKUP_JOB, cron: backups.schedule }] : []),
+  ];
+}
 
 /**
  * Every job Kaira runs, by name: the worker's side of the composition root. The API process
@@ -33,6 +39,7 @@ export function createJobHandlers(deps: {
   storage: ObjectStorage;
   jobs: JobQueue;
   logger: Logger;
+  backups: BackupsConfig;
 }): Record<string, JobHandler> {
   const db = deps.database.db;
   const transfers = createTransfersRepository(db);
@@ -43,6 +50,12 @@ export function createJobHandlers(deps: {
     [WELCOME_EMAIL_JOB]: welcomeEmailHandler({
       usersRepository: createUsersRepository(db),
       mailer: deps.mailer,
+    }),
+    [BACKUP_JOB]: backupHandler({
+      database: deps.database,
+      storage: deps.storage,
+      config: deps.backups,
+      logger: deps.logger,
     }),
     [CLEANUP_JOB]: cleanupHandler({
       deleteExpiredRefreshTokens: createRefreshTokensRepository(db).deleteExpired,
@@ -125,6 +138,7 @@ export function startJobProcessing(
     storage: ObjectStorage;
     logger: Logger;
     concurrency: number;
+    backups: BackupsConfig;
     metrics?: Metrics;
   },
 ): void {
@@ -133,7 +147,7 @@ export function startJobProcessing(
   const count = countJobEvents(deps.metrics ?? noMetrics, Object.keys(handlers));
   queue.work({
     handlers,
-    schedules: JOB_SCHEDULES,
+    schedules: jobSchedules(deps.backups),
     concurrency: deps.concurrency,
     onEvent: (event) => {
       log(event);
@@ -185,6 +199,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     storage,
     logger,
     concurrency: config.jobs.concurrency,
+    backups: config.backups,
     metrics,
   });
   const metricsServer =

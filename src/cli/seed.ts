@@ -14,6 +14,51 @@ const LOREM =
     " ",
   );
 export const DEFAULT_VOCABULARY = LOREM.length;
+
+// Without --vocabulary, demo posts read like a small engineering community's, so the
+// README's search examples (`kubernetes upgrade`, `"rolling update"`, …) find something.
+const SUBJECTS = [
+  "Kubernetes",
+  "PostgreSQL",
+  "Postgres",
+  "SQLite",
+  "Redis",
+  "Helm",
+  "Node.js",
+  "Fastify",
+  "TypeScript",
+  "Docker",
+  "Nginx",
+  "Terraform",
+];
+const TITLES: ((subject: string) => string)[] = [
+  (s) => `${s} upgrade notes`,
+  (s) => `${s} at scale`,
+  (s) => `A rolling update of ${s}`,
+  (s) => `Zero downtime deploy with ${s}`,
+  (s) => `Debugging ${s} in production`,
+  (s) => `${s} tips for beginners`,
+  (s) => `Backups and restores for ${s}`,
+  (s) => `Why we moved to ${s}`,
+  (s) => `Monitoring ${s} with Prometheus`,
+  (s) => `${s} release day`,
+];
+const SENTENCES: ((subject: string) => string)[] = [
+  (s) => `We upgraded ${s} last week and wrote down what broke.`,
+  (s) => `The rolling update of ${s} finished without dropping a request.`,
+  () => "A zero downtime deploy needs readiness probes that tell the truth.",
+  () => "Helm charts made the rollout repeatable across clusters.",
+  () => "Our Kubernetes nodes now drain before every upgrade.",
+  () => "Postgres handles the ledger; SQLite was fine until we needed several writers.",
+  (s) => `Connection pooling in front of ${s} halved the latency.`,
+  () => "Backups are only real once a restore has been tested.",
+  () => "Dashboards showed the queue depth climbing before anyone noticed.",
+  (s) => `Does anyone run ${s} on a single small machine?`,
+  () => "Structured logs with a request id saved hours of debugging.",
+  () => "The release notes list every breaking change and the migration path.",
+  (s) => `We benchmarked ${s} before and after the change; the numbers are below.`,
+  () => "Rate limits and retries with back-off kept the outage short.",
+];
 export const MAX_VOCABULARY = 100_000;
 
 /** A small, fast, seedable generator: seeding a million posts draws ~60 million numbers. */
@@ -145,6 +190,19 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
     for (let i = 1; i < count; i++) text += ` ${word()}`;
     return text;
   };
+  const text =
+    options.vocabulary === undefined
+      ? () => {
+          const subject = pick(SUBJECTS);
+          const sentences = Array.from({ length: 2 + Math.floor(random() * 5) }, () =>
+            pick(SENTENCES)(subject),
+          );
+          return { title: pick(TITLES)(subject), content: [...new Set(sentences)].join(" ") };
+        }
+      : () => ({
+          title: words(3 + Math.floor(random() * 6)),
+          content: words(20 + Math.floor(random() * 80)),
+        });
 
   // Spread posts over the last year, oldest first, as a community writes them: ids and the
   // table's physical order follow created_at, which the feed and search's rank window rely on.
@@ -158,8 +216,7 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
       const second = pick(TAGS);
       return {
         authorId: pick(userIds),
-        title: words(3 + Math.floor(random() * 6)),
-        content: words(20 + Math.floor(random() * 80)),
+        ...text(),
         tags: first === second ? [first] : [first, second],
         createdAt,
         updatedAt: createdAt,
@@ -186,5 +243,7 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
   }
   await inFlight;
   progress.stop();
-  return { users: options.users, posts: postCount };
+  // The first demo user of this run, for logging in; none when the run added no users.
+  const firstUsername = options.users > 0 ? `demo_${runTag}_0` : undefined;
+  return { users: options.users, posts: postCount, firstUsername };
 }

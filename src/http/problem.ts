@@ -26,6 +26,22 @@ export const ProblemSchema = Type.Object(
   { $id: "Problem", title: "Problem" },
 );
 
+/**
+ * The token endpoints' errors: a Problem that also carries OAuth2's `error` and
+ * `error_description` (RFC 6749 §5.2), so OAuth2 client libraries understand them.
+ */
+export const OAuthProblemSchema = Type.Object(
+  {
+    ...ProblemSchema.properties,
+    error: Type.String({
+      description:
+        "OAuth2 error code: invalid_request, invalid_grant, invalid_scope, unsupported_grant_type or server_error",
+    }),
+    error_description: Type.String({ description: "The same text as `detail`" }),
+  },
+  { $id: "OAuthProblem", title: "OAuthProblem" },
+);
+
 export interface Problem {
   type: string;
   title: string;

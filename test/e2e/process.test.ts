@@ -173,10 +173,10 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     const args = ["create-admin", "--email", "cli-admin@example.com", "--password", "Root-Pass-Cli-9"];
     const first = runKaira(args, databaseEnv);
     expect(await first.exited).toBe(0);
-    expect(first.output()).toMatch(/Admin cli-admin@example\.com created \(id \d+, username cli-admin\)/);
+    expect(first.output()).toMatch(/Admin cli-admin@example\.com \(id \d+, username cli-admin\) created/);
     const again = runKaira(args, databaseEnv);
     expect(await again.exited).toBe(0);
-    expect(again.output()).toContain("already exists");
+    expect(again.output()).toContain("already an admin; nothing changed");
     const missing = runKaira(["create-admin"], databaseEnv);
     expect(await missing.exited).toBe(2);
     expect(missing.output()).toContain("--email");

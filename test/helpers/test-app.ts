@@ -26,6 +26,7 @@ export interface TestApp {
 export async function createTestApp(
   env: Record<string, string> = {},
   testHooks?: AppDependencies["testHooks"],
+  options: Pick<AppDependencies, "workerPresence"> = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: "test",
@@ -55,6 +56,7 @@ export async function createTestApp(
     pubsub,
     jobs,
     ...(testHooks ? { testHooks } : {}),
+    ...options,
   });
   app.addHook("onClose", async () => {
     await jobs.close(1_000);

@@ -164,6 +164,7 @@ describe("idempotency", () => {
     expect(replay.json().code).toBe("insufficient_funds");
     const other = await send(a, { to_user_id: b.id, amount: 51 }, key);
     expect(other.statusCode).toBe(422);
+    expect(other.json().code).toBe("idempotency_key_reused");
     expect(other.json().errors[0].type).toBe("idempotency_key_reused");
   });
 

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { databaseOverloadOf } from "../../platform/database/index.js";
 import { DomainError, ValidationFailedError } from "../errors.js";
-import { problem } from "../problem.js";
+import { type Problem, problem } from "../problem.js";
 import { toFieldErrors } from "../validation.js";
 
 const PROBLEM_TYPE = "application/problem+json; charset=utf-8";
@@ -33,51 +33,10 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
 export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     reply.type(PROBLEM_TYPE);
-    if (error instanceof ValidationFailedError) {
-      return reply.code(422).send(problem(422, error.code, error.message, request.id, error.errors));
-    }
-    if (error instanceof DomainError) {
-      if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="kaira"');
-      const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
-      if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
-      return reply.code(error.status).send(problem(error.status, error.code, error.message, request.id));
-    }
-    if (error.validation) {
-      const errors = toFieldErrors(error.validation as ErrorObject[], error.validationContext);
-      const detail = errors.map((e) => `${e.loc.join(".")}: ${e.msg}`).join("; ");
-      request.log.info({ event: "request.invalid", errors }, "request validation failed");
-      return reply.code(422).send(problem(422, "validation_error", detail, request.id, errors));
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      const code = (error.code ?? "bad_request").replace(/^FST_(ERR_)?/, "").toLowerCase();
-      return reply.code(status).send(problem(status, code, error.message, request.id));
-    }
-    // Load, not a fault: no connection came free in time, or a statement ran past the general
-    // timeout. The client may retry; the log says which.
-    const overload = databaseOverloadOf(error);
-    if (overload) {
-      request.log.warn({ err: error, event: `database.${overload}` }, "database overloaded");
-      const [code, detail] =
-        overload === "busy"
-          ? ["database_busy", "The service is busy; try again in a moment"]
-          : ["database_timeout", "The request took too long and was stopped; try again in a moment"];
-      return reply
-        .code(503)
-        .header("retry-after", String(OVERLOAD_RETRY_AFTER_SECONDS))
-        .send(problem(503, code, detail, request.id));
-    }
-    request.log.error({ err: error }, "unhandled error");
-    return reply
-      .code(500)
-      .send(
-        problem(
-          500,
-          "internal_error",
-          "An unexpected error occurred; quote the request id when reporting it.",
-          request.id,
-        ),
-      );
+    const body = toProblem(error, request, reply);
+    // OAuth2 clients read `error`/`error_description` (RFC 6749 §5.2) from token endpoints.
+    const oauth2 = request.routeOptions.config.oauth2Errors === true;
+    return reply.code(body.status).send(oauth2 ? withOAuth2Error(body) : body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -89,3 +48,105 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
       );
   });
 });
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Error bodies also carry OAuth2's `error` and `error_description` (token endpoints). */
+    oauth2Errors?: boolean;
+  }
+}
+
+function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): Problem {
+  if (error instanceof ValidationFailedError) {
+    return problem(422, error.code, error.message, request.id, error.errors);
+  }
+  if (error instanceof DomainError) {
+    if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="kaira"');
+    const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
+    return problem(error.status, error.code, error.message, request.id);
+  }
+  if (error.validation) {
+    const errors = toFieldErrors(error.validation as ErrorObject[], error.validationContext);
+    const detail = errors.map((e) => `${e.loc.join(".")}: ${e.msg}`).join("; ");
+    request.log.info({ event: "request.invalid", errors }, "request validation failed");
+    return problem(422, "validation_error", detail, request.id, errors);
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code = (error.code ?? "bad_request").replace(/^FST_(ERR_)?/, "").toLowerCase();
+    return problem(status, code, clientErrorDetail(error, request), request.id);
+  }
+  // Load, not a fault: no connection came free in time, or a statement ran past the general
+  // timeout. The client may retry; the log says which.
+  const overload = databaseOverloadOf(error);
+  if (overload) {
+    request.log.warn({ err: error, event: `database.${overload}` }, "database overloaded");
+    reply.header("retry-after", String(OVERLOAD_RETRY_AFTER_SECONDS));
+    return overload === "busy"
+      ? problem(503, "database_busy", "The service is busy; try again in a moment", request.id)
+      : problem(
+          503,
+          "database_timeout",
+          "The request took too long and was stopped; try again in a moment",
+          request.id,
+        );
+  }
+  request.log.error({ err: error }, "unhandled error");
+  return problem(
+    500,
+    "internal_error",
+    "An unexpected error occurred; quote the request id when reporting it.",
+    request.id,
+  );
+}
+
+/** Fastify's own words for a refused body say what was wrong, not what to send instead. */
+function clientErrorDetail(error: FastifyError, request: FastifyRequest): string {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE": {
+      const limit = request.routeOptions.bodyLimit;
+      return `The request body is larger than this endpoint's limit of ${formatBytes(limit)}`;
+    }
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return unsupportedMediaTypeDetail(request);
+    default:
+      return error.message;
+  }
+}
+
+function unsupportedMediaTypeDetail(request: FastifyRequest): string {
+  const accepted = (request.routeOptions.schema?.consumes as string[] | undefined) ?? ["application/json"];
+  const list = accepted.join(", ");
+  const sent = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (!sent) return `The request has a body but no Content-Type header; send it as ${list}`;
+  const jsonWanted = accepted.includes("application/json");
+  if (jsonWanted && sent === "application/x-www-form-urlencoded")
+    return (
+      "The body was sent as application/x-www-form-urlencoded (what `curl -d` sends by default); " +
+      "send JSON with the header Content-Type: application/json"
+    );
+  return `Content-Type ${sent.slice(0, 100)} is not accepted here; send ${accepted.length > 1 ? "one of " : ""}${list}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0)
+    return `${bytes / (1024 * 1024)} MiB (${bytes} bytes)`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB (${bytes} bytes)`;
+  return `${bytes} bytes`;
+}
+
+/** RFC 6749 §5.2 error codes for the problems a token endpoint can answer with. */
+function withOAuth2Error(body: Problem): Problem & { error: string; error_description: string } {
+  const error =
+    body.code === "invalid_scope"
+      ? "invalid_scope"
+      : body.code === "invalid_credentials" || body.code === "invalid_refresh_token"
+        ? "invalid_grant"
+        : body.errors?.some((e) => e.loc.includes("grant_type"))
+          ? "unsupported_grant_type"
+          : body.status >= 500
+            ? "server_error"
+            : "invalid_request";
+  return { ...body, error, error_description: body.detail };
+}

@@ -1,6 +1,7 @@
+import fastifyFormbody from "@fastify/formbody";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import type { AuthService, TokenPair } from "./auth.service.js";
 
@@ -32,6 +33,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
   app,
   { authService },
 ) => {
+  // Only these routes take form bodies (the OAuth2 token request is a form); elsewhere a form
+  // sent where JSON belongs is refused with 415 rather than read as one odd field.
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   // Tokens must never be cached by browsers or proxies.
   app.addHook("onSend", async (_request, reply, payload) => {
     reply.header("cache-control", "no-store");
@@ -66,12 +70,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         ),
         response: {
           200: TokenResponseSchema,
-          400: ProblemRef,
-          401: ProblemRef,
-          422: ProblemRef,
-          429: ProblemRef,
+          400: OAuthProblemRef,
+          401: OAuthProblemRef,
+          415: OAuthProblemRef,
+          422: OAuthProblemRef,
+          429: OAuthProblemRef,
         },
       },
+      config: { oauth2Errors: true },
     },
     async (request) => {
       const { username, password, scope } = request.body;
@@ -95,8 +101,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
           "again within REFRESH_REUSE_LEEWAY_SECONDS of its rotation (a double refresh), which gets " +
           "another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS.",
         body: RefreshBodySchema,
-        response: { 200: TokenResponseSchema, 401: ProblemRef, 422: ProblemRef },
+        response: {
+          200: TokenResponseSchema,
+          401: OAuthProblemRef,
+          415: OAuthProblemRef,
+          422: OAuthProblemRef,
+        },
       },
+      config: { oauth2Errors: true },
     },
     async (request) =>
       toTokenResponse(await authService.refresh(request.body.refresh_token, securityLogFor(request))),

@@ -3,9 +3,12 @@ import { Type } from "typebox";
 import { withTimeout } from "../../shared/timeouts.js";
 
 const CheckSchema = Type.Object({
-  status: Type.Union([Type.Literal("pass"), Type.Literal("fail")]),
+  status: Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")], {
+    description: "`warn` is worth a look but does not make the instance unready",
+  }),
   latency_ms: Type.Optional(Type.Number()),
   error: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String({ description: "What a `warn` means and what to do" })),
 });
 
 const ReadinessSchema = Type.Object(
@@ -16,6 +19,13 @@ const ReadinessSchema = Type.Object(
   },
   { title: "Readiness" },
 );
+
+/** Something readiness reports without failing on it, e.g. no worker taking jobs. */
+export interface ReadinessWarning {
+  name: string;
+  /** The warning's text, or undefined when all is well. */
+  current(): string | undefined;
+}
 
 /** A dependency readiness asks about: the database now, Redis once it is configured. */
 export interface ReadinessCheck {
@@ -39,8 +49,9 @@ async function runCheck({ check }: ReadinessCheck) {
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{
   checks: ReadinessCheck[];
+  warnings?: ReadinessWarning[];
   isDraining: () => boolean;
-}> = async (app, { checks, isDraining }) => {
+}> = async (app, { checks, warnings = [], isDraining }) => {
   app.get(
     "/health/live",
     {
@@ -66,11 +77,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       const results = await Promise.all(checks.map(async (c) => [c.name, await runCheck(c)] as const));
       const draining = isDraining();
       const healthy = !draining && results.every(([, result]) => result.status === "pass");
+      const warned = warnings.map((w) => [w.name, w.current()] as const);
       reply.header("cache-control", "no-store");
       return reply.code(healthy ? 200 : 503).send({
         status: healthy ? "pass" : "fail",
         draining,
-        checks: Object.fromEntries(results),
+        checks: {
+          ...Object.fromEntries(results),
+          ...Object.fromEntries(
+            warned.map(([name, message]) => [
+              name,
+              message === undefined ? { status: "pass" as const } : { status: "warn" as const, message },
+            ]),
+          ),
+        },
       });
     },
   );

@@ -92,7 +92,17 @@ export async function liveRoutes(
           "token and `since`); 4408 no auth within 5 s; 1008 too many sockets for this user; 1013 too " +
           "slow to read; 1001 server shutting down. A browser's handshake from an origin not in " +
           "CORS_ORIGINS gets 403.",
-        response: { 403: ProblemRef },
+        response: {
+          101: {
+            description: "Switching Protocols: the connection is now a WebSocket carrying JSON messages",
+            type: "null",
+          },
+          403: ProblemRef,
+          404: {
+            description: "A plain GET without `Upgrade: websocket`",
+            type: "null",
+          },
+        },
       },
       preValidation: async (request) => {
         if (!originAllowed(request.headers.origin, corsOrigins)) {
@@ -103,6 +113,9 @@ export async function liveRoutes(
           throw new ForbiddenError("This origin may not open the live feed", "origin_not_allowed");
         }
       },
+      // @fastify/websocket hides its routes from the OpenAPI document; this one is part of
+      // the API, so it is listed (documented as the upgrade it is).
+      config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
     },
     (socket, _request) => {
       // Handlers are attached synchronously, before any await, so no message is missed.

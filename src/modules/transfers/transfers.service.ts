@@ -143,13 +143,16 @@ export function createTransfersService({
           const stored = await transfersRepository.findResponse(tx, fromUserId, key);
           if (stored) {
             if (stored.requestHash !== requestHash) {
-              throw new ValidationFailedError([
-                {
-                  loc: ["header", "idempotency-key"],
-                  msg: "This Idempotency-Key was used with a different request",
-                  type: "idempotency_key_reused",
-                },
-              ]);
+              throw new ValidationFailedError(
+                [
+                  {
+                    loc: ["header", "idempotency-key"],
+                    msg: "This Idempotency-Key was used with a different request",
+                    type: "idempotency_key_reused",
+                  },
+                ],
+                "idempotency_key_reused",
+              );
             }
             return { status: stored.status, body: stored.body } as Outcome;
           }

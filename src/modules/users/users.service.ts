@@ -224,13 +224,29 @@ export function createUsersService({
     },
 
     /** ADMIN_EMAIL bootstrap and `kaira create-admin`: create the admin unless the email exists. */
-    async ensureAdmin(email: string, password: string): Promise<{ created: boolean; user: User }> {
+    /**
+     * Makes sure `email` belongs to an admin: creates the account (username from the
+     * email's local part) unless a user has the email; with `promote`, an existing user
+     * becomes an admin. Promotion only adds rights, so the user's tokens stay valid; their
+     * next login carries the admin scope.
+     */
+    async ensureAdmin(
+      email: string,
+      password: string | undefined,
+      options: { promote?: boolean } = {},
+    ): Promise<{ result: "created" | "promoted" | "already_admin" | "exists"; user: User }> {
       const existing = await usersRepository.findByEmail(email);
-      if (existing) return { created: false, user: existing };
+      if (existing) {
+        if (existing.role === "admin") return { result: "already_admin", user: existing };
+        if (!options.promote) return { result: "exists", user: existing };
+        return { result: "promoted", user: await applyChanges(existing.id, { role: "admin" }) };
+      }
+      if (password === undefined)
+        throw new BadRequestError("password_required", "A new admin needs a password");
       const base = (email.split("@")[0] ?? "admin").replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 32);
       const username = base.length >= 3 ? base : `${base}_admin`;
       const user = await this.registerUser({ email, username, password }, "admin");
-      return { created: true, user };
+      return { result: "created", user };
     },
   };
 }

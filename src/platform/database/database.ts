@@ -25,8 +25,11 @@ export interface TimedQuery {
 export interface Database {
   readonly kind: "embedded" | "postgres";
   readonly db: Db;
-  /** Applies pending migrations from `drizzle/`; safe to call from several processes at once. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending migrations from `drizzle/` (or from `migrationsFolder`: a restore first
+   * recreates the schema its backup was taken at); safe to call from several processes at once.
+   */
+  migrate(options?: { migrationsFolder?: string }): Promise<void>;
   /**
    * Runs `work` with its statements cancelled by the database after `timeoutMs` (a failure
    * that `databaseOverloadOf` reports as `statement_timeout`). Not every adapter can cancel a

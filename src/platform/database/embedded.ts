@@ -41,8 +41,8 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
   return {
     kind: "embedded",
     db,
-    async migrate() {
-      await migrate(drizzle({ client }), { migrationsFolder });
+    async migrate(options = {}) {
+      await migrate(drizzle({ client }), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });
     },
     // PGlite runs PostgreSQL compiled to WebAssembly on this thread: there is no timer
     // interrupt to cancel a statement with (statement_timeout is accepted and never fires),

@@ -69,14 +69,16 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
   return {
     kind: "postgres",
     db,
-    async migrate() {
+    async migrate(options = {}) {
       const client = await pool.connect();
       try {
         // A migration may rewrite a large table; the general statement timeout is for requests.
         await client.query("set statement_timeout = 0");
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_ID.toString()]);
         try {
-          await migrate(drizzle({ client }), { migrationsFolder });
+          await migrate(drizzle({ client }), {
+            migrationsFolder: options.migrationsFolder ?? migrationsFolder,
+          });
         } finally {
           await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_ID.toString()]);
           await client.query("reset statement_timeout");

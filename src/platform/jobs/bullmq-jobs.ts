@@ -10,6 +10,7 @@ import {
   type JobState,
   PermanentJobError,
   retryDelayMs,
+  WORKER_HEARTBEAT_MS,
   type WorkOptions,
 } from "./jobs.js";
 
@@ -26,6 +27,9 @@ export interface BullmqJobsOptions {
 
 const QUEUE_NAME = "jobs";
 
+/** A heartbeat older than this is forgotten (Redis expires the key). */
+const HEARTBEAT_TTL_MS = 10 * 60 * 1000;
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -37,14 +41,17 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQueue {
   const prefix = options.prefix ?? "kaira:bull";
   const connections: Redis[] = [];
-  const connect = (purpose: "producer" | "worker") => {
+  const connect = (purpose: "producer" | "worker" | "control") => {
     // A worker's blocking commands need maxRetriesPerRequest null (it waits out outages);
     // the producer side fails fast instead, so requests and the relay never hang on Redis.
+    // Control commands (the heartbeat) may wait for the first connect, but only 2 s each.
     const redis = new Redis(
       options.redisUrl,
       purpose === "worker"
         ? { maxRetriesPerRequest: null, connectTimeout: 5_000 }
-        : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 },
+        : purpose === "control"
+          ? { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 2_000 }
+          : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 },
     );
     redis.on("error", () => {});
     connections.push(redis);
@@ -65,6 +72,14 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     removeOnFail: { age: (30 * DAY_MS) / 1000 },
   };
   let worker: Worker | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  // Small commands of our own (the heartbeat) on a fail-fast connection, opened when needed.
+  let control: Redis | undefined;
+  const controlConnection = () => {
+    control ??= connect("control");
+    return control;
+  };
+  const heartbeatKey = `${prefix}:${QUEUE_NAME}:worker-seen`;
   let relayTimer: NodeJS.Timeout | undefined;
   let relayRunning: Promise<void> = Promise.resolve();
   let relayStopped = false;
@@ -147,6 +162,17 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
 
     work(work: WorkOptions) {
       if (worker) return;
+      // API instances read this key to tell whether any worker is running (see lastWorkerSeen).
+      const beat = () => {
+        controlConnection()
+          .set(heartbeatKey, String(Date.now()), "PX", HEARTBEAT_TTL_MS)
+          .catch(() => {}); // Redis down: the next beat tries again
+      };
+      // On every (re)connect at once, then on a timer: a worker is seen as soon as Redis is.
+      controlConnection().on("ready", beat);
+      beat();
+      heartbeat = setInterval(beat, WORKER_HEARTBEAT_MS);
+      heartbeat.unref();
       const started = new Map<string, number>();
       worker = new Worker(
         QUEUE_NAME,
@@ -209,7 +235,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
         queue
           .upsertJobScheduler(
             schedule.name,
-            { every: schedule.everyMs },
+            "everyMs" in schedule ? { every: schedule.everyMs } : { pattern: schedule.cron, tz: "UTC" },
             {
               name: schedule.name,
               data: {},
@@ -235,6 +261,11 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
       if (!job || !(await job.isFailed())) return false;
       await job.retry("failed");
       return true;
+    },
+
+    async lastWorkerSeen() {
+      const seen = await controlConnection().get(heartbeatKey);
+      return seen ? new Date(Number(seen)) : undefined;
     },
 
     async counts() {
@@ -267,17 +298,32 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   async function closeQueue(graceMs: number): Promise<void> {
     relayStopped = true;
     clearTimeout(relayTimer);
+    clearInterval(heartbeat);
     await relayRunning;
+    // With Redis unreachable nothing can be recorded there: BullMQ's graceful steps would
+    // only wait out their timeouts (and keep reconnecting after them), so they are skipped.
+    const redisUp = () => connections.every((redis) => redis.status === "ready");
     if (worker) {
-      // Stop fetching, give running jobs the grace period, then close without waiting
-      // further: a job cut off stalls and another worker runs it again once its lock lapses.
-      // Every step is bounded: with Redis unreachable BullMQ would wait for it forever.
-      await withTimeout(worker.pause(true), 2_000, () => new Error("pause timed out")).catch(() => {});
-      const finished = await settledWithin([...running], graceMs);
-      // Finished jobs still need their completion recorded, which a graceful close waits for.
-      await withTimeout(worker.close(!finished), 5_000, () => new Error("close timed out")).catch(() => {});
+      if (redisUp()) {
+        // Stop fetching, give running jobs the grace period, then close without waiting
+        // further: a job cut off stalls and another worker runs it again once its lock lapses.
+        // Every step is bounded: Redis may go away while we wait.
+        await withTimeout(worker.pause(true), 2_000, () => new Error("pause timed out")).catch(() => {});
+        const finished = await settledWithin([...running], graceMs);
+        // Finished jobs still need their completion recorded, which a graceful close waits for.
+        await withTimeout(worker.close(!finished), 5_000, () => new Error("close timed out")).catch(() => {});
+      } else {
+        await settledWithin([...running], graceMs);
+        await withTimeout(worker.close(true), 1_000, () => new Error("close timed out")).catch(() => {});
+      }
+      // BullMQ's own connections (the blocking one it duplicated) stop reconnecting.
+      await withTimeout(worker.disconnect(), 1_000, () => new Error("disconnect timed out")).catch(() => {});
     }
-    if (queue) await withTimeout(queue.close(), 2_000, () => new Error("close timed out")).catch(() => {});
+    if (queue) {
+      if (redisUp())
+        await withTimeout(queue.close(), 2_000, () => new Error("close timed out")).catch(() => {});
+      await withTimeout(queue.disconnect(), 1_000, () => new Error("disconnect timed out")).catch(() => {});
+    }
     for (const redis of connections) redis.disconnect();
   }
 }

@@ -11,6 +11,7 @@ import {
   type JobState,
   PermanentJobError,
   retryDelayMs,
+  scheduleSlot,
   type WorkOptions,
 } from "./jobs.js";
 
@@ -151,7 +152,8 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
   async function enqueueSchedules(work: WorkOptions): Promise<void> {
     const now = Date.now();
     for (const schedule of work.schedules) {
-      const slot = Math.floor(now / schedule.everyMs);
+      const slot = scheduleSlot(schedule, now);
+      if (slot === undefined) continue;
       await db
         .insert(jobs)
         .values({
@@ -174,7 +176,10 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
       try {
         if (Date.now() >= nextScheduleCheck && work.schedules.length > 0) {
           await enqueueSchedules(work);
-          nextScheduleCheck = Date.now() + Math.min(60_000, ...work.schedules.map((s) => s.everyMs));
+          // Cron schedules are minute-grained: looking every 15 s starts them within that of their time.
+          nextScheduleCheck =
+            Date.now() +
+            Math.min(60_000, ...work.schedules.map((s) => ("everyMs" in s ? s.everyMs : 15_000)));
         }
         while (!stopping && running.size < work.concurrency) {
           const job = await claim();
@@ -261,6 +266,10 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
         .returning({ id: jobs.id });
       wake?.();
       return updated.length === 1;
+    },
+
+    async lastWorkerSeen() {
+      return loop && !stopping ? new Date() : undefined;
     },
 
     async counts() {

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from "cron-parser";
 import type { Executor } from "../database/index.js";
 
 export type { Executor } from "../database/index.js";
@@ -28,10 +29,22 @@ export class PermanentJobError extends Error {
 
 export type JobHandler = (data: Record<string, unknown>, context: JobContext) => Promise<void>;
 
-/** A job that is enqueued on a timer rather than by a write. */
-export interface JobSchedule {
-  name: string;
-  everyMs: number;
+/** A job that is enqueued on a timer rather than by a write: every `everyMs`, or at the times of a cron expression (UTC). */
+export type JobSchedule = { name: string; everyMs: number } | { name: string; cron: string };
+
+/** A cron schedule's run is still enqueued if the scheduler first looks within this long of its time. */
+export const CRON_CATCH_UP_MS = 10 * 60 * 1000;
+
+/**
+ * The period a schedule is in at `now`, as a stable key (so each period's job is enqueued
+ * once however many processes look), or undefined when a cron schedule has no run due.
+ */
+export function scheduleSlot(schedule: JobSchedule, now: number): string | undefined {
+  if ("everyMs" in schedule) return String(Math.floor(now / schedule.everyMs));
+  const previous = CronExpressionParser.parse(schedule.cron, { tz: "UTC", currentDate: new Date(now) })
+    .prev()
+    .getTime();
+  return now - previous <= CRON_CATCH_UP_MS ? new Date(previous).toISOString() : undefined;
 }
 
 export const JOB_STATES = ["waiting", "delayed", "active", "completed", "failed"] as const;
@@ -94,6 +107,12 @@ export interface JobQueue {
   list(state: JobState, limit: number): Promise<JobInfo[]>;
   /** Puts a failed job back in the queue; false when no failed job has this id. */
   retry(id: string): Promise<boolean>;
+  /**
+   * When a process working this queue last said so (workers report every
+   * WORKER_HEARTBEAT_MS). BullMQ: any worker anywhere, through Redis. Embedded: only this
+   * process is known. Undefined when none was seen.
+   */
+  lastWorkerSeen(): Promise<Date | undefined>;
   /** How many jobs are in each state: the seam for queue-depth metrics. */
   counts(): Promise<Record<JobState, number>>;
   /** Seconds the oldest job due to run has waited for a worker; 0 when none waits. */
@@ -104,6 +123,9 @@ export interface JobQueue {
    */
   close(graceMs: number): Promise<void>;
 }
+
+/** How often a process working the queue reports that it runs (its heartbeat). */
+export const WORKER_HEARTBEAT_MS = 10_000;
 
 /** Exponential back-off with jitter after failed attempt `attempt` (1-based): ~1 s, 2 s, 4 s… capped at 5 min. */
 export function retryDelayMs(attempt: number): number {

@@ -1,0 +1,115 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import type { BackupsConfig } from "../../config.js";
+import { NotFoundError } from "../../http/errors.js";
+import { ProblemRef } from "../../http/openapi.js";
+import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import type { Db } from "../../platform/database/index.js";
+import type { JobQueue } from "../../platform/jobs/index.js";
+import { BACKUP_JOB } from "./backup.job.js";
+import { BACKUP_FILE_PATTERN, backupFileName, listBackups } from "./backup.service.js";
+
+const BackupSchema = Type.Object(
+  {
+    name: Type.String(),
+    size: Type.Integer({ description: "Bytes" }),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { title: "Backup" },
+);
+
+export const backupsRoutes: FastifyPluginAsyncTypebox<{
+  config: BackupsConfig;
+  jobs: JobQueue;
+  db: Db;
+}> = async (app, { config, jobs, db }) => {
+  app.get(
+    "/admin/backups",
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "Backups in BACKUP_DIR, newest first (admin)",
+        security: requireAuth("admin"),
+        response: { 200: Type.Object({ items: Type.Array(BackupSchema) }, { title: "BackupList" }) },
+      },
+    },
+    async () => ({
+      items: (await listBackups(config.dir)).map((file) => ({
+        name: file.name,
+        size: file.size,
+        created_at: file.createdAt.toISOString(),
+      })),
+    }),
+  );
+
+  app.post(
+    "/admin/backups",
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "Start a backup (admin)",
+        description:
+          "Records a `backup.create` job and answers at once. The archive appears under `name` in the list when the job has completed; a failure shows in `GET /api/v1/admin/jobs?state=failed`.",
+        security: requireAuth("admin"),
+        response: {
+          202: Type.Object(
+            { name: Type.String(), job: Type.Literal(BACKUP_JOB), state: Type.Literal("waiting") },
+            { title: "BackupStarted" },
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const name = backupFileName(new Date());
+      await jobs.record(db, { name: BACKUP_JOB, data: { file: name } });
+      request.log.info(
+        { event: "backup.requested", file: name, actor_id: principalOf(request).userId },
+        "backup requested",
+      );
+      return reply.code(202).send({ name, job: BACKUP_JOB, state: "waiting" as const });
+    },
+  );
+
+  app.get(
+    "/admin/backups/:name",
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "Download a backup (admin)",
+        description: "Streams the `.tar.gz` archive.",
+        security: requireAuth("admin"),
+        params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
+        response: {
+          200: {
+            description: "The archive",
+            content: { "application/gzip": { schema: { type: "string", format: "binary" } } },
+          },
+          404: ProblemRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name } = request.params;
+      // Only names Kaira writes: never a path, never a partial archive.
+      const info = BACKUP_FILE_PATTERN.test(name)
+        ? await stat(join(config.dir, name)).catch(() => undefined)
+        : undefined;
+      if (!info?.isFile()) throw new NotFoundError(`No backup ${name}`, "backup_not_found");
+      const body = createReadStream(join(config.dir, name));
+      body.on("error", (error) =>
+        request.log.warn(
+          { err: error, event: "backup.download_failed", file: name },
+          "backup download failed",
+        ),
+      );
+      return reply
+        .header("content-type", "application/gzip")
+        .header("content-length", info.size)
+        .header("content-disposition", `attachment; filename="${name}"`)
+        .send(body);
+    },
+  );
+};
