@@ -30,7 +30,8 @@ describe("GET /metrics", { timeout: 120_000 }, () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp();
+    // No leeway for a just-spent refresh token: the replay below must count as reuse.
+    t = await createTestApp({ REFRESH_REUSE_LEEWAY_SECONDS: "0" });
   });
   afterAll(() => t.close());
 
