@@ -21,8 +21,9 @@ describe("welcome message on sign-up (file mailer)", () => {
     expect(res.statusCode).toBe(201);
     const file = await waitFor(
       async () =>
-        (await readdir(t.config.mail.dir).catch(() => [])).find((name) =>
-          name.startsWith(`welcome-${res.json().id}-`),
+        // The mailer writes a temporary file and renames it, so only a finished `.eml` counts.
+        (await readdir(t.config.mail.dir).catch(() => [])).find(
+          (name) => name.startsWith(`welcome-${res.json().id}-`) && name.endsWith(".eml"),
         ),
       10_000,
       "the welcome message",

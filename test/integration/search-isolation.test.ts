@@ -89,8 +89,8 @@ describe("search isolation", () => {
       );
       await waitFor(
         async () =>
-          (await readdir(t.config.mail.dir).catch(() => [])).some((name) =>
-            name.includes(`welcome-${signUp.value.json().id}-`),
+          (await readdir(t.config.mail.dir).catch(() => [])).some(
+            (name) => name.startsWith(`welcome-${signUp.value.json().id}-`) && name.endsWith(".eml"),
           ),
         SEARCH_DELAY_MS,
         "the welcome message from the job runner",
