@@ -35,10 +35,11 @@ import { createFilesService } from "./modules/files/files.service.js";
 import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
 import { watchWorkerPresence } from "./modules/jobs/worker-presence.js";
-import { LIVE_MAX_PAYLOAD, liveRoutes } from "./modules/live/live.routes.js";
+import { LIVE_MAX_PAYLOAD, liveRoutes, SOCKET_SLOT_LEASE_MS } from "./modules/live/live.routes.js";
 import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
 import { EVENTS_CHANNEL, startOutboxRelay } from "./modules/live/outbox-relay.js";
+import { createSocketSlots } from "./modules/live/socket-slots.js";
 import { withPostsCache } from "./modules/posts/posts.cache.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
@@ -372,7 +373,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const outbox = createOutboxRepository(db);
-  const liveHub = createLiveHub(metrics, { maxSocketsPerUser: config.wsMaxSocketsPerUser });
+  const liveHub = createLiveHub(metrics);
+  // Slots live in the shared counters, so the per-user cap holds across instances.
+  const socketSlots = createSocketSlots(counters, {
+    perUser: config.wsMaxSocketsPerUser,
+    leaseMs: SOCKET_SLOT_LEASE_MS,
+  });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: LIVE_MAX_PAYLOAD },
     // Every client (authenticated or not) hears "going away" (1001) before the server stops.
@@ -470,7 +476,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(filesRoutes, { filesService, config: config.uploads });
       await api.register(searchRoutes, { searchService });
       await api.register(transfersRoutes, { transfersService });
-      await api.register(liveRoutes, { hub: liveHub, outbox, corsOrigins: config.corsOrigins });
+      await api.register(liveRoutes, {
+        hub: liveHub,
+        outbox,
+        corsOrigins: config.corsOrigins,
+        slots: socketSlots,
+      });
       await api.register(jobsRoutes, { jobs });
       await api.register(backupsRoutes, { config: config.backups, jobs, db });
     },

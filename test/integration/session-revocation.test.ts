@@ -230,20 +230,27 @@ describe("live sockets end with the authority they were opened with", () => {
     noOrigin.socket.close();
   });
 
-  it("caps sockets per user: the one over WS_MAX_SOCKETS_PER_USER is closed with 1008", async () => {
+  it("caps sockets per user across instances: the one over WS_MAX_SOCKETS_PER_USER is closed with 1008", async () => {
     const s = await signUpAndLogin(t.app);
-    const feeds = [];
-    for (let i = 0; i < 3; i += 1) feeds.push(await readyFeed(urlA, s.access));
-    const over = await openFeed(urlA, s.access);
-    expect(await closeCode(over)).toBe(1008);
-    expect(over.messages.some((m) => m.type === "ready")).toBe(false);
+    // Two sockets on A and one on B fill the user's three places: the cap is the user's,
+    // not each instance's, so a fourth is refused on either instance.
+    const feeds = [
+      await readyFeed(urlA, s.access),
+      await readyFeed(urlA, s.access),
+      await readyFeed(urlB, s.access),
+    ];
+    for (const url of [urlB, urlA]) {
+      const over = await openFeed(url, s.access);
+      expect(await closeCode(over)).toBe(1008);
+      expect(over.messages.some((m) => m.type === "ready")).toBe(false);
+    }
     // Another user is not affected, and a closed socket frees its place.
     const other = await readyFeed(urlA, (await signUpAndLogin(t.app)).access);
     feeds[0]?.socket.close();
     await feeds[0]?.closed;
     await waitFor(
       async () => {
-        const next = await openFeed(urlA, s.access);
+        const next = await openFeed(urlB, s.access);
         const result = await Promise.race([
           waitFor(async () => next.messages.some((m) => m.type === "ready"), 2_000, "ready").then(
             () => "ready",

@@ -32,20 +32,15 @@ const visibleTo = (event: LiveEvent, userId: number) => event.userId === null ||
 /**
  * The live clients of this instance and delivery to them. A socket lives only as long as the
  * authority it was opened with: it is closed with 4401 when its token expires or its session
- * is revoked, and at most `maxSocketsPerUser` sockets per user are kept.
+ * is revoked. (How many sockets a user may hold is decided before `join`, by the socket slots.)
  */
 export function createLiveHub(
   metrics: Pick<Metrics, "liveMessagesSent" | "liveSlowConsumerCloses"> = noMetrics,
-  options: { maxSocketsPerUser: number } = { maxSocketsPerUser: 16 },
 ) {
   const clients = new Set<Client>();
-  const perUser = new Map<number, number>();
 
   function remove(client: Client) {
-    if (!clients.delete(client)) return;
-    const left = (perUser.get(client.userId) ?? 1) - 1;
-    if (left > 0) perUser.set(client.userId, left);
-    else perUser.delete(client.userId);
+    clients.delete(client);
   }
 
   function unauthorize(client: Client, reason: string) {
@@ -82,26 +77,18 @@ export function createLiveHub(
       return clients.size;
     },
 
-    /** Sockets this instance holds for the user. */
-    socketsOf(userId: number): number {
-      return perUser.get(userId) ?? 0;
-    },
-
     /**
-     * Adds an authenticated client, unless the user already has `maxSocketsPerUser` here
-     * (then false: the caller refuses the socket). Live events are held while `catchUp`
-     * loads what it missed; then both are sent in id order, each once.
+     * Adds an authenticated client. Live events are held while `catchUp` loads what it
+     * missed; then both are sent in id order, each once.
      */
     join(
       socket: WebSocket,
       identity: LiveIdentity,
       since: number | undefined,
       catchUp: () => Promise<LiveEvent[]>,
-    ): { admitted: false } | { admitted: true; caughtUp: Promise<void> } {
-      if ((perUser.get(identity.userId) ?? 0) >= options.maxSocketsPerUser) return { admitted: false };
+    ): { caughtUp: Promise<void> } {
       const client: Client = { ...identity, socket, lastSentId: since ?? 0, pending: [] };
       clients.add(client);
-      perUser.set(identity.userId, (perUser.get(identity.userId) ?? 0) + 1);
       // setTimeout cannot wait longer than 2^31 - 1 ms (tokens live at most a day anyway).
       const expiresInMs = Math.min(identity.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
       const expiry = setTimeout(() => unauthorize(client, "token expired"), Math.max(0, expiresInMs));
@@ -116,7 +103,7 @@ export function createLiveHub(
         const all = [...missed, ...held].sort((a, b) => a.id - b.id);
         for (const event of all) send(client, event);
       });
-      return { admitted: true, caughtUp };
+      return { caughtUp };
     },
 
     /** Closes (4401) this instance's sockets of sessions revoked on any instance. */

@@ -5,12 +5,15 @@ import { ForbiddenError, UnauthorizedError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { CLOSE_POLICY_VIOLATION, CLOSE_UNAUTHORIZED, type LiveHub } from "./live-hub.js";
 import type { OutboxRepository } from "./outbox.js";
+import type { SocketSlot, SocketSlots } from "./socket-slots.js";
 
 export { CLOSE_UNAUTHORIZED } from "./live-hub.js";
 export const CLOSE_AUTH_TIMEOUT = 4408;
 const CLOSE_INTERNAL_ERROR = 1011;
 const AUTH_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
+/** A socket slot outlives three missed renewals, so only a crashed instance's slots lapse. */
+export const SOCKET_SLOT_LEASE_MS = 3 * HEARTBEAT_MS;
 const CATCH_UP_LIMIT = 1_000;
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -49,11 +52,19 @@ function originAllowed(origin: string | undefined, corsOrigins: string[]): boole
  */
 export async function liveRoutes(
   app: FastifyInstance,
-  { hub, outbox, corsOrigins }: { hub: LiveHub; outbox: OutboxRepository; corsOrigins: string[] },
+  {
+    hub,
+    outbox,
+    corsOrigins,
+    slots,
+  }: { hub: LiveHub; outbox: OutboxRepository; corsOrigins: string[]; slots: SocketSlots },
 ) {
   // Dead peers: every socket is pinged; one that did not answer the previous ping is dropped.
   const alive = new WeakMap<WebSocket, boolean>();
   const sockets = new Set<WebSocket>();
+  const heldSlots = new Map<WebSocket, SocketSlot>();
+  const slotFailed = (error: unknown) =>
+    app.log.warn({ err: error, event: "live.slot_failed" }, "live socket slot renewal or release failed");
   const heartbeat = setInterval(() => {
     for (const socket of sockets) {
       if (alive.get(socket) === false) {
@@ -63,6 +74,7 @@ export async function liveRoutes(
       alive.set(socket, false);
       socket.ping();
     }
+    for (const slot of heldSlots.values()) slot.renew().catch(slotFailed);
     // Revocations reach sockets through pub/sub at once; this sweep catches any message lost
     // while a pub/sub connection was down.
     void hub.recheck(async (client) => {
@@ -122,7 +134,12 @@ export async function liveRoutes(
       sockets.add(socket);
       alive.set(socket, true);
       socket.on("pong", () => alive.set(socket, true));
-      socket.on("close", () => sockets.delete(socket));
+      socket.on("close", () => {
+        sockets.delete(socket);
+        const slot = heldSlots.get(socket);
+        heldSlots.delete(socket);
+        slot?.release().catch(slotFailed);
+      });
       let authenticated = false;
       const authTimer = setTimeout(
         () => socket.close(CLOSE_AUTH_TIMEOUT, "authentication timeout"),
@@ -140,8 +157,18 @@ export async function liveRoutes(
         }
         app
           .principalFromToken(auth.access_token)
-          .then((principal) => {
+          .then(async (principal) => {
             if (socket.readyState !== WebSocket.OPEN) return; // the client left meanwhile
+            const slot = await slots.claim(principal.userId);
+            if (!slot) {
+              socket.close(CLOSE_POLICY_VIOLATION, "too many sockets for this user");
+              return;
+            }
+            if (socket.readyState !== WebSocket.OPEN) {
+              await slot.release(); // the client left while the slot was taken
+              return;
+            }
+            heldSlots.set(socket, slot);
             const joined = hub.join(
               socket,
               {
@@ -153,17 +180,19 @@ export async function liveRoutes(
               auth.since,
               () => outbox.publishedSince(auth.since ?? 0, principal.userId, CATCH_UP_LIMIT),
             );
-            if (!joined.admitted) {
-              socket.close(CLOSE_POLICY_VIOLATION, "too many sockets for this user");
-              return;
-            }
             socket.send(JSON.stringify({ type: "ready", data: { user_id: principal.userId } }));
             joined.caughtUp.catch((error: unknown) => {
               app.log.warn({ err: error, event: "live.catch_up_failed" }, "live catch-up failed");
               socket.close(CLOSE_INTERNAL_ERROR, "try again");
             });
           })
-          .catch(() => socket.close(CLOSE_UNAUTHORIZED, "invalid token"));
+          .catch((error: unknown) => {
+            if (error instanceof UnauthorizedError) socket.close(CLOSE_UNAUTHORIZED, "invalid token");
+            else {
+              app.log.warn({ err: error, event: "live.join_failed" }, "live socket could not join");
+              socket.close(CLOSE_INTERNAL_ERROR, "try again");
+            }
+          });
       });
     },
   );
