@@ -374,8 +374,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   const outbox = createOutboxRepository(db);
   const liveHub = createLiveHub(metrics);
-  // Slots live in the shared counters, so the per-user cap holds across instances.
-  const socketSlots = createSocketSlots(counters, {
+  // The per-user socket cap holds across instances: with Redis the slots live in the shared
+  // counters (in process memory while Redis is down); in process they share the revocation
+  // store, which other keys (throttle counters, say) cannot crowd out.
+  const socketSlots = createSocketSlots(cache.kind === "redis" ? counters : revocationStore, {
     perUser: config.wsMaxSocketsPerUser,
     leaseMs: SOCKET_SLOT_LEASE_MS,
   });
