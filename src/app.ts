@@ -16,6 +16,7 @@ import { errorHandlerPlugin, frameworkErrorHandler } from "./http/plugins/error-
 import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
+import { requestTimeoutPlugin } from "./http/plugins/request-timeout.js";
 import { OAuthProblemSchema, ProblemSchema } from "./http/problem.js";
 import { validatorCompiler } from "./http/validation.js";
 import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modules/auth/access-tokens.js";
@@ -121,7 +122,7 @@ declare module "fastify" {
 const API_DESCRIPTION = `Kaira's public API, version 1.
 
 Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and the \`request_id\`;
-validation errors are 422 with \`errors[].loc\` naming each field. On every operation, a string
+validation errors are 422 with \`errors[].loc\` naming the first invalid field found. On every operation, a string
 (in the body, query, path or a header) that holds a NUL character or an unpaired surrogate is a
 422 of type \`string_unsafe_characters\`, and a path with a malformed percent-escape or an
 over-long path parameter is a 400 (\`bad_url\`, \`max_param_length\`). Lists are
@@ -143,6 +144,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     genReqId: requestIdFrom,
     logController: new AccessLog(),
     bodyLimit: config.bodyLimitBytes,
+    // Fastify's default (0) switches off Node's own limit on slow headers; bodies are timed
+    // by requestTimeoutPlugin.
+    requestTimeout: config.requestTimeoutSeconds * 1000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
@@ -179,6 +183,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(errorHandlerPlugin);
   await app.register(requestContextPlugin, { config });
+  await app.register(requestTimeoutPlugin, { timeoutMs: config.requestTimeoutSeconds * 1000 });
   await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute, metrics });
   // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
   if (config.corsOrigins.length > 0) {

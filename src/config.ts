@@ -45,6 +45,11 @@ export interface Config {
   /** Seconds allowed for in-flight work to finish after the listener closes. */
   shutdownTimeoutSeconds: number;
   bodyLimitBytes: number;
+  /**
+   * Seconds a client has to send a whole request (headers and body, uploads included); a
+   * slower one is cut off, so trickled bodies cannot hold connections and files open forever.
+   */
+  requestTimeoutSeconds: number;
   staticDir: string;
   auth: AuthConfig;
   /** Requests per minute per client address; 0 turns the global limit off. */
@@ -432,6 +437,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     shutdownDrainSeconds: readInt(env, "SHUTDOWN_DRAIN_SECONDS", nodeEnv === "production" ? 5 : 0, 0, 300),
     shutdownTimeoutSeconds: readInt(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 1, 600),
     bodyLimitBytes: readInt(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 100 * 1024 * 1024),
+    requestTimeoutSeconds: readInt(env, "REQUEST_TIMEOUT_SECONDS", 120, 1, 3_600),
     auth: readAuth(env, nodeEnv),
     rateLimitPerMinute: readInt(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
     adminEmail,

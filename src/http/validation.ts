@@ -14,7 +14,10 @@ function createAjv(coerceTypes: boolean | "array") {
     coerceTypes,
     useDefaults: true,
     removeAdditional: true,
-    allErrors: true,
+    // Stop at the first error. With all errors, a small body of many bad items (100,000 empty
+    // tags in 300 KB) costs seconds of validation and a response of megabytes: refusing input
+    // must stay cheaper than sending it.
+    allErrors: false,
     strict: false,
   });
   addFormats.default(ajv);

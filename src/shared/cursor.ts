@@ -31,11 +31,13 @@ export const isIdCursor = (values: unknown[]): values is [number] => values.leng
 
 /**
  * A timestamp exactly as cursors write it (`Date#toISOString`, UTC, milliseconds), and a real
- * instant: `Date.parse` alone would take "1" or "2024" and hand them to the database.
+ * instant: `Date.parse` alone would take "1" or "2024" and hand them to the database. The
+ * year starts at 0001: JavaScript accepts year 0000, PostgreSQL (which has no year 0) does not.
  */
 export const isIsoTimestamp = (value: unknown): value is string =>
   typeof value === "string" &&
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) &&
+  !value.startsWith("0000") &&
   !Number.isNaN(Date.parse(value)) &&
   new Date(value).toISOString() === value;
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +24,7 @@ beforeAll(async () => {
   server = await startServer({
     DATA_DIR: dataDir,
     RATE_LIMIT_PER_MINUTE: "0",
+    REQUEST_TIMEOUT_SECONDS: "2",
     ...(testDb ? { DATABASE_URL: testDb.url as string } : {}),
   });
   const user = newUser();
@@ -136,5 +138,93 @@ describe("refused uploads", { timeout: 120_000 }, () => {
     }
     await expectAlive();
     await noFilesLeft();
+  });
+
+  it("answers malformed multipart bodies with 400 problem+json, never 500", async () => {
+    const cases: [string, Buffer, string][] = [
+      ["no boundary", Buffer.from("x"), "multipart/form-data"],
+      [
+        "a boundary that never appears",
+        Buffer.from(
+          '--other\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhi\r\n--other--\r\n',
+        ),
+        "multipart/form-data; boundary=expected",
+      ],
+      [
+        "a boundary over 256 characters",
+        Buffer.from("x"),
+        `multipart/form-data; boundary=${"b".repeat(300)}`,
+      ],
+      [
+        "a body that ends mid-part",
+        Buffer.from('--cut\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello'),
+        "multipart/form-data; boundary=cut",
+      ],
+    ];
+    for (const [label, payload, contentType] of cases) {
+      const res = await post(payload, { "content-type": contentType });
+      expect(res.status, `${label}: ${res.text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${label}: ${res.text.slice(0, 300)}`).toBeLessThan(500);
+      expect(res.type, label).toMatch(/^application\/problem\+json/);
+    }
+    await expectAlive();
+    await noFilesLeft();
+  });
+
+  it("disconnects a client that trickles its body past REQUEST_TIMEOUT_SECONDS and keeps nothing", async () => {
+    const url = new URL(server.baseUrl);
+    const trickle = (path: string, headers: string) =>
+      new Promise<{ ms: number; response: string }>((resolve, reject) => {
+        const started = Date.now();
+        let response = "";
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\n${headers}Content-Length: 1000000\r\n\r\n`,
+          );
+        });
+        // One byte every 200 ms: never idle, never done.
+        const drip = setInterval(() => socket.write("a"), 200);
+        const giveUp = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`still open after 10 s: ${response.slice(0, 200)}`));
+        }, 10_000);
+        socket.on("data", (chunk) => {
+          response += chunk.toString();
+        });
+        socket.on("error", () => {});
+        socket.on("close", () => {
+          clearInterval(drip);
+          clearTimeout(giveUp);
+          resolve({ ms: Date.now() - started, response });
+        });
+      });
+    const boundary = "kaira-trickle";
+    const [upload, signUp] = await Promise.all([
+      trickle(
+        "/api/v1/files",
+        `Authorization: Bearer ${token}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n`,
+      ),
+      trickle("/api/v1/users", "Content-Type: application/json\r\n"),
+    ]);
+    for (const result of [upload, signUp]) {
+      // REQUEST_TIMEOUT_SECONDS is 2 here.
+      expect(result.ms).toBeLessThan(6_000);
+      expect(result.response.split("\r\n")[0] ?? "").toMatch(/^(HTTP\/1\.1 408|$)/);
+    }
+    await expectAlive();
+    await noFilesLeft();
+  });
+
+  it("stores a file part sent without a filename under a default name", async () => {
+    const boundary = "kaira-no-filename";
+    const res = await post(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: application/octet-stream\r\n\r\nhello\r\n--${boundary}--\r\n`,
+      ),
+      { "content-type": `multipart/form-data; boundary=${boundary}` },
+    );
+    expect(res.status, res.text).toBe(201); // last: it leaves a stored file behind
+    expect(res.type).toMatch(/^application\/(problem\+)?json/);
+    await expectAlive();
   });
 });

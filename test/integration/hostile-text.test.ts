@@ -91,6 +91,9 @@ describe("cursors", () => {
     ["posts", "/api/v1/posts", ["2024-01-01T00:00:00.000Z", "1"]],
     ["posts", "/api/v1/posts", ["2024-01-01T00:00:00.000Z", 1.5]],
     ["posts", "/api/v1/posts", [null, 1]],
+    // Year 0000 is a date to JavaScript but not to PostgreSQL, which has no year 0.
+    ["posts", "/api/v1/posts", ["0000-01-01T00:00:00.000Z", 1]],
+    ["search", "/api/v1/search/posts?q=hello", [0.5, "0000-01-01T00:00:00.000Z", 1]],
     ["search", "/api/v1/search/posts?q=hello", ["1", 1]],
     ["search", "/api/v1/search/posts?q=hello", [0, "1", 1]],
     ["search", "/api/v1/search/posts?q=hello", [0, "2024-01-01 00:00", 1]],
@@ -124,4 +127,21 @@ describe("cursors", () => {
       expect(second.json().items[0].id).not.toBe(first.items[0].id);
     }
   });
+});
+
+describe("large invalid bodies", () => {
+  it.each([
+    ["tags", { title: "x", content: "y", tags: Array(100_000).fill("") }],
+    ["attachment_ids", { title: "x", content: "y", attachment_ids: Array(100_000).fill(-1) }],
+  ])(
+    "a body of 100,000 bad %s is refused with one short 422, not an error per item",
+    async (_field, payload) => {
+      for (const headers of [{}, bearer(alice.access)]) {
+        const res = await t.app.inject({ method: "POST", url: "/api/v1/posts", headers, payload });
+        expect(res.statusCode, res.body.slice(0, 300)).toBe(422);
+        expect(res.body.length).toBeLessThan(2_000);
+        expect(res.json().errors).toHaveLength(1);
+      }
+    },
+  );
 });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { UploadsConfig } from "../../config.js";
-import { UnsupportedMediaTypeError, ValidationFailedError } from "../../http/errors.js";
+import { BadRequestError, UnsupportedMediaTypeError, ValidationFailedError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { problem } from "../../http/problem.js";
@@ -53,6 +53,24 @@ function fileHeaders(reply: FastifyReply, headers: { etag: string; type: string;
   reply.type(headers.type === "text/plain" ? "text/plain; charset=utf-8" : headers.type);
 }
 
+
+/**
+ * The next multipart part. The parser's limit errors carry their own status (413 and so on);
+ * what it throws without one is a malformed body (no boundary, a boundary over 256 bytes, a
+ * body that ends mid-part, a client gone mid-upload) and is the client's fault: 400, not 500.
+ */
+async function nextPart<T>(parts: AsyncIterableIterator<T>): Promise<IteratorResult<T>> {
+  try {
+    return await parts.next();
+  } catch (error) {
+    if (typeof (error as { statusCode?: unknown }).statusCode === "number") throw error;
+    throw new BadRequestError(
+      "malformed_multipart",
+      `The multipart body could not be read (${(error as Error).message}); send one part named \`file\``,
+    );
+  }
+}
+
 export const filesRoutes: FastifyPluginAsyncTypebox<{
   filesService: FilesService;
   config: UploadsConfig;
@@ -97,18 +115,19 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         throw new UnsupportedMediaTypeError("multipart_required", "Send the file as multipart/form-data");
       }
       const parts = request.parts();
-      const part = (await parts.next()).value;
+      const part = (await nextPart(parts)).value;
       if (part?.type !== "file" || part.fieldname !== "file") {
         throw new ValidationFailedError([
           { loc: ["body", "file"], msg: "a file in the field `file` is required", type: "missing" },
         ]);
       }
       const file = await filesService.upload(principalOf(request), {
-        filename: part.filename,
+        // A file part may come without a filename; the stored name then falls back to a default.
+        filename: part.filename ?? "",
         stream: part.file,
         // Anything after the file (another part) fails here with the parser's limit error.
         async ended() {
-          await parts.next();
+          await nextPart(parts);
         },
       });
       return reply.code(201).send(toFileResponse(file));

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+
+/**
+ * A client has `timeoutMs` to send its whole request. Node's own `requestTimeout` stops
+ * applying once a request reaches its handler, so a body trickled a byte at a time (an upload
+ * holding an open file, a JSON body the parser waits for) would keep its connection for ever.
+ * Past the deadline an unfinished request's connection is closed: the handler's stream fails
+ * as on any client abort, which removes what was partly written.
+ */
+export const requestTimeoutPlugin = fp(async (app: FastifyInstance, options: { timeoutMs: number }) => {
+  app.addHook("onRequest", (request, reply, done) => {
+    const raw = request.raw;
+    // A request without a body is complete once its headers are read.
+    if (raw.complete) return done();
+    const timer = setTimeout(() => {
+      if (raw.complete || raw.destroyed) return;
+      request.log.info(
+        { event: "request.timeout", timeout_ms: options.timeoutMs },
+        "request not received in time; closing the connection",
+      );
+      raw.socket?.destroy();
+    }, options.timeoutMs);
+    timer.unref();
+    const stop = () => clearTimeout(timer);
+    raw.once("end", stop);
+    raw.once("close", stop);
+    reply.raw.once("finish", stop);
+    done();
+  });
+});
