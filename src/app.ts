@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fastifyCors from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
@@ -234,7 +236,18 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
   // The landing page: where to find the docs, for a person who opens the server's address.
-  app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
+  if (config.docsEnabled) {
+    app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
+  } else {
+    // With the documents hidden, the landing page leaves out its links to them.
+    const landing = readFileSync(join(config.staticDir, "index.html"), "utf8")
+      .split("\n")
+      .filter((line) => !line.includes("<!-- docs -->"))
+      .join("\n");
+    app.get("/", { schema: { hide: true } }, (_request, reply) =>
+      reply.type("text/html; charset=utf-8").send(landing),
+    );
+  }
 
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.

@@ -138,7 +138,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
       data_dir: database.kind === "embedded" ? config.dataDir : undefined,
       startup_ms: Math.round(performance.now() - started),
     },
-    `Kaira listening on ${url}, docs at ${url}/docs`,
+    config.docsEnabled ? `Kaira listening on ${url}, docs at ${url}/docs` : `Kaira listening on ${url}`,
   );
 }
 

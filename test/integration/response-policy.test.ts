@@ -106,6 +106,13 @@ describe("DOCS_ENABLED", () => {
         expect(res.statusCode, url).toBe(404);
         expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
       }
+      // The landing page does not link to what is not there.
+      expect((await app.inject({ url: "/" })).body).toContain('href="/docs"');
+      const landing = await hidden.inject({ url: "/" });
+      expect(landing.statusCode).toBe(200);
+      expect(landing.body).toContain("<h1>Kaira</h1>");
+      expect(landing.body).not.toContain('href="/docs"');
+      expect(landing.body).not.toContain('href="/openapi.json"');
     } finally {
       await hidden.close();
     }
