@@ -4,8 +4,21 @@ import { type FastifyReply, type FastifyRequest, LogController } from "fastify";
 // client_secret, password, signature, code (OAuth), session, ticket, jwt, auth...
 const SECRET_PARAMETER =
   /token|secret|passw|api[-_]?key|^key$|signature|^sig$|^code$|auth|jwt|session|ticket/i;
-// A value shaped like a JWT is a credential whatever its parameter is called.
+// Values shaped like a credential are redacted whatever their parameter is called: a JWT, or
+// 32 random bytes in base64url (43 characters, as refresh tokens are). Each word of a value is
+// tested on its own (`Bearer <jwt>`), with anchored patterns, so the check stays linear.
 const JWT_SHAPE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+const RANDOM_TOKEN_SHAPE = /^[\w-]{43}$/;
+const looksLikeCredential = (text: string) =>
+  text.split(/[^\w.-]+/).some((word) => JWT_SHAPE.test(word) || RANDOM_TOKEN_SHAPE.test(word));
+
+const decoded = (text: string) => {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return text; // malformed escapes: judge the raw text
+  }
+};
 
 /**
  * The URL as logged: credential-looking query values replaced by `[redacted]`. Tokens do not
@@ -19,18 +32,11 @@ export function redactUrl(url: string): string {
     .split("&")
     .map((pair) => {
       const equals = pair.indexOf("=");
-      if (equals === -1) return pair;
+      if (equals === -1) return looksLikeCredential(decoded(pair)) ? "[redacted]" : pair;
       const name = pair.slice(0, equals);
-      const value = pair.slice(equals + 1);
-      let decodedName = name;
-      let decodedValue = value;
-      try {
-        decodedName = decodeURIComponent(name.replace(/\+/g, " "));
-        decodedValue = decodeURIComponent(value.replace(/\+/g, " "));
-      } catch {
-        // Malformed escapes: judge the raw text.
-      }
-      return SECRET_PARAMETER.test(decodedName) || JWT_SHAPE.test(decodedValue) ? `${name}=[redacted]` : pair;
+      return SECRET_PARAMETER.test(decoded(name)) || looksLikeCredential(decoded(pair.slice(equals + 1)))
+        ? `${name}=[redacted]`
+        : pair;
     });
   return `${url.slice(0, query)}?${pairs.join("&")}`;
 }

@@ -75,6 +75,10 @@ describe("access log", () => {
     await app.inject({ url: `/api/v1/posts?access_token=${alice.access}&limit=5` });
     await app.inject({ url: `/api/v1/posts?tag=x&refresh_token=${alice.refresh}&api_key=k1&Secret=s2` });
     await app.inject({ url: `/api/v1/posts?tag=${alice.access}` });
+    // Credentials under neutral names, without a name, or after a scheme word.
+    await app.inject({ url: `/api/v1/posts?${alice.access}&limit=2` });
+    await app.inject({ url: `/api/v1/posts?x=Bearer%20${alice.access}` });
+    await app.inject({ url: `/api/v1/posts?rt=${alice.refresh}` });
     const logged = JSON.stringify(lines);
     expect(logged).not.toContain(alice.access);
     expect(logged).not.toContain(alice.refresh);
@@ -84,6 +88,9 @@ describe("access log", () => {
       "/api/v1/posts?tag=x&refresh_token=[redacted]&api_key=[redacted]&Secret=[redacted]",
     );
     expect(urls).toContain("/api/v1/posts?tag=[redacted]");
+    expect(urls).toContain("/api/v1/posts?[redacted]&limit=2");
+    expect(urls).toContain("/api/v1/posts?x=[redacted]");
+    expect(urls).toContain("/api/v1/posts?rt=[redacted]");
   });
 
   it("leaves other URLs as they were", () => {
@@ -92,6 +99,14 @@ describe("access log", () => {
       "/api/v1/search/posts?q=tokens&limit=2&x",
     );
     expect(redactUrl("/a?%E0%A4%A=1&access%5Ftoken=abc")).toBe("/a?%E0%A4%A=1&access%5Ftoken=[redacted]");
+    // A cursor is not a credential, and a long value is judged in linear time.
+    expect(redactUrl("/api/v1/posts?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwLjAwMFoiLDFd")).toBe(
+      "/api/v1/posts?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwLjAwMFoiLDFd",
+    );
+    const long = `/a?q=${"eyJ".repeat(20_000)}`;
+    const started = performance.now();
+    expect(redactUrl(long)).toBe(long);
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });
 
