@@ -374,6 +374,25 @@ describe("admin", () => {
     });
     expect(missing.statusCode).toBe(404);
   });
+
+  it("keeps an active admin: the last one cannot be demoted or deactivated (409 last_admin)", async () => {
+    const token = await adminToken();
+    const rootId = (await me(token)).json().id;
+    const patch = (id: number, bearerToken: string, payload: object) =>
+      t.app.inject({ method: "PATCH", url: `/api/v1/users/${id}`, headers: bearer(bearerToken), payload });
+    for (const payload of [{ role: "user" }, { is_active: false }]) {
+      const res = await patch(rootId, token, payload);
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json().code).toBe("last_admin");
+    }
+    expect((await me(token)).json()).toMatchObject({ role: "admin" });
+    // With a second admin, either may step down.
+    const s = await signUpAndLogin(t.app);
+    expect((await patch(s.id, token, { role: "admin" })).statusCode).toBe(200);
+    const second = (await login(t.app, s.email, s.password)).json().access_token as string;
+    expect((await patch(s.id, second, { role: "user" })).statusCode).toBe(200);
+    expect((await patch(rootId, await adminToken(), { role: "user" })).statusCode).toBe(409);
+  });
 });
 
 describe("OpenAPI security", () => {

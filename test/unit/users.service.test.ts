@@ -26,6 +26,7 @@ function fakes() {
     findByLogin: vi.fn(),
     findByEmail: vi.fn(),
     update: vi.fn(),
+    updateKeepingAnAdmin: vi.fn(),
     listAfter: vi.fn(),
   } satisfies UsersRepository;
   const passwordHasher = {

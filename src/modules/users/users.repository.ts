@@ -1,4 +1,4 @@
-import { asc, eq, gt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type UserRow, users } from "../../platform/database/schema.js";
 import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
@@ -29,6 +29,12 @@ export interface UsersRepository {
   findByLogin(login: string): Promise<User | undefined>;
   findByEmail(email: string): Promise<User | undefined>;
   update(id: number, changes: UserChanges): Promise<User | undefined>;
+  /**
+   * Applies `changes` unless they would leave no active admin; then "last_admin" and nothing
+   * changes. The active admins are locked while checking, so two admins demoting each other
+   * at once cannot both succeed.
+   */
+  updateKeepingAnAdmin(id: number, changes: UserChanges): Promise<User | undefined | "last_admin">;
   listAfter(afterId: number, limit: number): Promise<User[]>;
 }
 
@@ -86,6 +92,28 @@ export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepos
         .where(eq(users.id, id))
         .returning();
       return row;
+    },
+    updateKeepingAnAdmin(id, { bumpTokenVersion, ...changes }) {
+      return db.transaction(async (tx) => {
+        const admins = await tx
+          .select({ id: users.id })
+          .from(users)
+          .where(and(eq(users.role, "admin"), eq(users.isActive, true)))
+          .for("update");
+        const removesAnAdmin =
+          admins.some((admin) => admin.id === id) && (changes.role === "user" || changes.isActive === false);
+        if (removesAnAdmin && admins.length <= 1) return "last_admin" as const;
+        const [row] = await tx
+          .update(users)
+          .set({
+            ...changes,
+            updatedAt: sql`now()`,
+            ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
+          })
+          .where(eq(users.id, id))
+          .returning();
+        return row;
+      });
     },
     listAfter(afterId, limit) {
       return db.select().from(users).where(gt(users.id, afterId)).orderBy(asc(users.id)).limit(limit);

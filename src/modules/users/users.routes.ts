@@ -157,11 +157,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         summary: "Change a user's role or activation (admin)",
         description:
           "Either change revokes that user's access tokens at once and closes their live sockets (4401); " +
-          "deactivation also ends their sessions.",
+          "deactivation also ends their sessions. A change that would leave no active admin is refused " +
+          "with 409 `last_admin`.",
         security: requireAuth("admin"),
         params: Type.Object({ id: UserId }),
         body: AdminUserUpdateSchema,
-        response: { 200: AdminUserSchema, 404: ProblemRef, 422: ProblemRef },
+        response: { 200: AdminUserSchema, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
       },
     },
     async (request) => {

@@ -1,4 +1,4 @@
-import { BadRequestError, NotFoundError } from "../../http/errors.js";
+import { BadRequestError, ConflictError, NotFoundError } from "../../http/errors.js";
 import type { SecurityLog } from "../../http/security-log.js";
 import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
@@ -64,11 +64,21 @@ export function createUsersService({
   }
 
   /** Every change that can revoke tokens goes through here, then tells the auth-state cache. */
-  async function applyChanges(id: number, changes: UserChanges): Promise<User> {
+  async function applyChanges(id: number, changes: UserChanges, keepAnAdmin = false): Promise<User> {
     let user: User | undefined;
     try {
-      user = await usersRepository.update(id, changes);
+      const result = keepAnAdmin
+        ? await usersRepository.updateKeepingAnAdmin(id, changes)
+        : await usersRepository.update(id, changes);
+      if (result === "last_admin") {
+        throw new ConflictError(
+          "last_admin",
+          "This would leave no active admin: make another user an admin first",
+        );
+      }
+      user = result;
     } catch (error) {
+      if (error instanceof ConflictError) throw error;
       duplicateToBadRequest(error);
     }
     if (!user) throw new NotFoundError(`User ${id} not found`, "user_not_found");
@@ -203,7 +213,9 @@ export function createUsersService({
         ...(activeChanged ? { isActive: input.is_active } : {}),
         ...(roleChanged || activeChanged ? { bumpTokenVersion: true } : {}),
       };
-      const updated = await applyChanges(userId, changes);
+      // The last active admin cannot demote or deactivate themselves (or be demoted): the
+      // console and the admin API would be out of everyone's reach.
+      const updated = await applyChanges(userId, changes, true);
       if (roleChanged || activeChanged) {
         const ended =
           activeChanged && !updated.isActive
