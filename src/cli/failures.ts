@@ -47,6 +47,12 @@ export function explainFailure(error: unknown): Failure | undefined {
   if ((error as SystemError).code?.startsWith("ERR_PARSE_ARGS"))
     return { message: error.message, exitCode: 2 };
   if (error.name === "ListenError") return explainListenError(error as ListenErrorShape);
+  // Only the admin account is created from configuration or the command line.
+  if (error.name === "WeakPasswordError")
+    return {
+      message: `The admin password is refused: ${error.message}. Choose another ADMIN_PASSWORD (or --password).`,
+      exitCode: 2,
+    };
   return explainDatabaseError(error as PostgresError & SystemError);
 }
 

@@ -180,6 +180,14 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     const missing = runKaira(["create-admin"], databaseEnv);
     expect(await missing.exited).toBe(2);
     expect(missing.output()).toContain("--email");
+    // A password the policy refuses (it holds the email's local part) is one line, exit 2.
+    const weak = runKaira(
+      ["create-admin", "--email", "ops@example.com", "--password", "Ops-Pass-1234"],
+      databaseEnv,
+    );
+    expect(await weak.exited).toBe(2);
+    expect(weak.output()).toMatch(/^The admin password is refused: .*--password\)\.\n$/m);
+    expect(weak.output()).not.toMatch(/\n\s+at /);
   });
 
   it("refuses to start in production without a strong SECRET_KEY", async () => {
