@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMetricsServer } from "../../src/http/metrics-endpoint.js";
+import { createMetrics } from "../../src/platform/metrics/prometheus.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { waitFor } from "../helpers/process.js";
 import { promtoolCheckMetrics } from "../helpers/promtool.js";
@@ -204,6 +206,28 @@ describe("metrics access", { timeout: 120_000 }, () => {
       expect((await on.app.inject({ url: "/metrics", headers: bearer(token) })).statusCode).toBe(200);
     } finally {
       await on.close();
+    }
+  });
+
+  it("serves only GET /metrics on the listener of its own, behind the token", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    metrics.transfers.inc({ outcome: "completed" });
+    const server = await startMetricsServer({ host: "127.0.0.1", port: 0, metrics, token: "scrape-me" });
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      const denied = await fetch(`${base}/metrics`);
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get("www-authenticate")).toBe('Bearer realm="kaira"');
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: "Bearer wrong" } })).status).toBe(
+        401,
+      );
+      const scraped = await fetch(`${base}/metrics?x=1`, { headers: { authorization: "Bearer scrape-me" } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/kaira_transfers_total\{outcome="completed"\} 1/);
+      expect((await fetch(`${base}/`)).status).toBe(404);
+      expect((await fetch(`${base}/metrics`, { method: "POST" })).status).toBe(404);
+    } finally {
+      await server.close();
     }
   });
 
