@@ -190,6 +190,20 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
     }
   });
 
+  it("runs a search's statements in one backend, without parallel workers, and gives the session its settings back", async () => {
+    const { sql } = await import("drizzle-orm");
+    const settings = async (db: typeof t.db.database.db) => {
+      const result = await db.execute(
+        sql`select current_setting('max_parallel_workers_per_gather') as workers, current_setting('statement_timeout') as timeout`,
+      );
+      return (result as unknown as { rows: { workers: string; timeout: string }[] }).rows[0];
+    };
+    const before = await settings(t.db.database.db);
+    const inside = await t.db.database.withStatementTimeout(1_500, settings);
+    expect(inside).toEqual({ workers: "0", timeout: "1500ms" });
+    expect(await settings(t.db.database.db)).toEqual(before);
+  });
+
   it("cancels any statement past DATABASE_STATEMENT_TIMEOUT_MS on every pooled session", async () => {
     const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 2, statementTimeoutMs: 200 });
     try {
