@@ -411,7 +411,13 @@ async function main() {
     out.push(
       `${posts} posts (${seededSeconds ? `seeded in ${seededSeconds.toFixed(0)} s` : "reused"}), vocabulary ${VOCABULARY} · ` +
         `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops, ${seconds} s per row · ` +
-        `${RUNS} runs, medians (max: of all runs; outcomes: all runs) · read cache off · Kaira on core 0, PostgreSQL unpinned`,
+        `${RUNS} runs, medians (max: of all runs; outcomes: all runs) · read cache off · Kaira on core 0, PostgreSQL unpinned · ` +
+        `settings: ${
+          Object.entries(process.env)
+            .filter(([name]) => /^(SEARCH_|DATABASE_POOL_SIZE|DATABASE_STATEMENT_TIMEOUT_MS)/.test(name))
+            .map(([name, value]) => `${name}=${value}`)
+            .join(", ") || "defaults"
+        }`,
     );
     out.push("");
     out.push(
