@@ -126,6 +126,8 @@ it("finds every match of a phrase whose words are in fewer posts than the window
   // the words apart.
   const items = await searchAll('"quokka ferry"', 100);
   expect(items.map((hit) => hit.id)).toEqual([ids.d6]);
+  // Stop words inside a phrase still count as a distance ('quokka' <3> 'ferri').
+  expect((await searchAll('"quokka by the ferry"', 100)).map((hit) => hit.id)).toEqual([ids.d3]);
   // A phrase combined with other terms and exclusions keeps its meaning.
   expect((await searchAll('"quokka ferry" nine', 100)).map((hit) => hit.id)).toEqual([ids.d6]);
   expect(await searchAll('"quokka ferry" -nine', 100)).toEqual([]);

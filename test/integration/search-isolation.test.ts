@@ -190,18 +190,32 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
     }
   });
 
-  it("runs a search's statements in one backend, without parallel workers, and gives the session its settings back", async () => {
+  it("runs a search in one backend: no parallel workers inside its transaction, the session's own settings after it", async () => {
     const { sql } = await import("drizzle-orm");
-    const settings = async (db: typeof t.db.database.db) => {
-      const result = await db.execute(
-        sql`select current_setting('max_parallel_workers_per_gather') as workers, current_setting('statement_timeout') as timeout`,
+    const workers = async () => {
+      const result = await t.db.database.db.execute(
+        sql`select current_setting('max_parallel_workers_per_gather') as workers`,
       );
-      return (result as unknown as { rows: { workers: string; timeout: string }[] }).rows[0];
+      return (result as unknown as { rows: { workers: string }[] }).rows[0]?.workers;
     };
-    const before = await settings(t.db.database.db);
-    const inside = await t.db.database.withStatementTimeout(1_500, settings);
-    expect(inside).toEqual({ workers: "0", timeout: "1500ms" });
-    expect(await settings(t.db.database.db)).toEqual(before);
+    const before = await workers();
+    const statements: string[] = [];
+    const stop = t.db.database.onQuery((q) => {
+      if (!/outbox|"jobs"|pg_advisory/i.test(q.sql)) statements.push(q.sql);
+    });
+    // The test hook's sleep makes this search time out: settings must be undone then too.
+    const res = await t.app.inject({ url: "/api/v1/search/posts?q=slow" });
+    stop();
+    expect(res.statusCode).toBe(503);
+    const begin = statements.findIndex((text) => /^begin$/i.test(text));
+    const setting = statements.findIndex((text) =>
+      /set_config\('max_parallel_workers_per_gather', '0', true\)/.test(text),
+    );
+    const search = statements.findIndex((text) => /websearch_to_tsquery/.test(text));
+    expect(begin).toBeGreaterThanOrEqual(0);
+    expect(setting).toBeGreaterThan(begin);
+    expect(search).toBeGreaterThan(setting);
+    expect(await workers()).toBe(before);
   });
 
   it("cancels any statement past DATABASE_STATEMENT_TIMEOUT_MS on every pooled session", async () => {

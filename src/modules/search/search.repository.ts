@@ -64,6 +64,15 @@ export interface SearchRepositoryOptions {
   sleepForTestsMs?: number;
 }
 
+/**
+ * Keeps the rest of a search's transaction (PostgreSQL) to one backend: no parallel workers.
+ * A plan with two workers would take three cores for one search, so SEARCH_CONCURRENCY would
+ * not bound the database CPU that searches take; with this it does.
+ */
+export async function useOneBackend(tx: Db): Promise<void> {
+  await tx.execute(sql`select set_config('max_parallel_workers_per_gather', '0', true)`);
+}
+
 export function createSearchRepository(db: Db, options: SearchRepositoryOptions): SearchRepository {
   const config = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 

@@ -32,8 +32,8 @@ export interface Database {
   migrate(options?: { migrationsFolder?: string }): Promise<void>;
   /**
    * Runs `work` with its statements cancelled by the database after `timeoutMs` (a failure
-   * that `databaseOverloadOf` reports as `statement_timeout`), each in a single backend (no
-   * parallel workers). Not every adapter can cancel a running statement: see the embedded one.
+   * that `databaseOverloadOf` reports as `statement_timeout`). Not every adapter can cancel a
+   * running statement: see the embedded one.
    */
   withStatementTimeout<T>(timeoutMs: number, work: (db: Db) => Promise<T>): Promise<T>;
   /** Throws when the database does not answer; used by readiness. */

@@ -89,13 +89,10 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     },
     withStatementTimeout(timeoutMs, work) {
       // SET LOCAL lasts until the transaction ends, so the connection goes back to the pool
-      // with its general settings whatever happens. Without parallel workers the work is one
-      // backend, one core at most: a limit on how many such transactions run at once (search's
-      // concurrency) is then a limit on the database CPU they take, which a plan with two
-      // workers per query would triple.
+      // with its general timeout whatever happens.
       return db.transaction(async (tx) => {
         await tx.execute(
-          sql`select set_config('statement_timeout', ${String(Math.max(1, Math.round(timeoutMs)))}, true), set_config('max_parallel_workers_per_gather', '0', true)`,
+          sql`select set_config('statement_timeout', ${String(Math.max(1, Math.round(timeoutMs)))}, true)`,
         );
         return work(tx as unknown as Db);
       });
