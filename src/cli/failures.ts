@@ -39,6 +39,8 @@ const CONFIG_ERRORS = new Set([
   "CorruptArchiveError",
   "NewerBackupError",
   "RestoreTargetNotEmptyError",
+  "EmbeddedPostgresSetupError",
+  "EmbeddedServerInUseError",
 ]);
 
 export function explainFailure(error: unknown): Failure | undefined {
@@ -47,6 +49,8 @@ export function explainFailure(error: unknown): Failure | undefined {
   if ((error as SystemError).code?.startsWith("ERR_PARSE_ARGS"))
     return { message: error.message, exitCode: 2 };
   if (error.name === "ListenError") return explainListenError(error as ListenErrorShape);
+  // The embedded server failed to start or stop; its message names the log to read.
+  if (error.name === "EmbeddedServerError") return { message: error.message, exitCode: 1 };
   return explainDatabaseError(error as PostgresError & SystemError);
 }
 

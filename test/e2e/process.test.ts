@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runKaira, startServer, waitFor } from "../helpers/process.js";
+import { runKaira, startServer, stopEmbeddedServer, waitFor } from "../helpers/process.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
 
 // Real `kaira` processes over real HTTP: on the embedded database by default, and on the
@@ -21,6 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await testDb?.drop();
+  await stopEmbeddedServer(dataDir);
 });
 
 const json = (body: unknown) => ({
@@ -90,17 +91,38 @@ describe("kaira serve", { timeout: 120_000 }, () => {
   });
 
   it.skipIf(onPostgres())(
-    "refuses a second process on the same embedded DATA_DIR with a clear message",
+    "runs CLI commands beside the server on its embedded PostgreSQL, which stops with the last process",
     async () => {
       const server = await startServer(databaseEnv);
       try {
-        const second = runKaira(["migrate"], databaseEnv);
-        expect(await second.exited).toBe(2);
-        expect(second.output()).toMatch(/already open in process \d+/);
+        const admin = runKaira(
+          ["create-admin", "--email", "beside@example.com", "--password", "SecurePass123"],
+          databaseEnv,
+        );
+        expect(await admin.exited).toBe(0);
+        const url = runKaira(["db", "url"], databaseEnv);
+        expect(await url.exited).toBe(0);
+        expect(url.output().trim()).toMatch(/^postgres:\/\/kaira:[^@]+@127\.0\.0\.1:\d+\/kaira$/);
+        // The user the CLI created is there for the API: both use the one server.
+        const login = await fetch(`${server.baseUrl}/api/v1/auth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "username=beside%40example.com&password=SecurePass123",
+        });
+        expect(login.status).toBe(200);
+        const worker = runKaira(["worker"], databaseEnv);
+        await waitFor(async () => worker.output().includes("Kaira worker running"), 60_000, "the worker");
+        worker.child.kill("SIGTERM");
+        expect(await worker.exited).toBe(0);
+        // The worker's exit left the server to the API, which still answers from it.
+        expect((await fetch(`${server.baseUrl}/health/ready`)).status).toBe(200);
       } finally {
         server.child.kill("SIGTERM");
         expect(await server.exited).toBe(0);
       }
+      const status = runKaira(["db", "status"], databaseEnv);
+      expect(await status.exited).toBe(0);
+      expect(status.output()).toMatch(/not running/);
     },
   );
 
@@ -130,10 +152,7 @@ describe("kaira serve", { timeout: 120_000 }, () => {
 
 describe("kaira CLI", { timeout: 120_000 }, () => {
   it("migrates idempotently, also when run concurrently", async () => {
-    const runs = [
-      runKaira(["migrate"], databaseEnv),
-      ...(onPostgres() ? [runKaira(["migrate"], databaseEnv)] : []),
-    ];
+    const runs = [runKaira(["migrate"], databaseEnv), runKaira(["migrate"], databaseEnv)];
     for (const run of runs) expect(await run.exited).toBe(0);
     const again = runKaira(["migrate"], databaseEnv);
     expect(await again.exited).toBe(0);
@@ -163,8 +182,8 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     const unknown = runKaira(["frobnicate"], databaseEnv);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toContain("Usage: kaira");
-    // The embedded database belongs to the API process, which runs its jobs itself.
-    const worker = runKaira(["worker"], { DATA_DIR: dataDir });
+    // PGlite belongs to the API process, which runs its jobs itself.
+    const worker = runKaira(["worker"], { DATA_DIR: dataDir, EMBEDDED_ENGINE: "pglite" });
     expect(await worker.exited).toBe(2);
     expect(worker.output()).toContain("DATABASE_URL is required by `kaira worker`");
   });
