@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,6 +123,38 @@ describe("kaira serve", { timeout: 120_000 }, () => {
       const status = runKaira(["db", "status"], databaseEnv);
       expect(await status.exited).toBe(0);
       expect(status.output()).toMatch(/not running/);
+    },
+  );
+
+  it.skipIf(onPostgres())(
+    "after kill -9 of the API, the next start reuses the orphaned server and every acknowledged write is there",
+    async () => {
+      const first = await startServer(databaseEnv);
+      const created = await fetch(
+        `${first.baseUrl}/api/v1/users`,
+        json({ email: "acked@example.com", username: "acked", password: "SecurePass123" }),
+      );
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: number };
+      const postmasterPid = () =>
+        Number.parseInt(readFileSync(join(dataDir, "postgres", "pgdata", "postmaster.pid"), "utf8"), 10);
+      const orphan = postmasterPid();
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const second = await startServer(databaseEnv);
+      try {
+        expect(postmasterPid()).toBe(orphan);
+        expect((await fetch(`${second.baseUrl}/api/v1/users/${id}`)).status).toBe(200);
+      } finally {
+        second.child.kill("SIGTERM");
+        expect(await second.exited).toBe(0);
+      }
+      // The last process out stopped the server it had inherited.
+      await waitFor(
+        async () => !existsSync(join(dataDir, "postgres", "pgdata", "postmaster.pid")),
+        10_000,
+        "the server to stop",
+      );
     },
   );
 
