@@ -3,7 +3,8 @@
 // DATABASE_URL is an admin URL (e.g. postgres://postgres@127.0.0.1:5432/postgres).
 //
 //   npm run bench:search-load -- [--db NAME] [--posts N] [--users N] [--vocabulary N]
-//                                [--duration S] [--clients N] [--profile-clients N]
+//                                [--duration S] [--clients N] [--profile-clients N] [--runs N]
+//                                [--kinds common,rare,phrases] [--explain]
 //
 // 1. The database NAME (default kaira_bench_search_load) is created and filled with the app's
 //    own CLI, `kaira seed --users 50000 --posts 1000000 --vocabulary 5000`, unless it already
@@ -16,8 +17,12 @@
 //    users search in closed loops (each its own user, so each has its own per-client share),
 //    while the same profile clients keep reading. Reported: search p50/p99/max, the share of
 //    each status, and the profile p99 beside its idle figure.
+// 5. Steps 3–4 (and an idle row after) run `--runs` (3) times on the same server; the table
+//    gives the median of each column over the runs, the maximum search time of all runs, and
+//    the CPU seconds Kaira and the database's backends spent per row (/proc, clock ticks).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -36,8 +41,13 @@ const { values } = parseArgs({
     duration: { type: "string", default: "20" },
     clients: { type: "string", default: "8" },
     "profile-clients": { type: "string", default: "2" },
+    runs: { type: "string", default: "3" },
+    kinds: { type: "string", default: "common,rare,phrases" },
+    explain: { type: "boolean", default: false },
   },
 });
+const RUNS = Number(values.runs);
+const KINDS = values.kinds.split(",");
 const POSTS = Number(values.posts);
 const DURATION_MS = Number(values.duration) * 1000;
 const SEARCH_CLIENTS = Number(values.clients);
@@ -67,6 +77,39 @@ const loadAverage = () =>
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(" / ");
+
+const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
+/** utime + stime of a process in seconds, or undefined when it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU of Kaira and of the PostgreSQL backends connected to the bench database: a snapshot
+ * before a row and the difference after. Backends are found through pg_stat_activity; one
+ * that started during the row counts from zero, one that ended during it is lost (the pool
+ * keeps its connections while it is busy, so that is rare).
+ */
+async function cpuSnapshot(monitor, kairaPid) {
+  const { rows } = await monitor.query(
+    "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+    [values.db],
+  );
+  const backends = new Map(rows.map((row) => [row.pid, cpuSeconds(row.pid) ?? 0]));
+  return { kaira: cpuSeconds(kairaPid) ?? 0, backends };
+}
+async function cpuSince(monitor, kairaPid, before) {
+  const after = await cpuSnapshot(monitor, kairaPid);
+  let database = 0;
+  for (const [pid, seconds] of after.backends) database += seconds - (before.backends.get(pid) ?? 0);
+  return { kaira: after.kaira - before.kaira, database };
+}
 
 async function withClient(url, fn) {
   const client = new pg.Client({ connectionString: url });
@@ -162,6 +205,7 @@ async function startKaira() {
   }
   return {
     base,
+    pid: child.pid,
     async stop() {
       if (!exited) child.kill("SIGTERM");
       await exit;
@@ -259,6 +303,29 @@ async function measure(base, profileIds, searchClients, queries) {
   return { profile: summary(profile, profileOutcomes), search: summary(search, searchOutcomes) };
 }
 
+const median = (xs) => {
+  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** EXPLAIN ANALYZE of the search statement Kaira sends, for one query of each kind. */
+async function explain(queries) {
+  const { searchStatement } = await import("./search-statement.mjs");
+  await withClient(benchUrl, async (client) => {
+    for (const [kind, list] of Object.entries(queries)) {
+      for (const q of list.slice(0, kind === "common words" ? list.length : 2)) {
+        const { text, params } = await searchStatement(q);
+        const started = performance.now();
+        const { rows } = await client.query(`explain (analyze, buffers) ${text}`, params);
+        log(`\n--- ${kind}: ${q} (${(performance.now() - started).toFixed(0)} ms)`);
+        for (const row of rows) log(row["QUERY PLAN"]);
+      }
+    }
+  });
+}
+
 async function main() {
   const { register } = await import("tsx/esm/api");
   register();
@@ -268,14 +335,21 @@ async function main() {
   const words = seedVocabulary(VOCABULARY).filter((word) => !STOP_WORDS.has(word));
   const common = words.slice(0, 8);
   const rare = words.slice(-400);
-  const queries = {
-    "common words": [...common, `${common[0]} ${common[1]}`, `${common[2]} ${common[3]}`],
-    "rare words": rare,
-    phrases: Array.from({ length: 40 }, (_, i) => `"${words[i % 20]} ${words[(i * 7 + 3) % 20]}"`),
+  const allQueries = {
+    common: ["common words", [...common, `${common[0]} ${common[1]}`, `${common[2]} ${common[3]}`]],
+    rare: ["rare words", rare],
+    phrases: [
+      "phrases",
+      Array.from({ length: 40 }, (_, i) => `"${words[i % 20]} ${words[(i * 7 + 3) % 20]}"`),
+    ],
   };
+  const queries = Object.fromEntries(KINDS.map((kind) => allQueries[kind]));
 
   const { seededSeconds, posts } = await prepareDatabase();
+  if (values.explain) await explain(queries);
   const server = await startKaira();
+  const monitor = new pg.Client({ connectionString: benchUrl });
+  await monitor.connect();
   try {
     const searchers = [];
     for (let i = 0; i < SEARCH_CLIENTS; i++) searchers.push(await signUp(server.base, i));
@@ -286,23 +360,48 @@ async function main() {
     // Warm-up: the profile path and a few searches.
     await measure(server.base, profileIds, searchers.slice(0, 1), null);
 
+    const rowNames = ["none (idle)", ...Object.keys(queries), "none (idle, after)"];
+    /** rowName → one result per run */
+    const results = new Map(rowNames.map((name) => [name, []]));
     const startLoad = loadAverage();
-    log("Idle: profiles only…");
-    const idle = await measure(server.base, profileIds, [], null);
-    const rows = [];
-    for (const [kind, list] of Object.entries(queries)) {
-      log(`${kind}: ${SEARCH_CLIENTS} search clients + profiles…`);
-      rows.push({ kind, ...(await measure(server.base, profileIds, searchers, list)) });
+    for (let run = 1; run <= RUNS; run++) {
+      let idleP99 = Number.NaN;
+      for (const name of rowNames) {
+        const list = queries[name] ?? null;
+        const load = os.loadavg()[0];
+        log(
+          `run ${run}/${RUNS} · ${name}${list ? `: ${SEARCH_CLIENTS} search clients + profiles` : ": profiles only"} · load ${load.toFixed(2)}`,
+        );
+        const before = await cpuSnapshot(monitor, server.pid);
+        const result = await measure(server.base, profileIds, searchers, list);
+        const cpu = await cpuSince(monitor, server.pid, before);
+        if (name === "none (idle)") idleP99 = result.profile.p99;
+        const row = { ...result, load, cpu, ratio: result.profile.p99 / idleP99 };
+        results.get(name).push(row);
+        log(
+          `  search n=${row.search.n} p50=${row.search.p50?.toFixed(1)} p99=${row.search.p99?.toFixed(1)} max=${row.search.max?.toFixed(1)} ` +
+            `${JSON.stringify(row.search.outcomes)} · profile n=${row.profile.n} p99=${row.profile.p99.toFixed(1)} (${row.ratio.toFixed(2)}× idle) ` +
+            `${JSON.stringify(row.profile.outcomes)} · CPU s: kaira ${cpu.kaira.toFixed(2)}, database ${cpu.database.toFixed(2)}`,
+        );
+      }
     }
-    const idleAfter = await measure(server.base, profileIds, [], null);
     const endLoad = loadAverage();
 
-    const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : "—");
-    const share = (outcomes, n) =>
-      Object.entries(outcomes)
+    const seconds = DURATION_MS / 1000;
+    const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
+    const share = (runs) => {
+      const outcomes = {};
+      let n = 0;
+      for (const r of runs) {
+        for (const [key, count] of Object.entries(r.outcomes)) outcomes[key] = (outcomes[key] ?? 0) + count;
+        n += r.n;
+      }
+      if (n === 0) return "—";
+      return Object.entries(outcomes)
         .sort((a, b) => b[1] - a[1])
         .map(([key, count]) => `${key}: ${((100 * count) / n).toFixed(1)}%`)
         .join(", ");
+    };
     const out = [];
     out.push(
       `Run ${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()} · ` +
@@ -311,26 +410,46 @@ async function main() {
     out.push("");
     out.push(
       `${posts} posts (${seededSeconds ? `seeded in ${seededSeconds.toFixed(0)} s` : "reused"}), vocabulary ${VOCABULARY} · ` +
-        `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops, ${DURATION_MS / 1000} s per row · ` +
-        "read cache off · Kaira on core 0, PostgreSQL unpinned",
+        `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops, ${seconds} s per row · ` +
+        `${RUNS} runs, medians (max: of all runs; outcomes: all runs) · read cache off · Kaira on core 0, PostgreSQL unpinned · ` +
+        `settings: ${
+          Object.entries(process.env)
+            .filter(([name]) => /^(SEARCH_|DATABASE_POOL_SIZE|DATABASE_STATEMENT_TIMEOUT_MS)/.test(name))
+            .map(([name, value]) => `${name}=${value}`)
+            .join(", ") || "defaults"
+        }`,
     );
     out.push("");
     out.push(
-      "| searches | search req/s | search p50 ms | search p99 ms | search max ms | search outcomes | profile req/s | profile p99 ms | profile p99 ÷ idle | profile outcomes |",
+      "| searches | load (1 min) | search req/s | search p50 ms | search p99 ms | search max ms | search outcomes | profile req/s | profile p99 ms | profile p99 ÷ idle | profile outcomes | CPU s Kaira / database |",
     );
-    out.push("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |");
-    const idleP99 = idle.profile.p99;
-    const line = (kind, r) =>
-      `| ${kind} | ${r.search.n ? fmt(r.search.n / (DURATION_MS / 1000)) : "—"} | ${fmt(r.search.p50)} | ${fmt(r.search.p99)} | ${fmt(r.search.max)} | ${r.search.n ? share(r.search.outcomes, r.search.n) : "—"} | ${fmt(r.profile.n / (DURATION_MS / 1000))} | ${fmt(r.profile.p99)} | ${(r.profile.p99 / idleP99).toFixed(2)}× | ${share(r.profile.outcomes, r.profile.n)} |`;
-    out.push(line("none (idle)", idle));
-    for (const row of rows) out.push(line(row.kind, row));
-    out.push(line("none (idle, after)", idleAfter));
+    out.push("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |");
+    for (const name of rowNames) {
+      const runs = results.get(name);
+      const m = (pick) => median(runs.map(pick));
+      const searched = runs.some((r) => r.search.n > 0);
+      out.push(
+        `| ${name} | ${runs.map((r) => r.load.toFixed(1)).join(", ")} | ${searched ? fmt(m((r) => r.search.n / seconds)) : "—"} | ` +
+          `${fmt(m((r) => r.search.p50))} | ${fmt(m((r) => r.search.p99))} | ${searched ? fmt(Math.max(...runs.map((r) => r.search.max))) : "—"} | ` +
+          `${share(runs.map((r) => r.search))} | ${fmt(m((r) => r.profile.n / seconds))} | ${fmt(m((r) => r.profile.p99))} | ` +
+          `${fmt(
+            m((r) => r.ratio),
+            2,
+          )}× | ${share(runs.map((r) => r.profile))} | ${fmt(m((r) => r.cpu.kaira))} / ${fmt(m((r) => r.cpu.database))} |`,
+      );
+    }
     out.push("");
     out.push(
-      `Queries — common: ${queries["common words"].join(", ")}; rare: ${rare.slice(0, 3).join(", ")}, … (400); phrases: ${queries.phrases.slice(0, 3).join(", ")}, … (40)`,
+      `Queries — ${Object.entries(queries)
+        .map(
+          ([kind, list]) =>
+            `${kind}: ${list.length > 10 ? `${list.slice(0, 3).join(", ")}, … (${list.length})` : list.join(", ")}`,
+        )
+        .join("; ")}`,
     );
     console.log(out.join("\n"));
   } finally {
+    await monitor.end();
     await server.stop();
   }
 }

@@ -43,7 +43,7 @@ import { withPostsCache } from "./modules/posts/posts.cache.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
 import { createPostsService, toPostResponse } from "./modules/posts/posts.service.js";
-import { createSearchRepository } from "./modules/search/search.repository.js";
+import { createSearchRepository, useOneBackend } from "./modules/search/search.repository.js";
 import { searchRoutes } from "./modules/search/search.routes.js";
 import { createSearchService } from "./modules/search/search.service.js";
 import { createSearchAdmission } from "./modules/search/search-admission.js";
@@ -346,6 +346,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const searchService = createSearchService({
     runSearch: (timeoutMs, work) =>
       deps.database.withStatementTimeout(timeoutMs, async (tx) => {
+        if (deps.database.kind === "postgres") await useOneBackend(tx);
         if (embeddedSearchDelayMs) await new Promise((resolve) => setTimeout(resolve, embeddedSearchDelayMs));
         return work(createSearchRepository(tx, searchRepositoryOptions));
       }),

@@ -36,6 +36,16 @@ beforeAll(async () => {
       content: "Missing the island and the quokka already.",
       createdAt: day(8),
     },
+    // Eight posts have both "wombat" and "burrow"; the phrase "wombat burrow" is in the oldest
+    // (in its title, which would rank first) and in the newest only.
+    { key: "w1", title: "Wombat burrow", content: "A whole guide.", createdAt: day(10) },
+    ...[11, 12, 13, 14, 15, 16].map((n) => ({
+      key: `w${n - 9}`,
+      title: "Digging",
+      content: `A burrow dug by a wombat, number ${n}.`,
+      createdAt: day(n),
+    })),
+    { key: "w8", title: "Collapse", content: "The wombat burrow fell in.", createdAt: day(17) },
   ];
   const inserted = await t.db.database.db
     .insert(posts)
@@ -99,4 +109,27 @@ it("applies filters before the window: a tag's matches are ranked among themselv
       .items.map((hit: { id: number }) => hit.id)
       .sort(),
   ).toEqual([ids.d1, ids.d2].sort());
+});
+
+it("checks a phrase in the window of the newest posts that have all its words", async () => {
+  // Eight posts have both words, so the window is the five newest of them (w4–w8); of those
+  // only w8 has the phrase. w1 has it too, in its title, but is older than the window.
+  const items = await searchAll('"wombat burrow"', 100);
+  expect(items.map((hit) => hit.id)).toEqual([ids.w8]);
+  // The words alone, without the phrase, rank the same window.
+  const words = await searchAll("wombat burrow", 100);
+  expect(words.map((hit) => hit.id).sort()).toEqual(["w4", "w5", "w6", "w7", "w8"].map((k) => ids[k]).sort());
+});
+
+it("finds every match of a phrase whose words are in fewer posts than the window", async () => {
+  // Two posts have both words; only one has them side by side, and a phrase never matches
+  // the words apart.
+  const items = await searchAll('"quokka ferry"', 100);
+  expect(items.map((hit) => hit.id)).toEqual([ids.d6]);
+  // Stop words inside a phrase still count as a distance ('quokka' <3> 'ferri').
+  expect((await searchAll('"quokka by the ferry"', 100)).map((hit) => hit.id)).toEqual([ids.d3]);
+  // A phrase combined with other terms and exclusions keeps its meaning.
+  expect((await searchAll('"quokka ferry" nine', 100)).map((hit) => hit.id)).toEqual([ids.d6]);
+  expect(await searchAll('"quokka ferry" -nine', 100)).toEqual([]);
+  expect((await searchAll('quokka ferry -"quokka ferry"', 100)).map((hit) => hit.id)).toEqual([ids.d3]);
 });

@@ -190,6 +190,34 @@ describe.runIf(onPostgres())("statement timeouts and pool waits (PostgreSQL)", (
     }
   });
 
+  it("runs a search in one backend: no parallel workers inside its transaction, the session's own settings after it", async () => {
+    const { sql } = await import("drizzle-orm");
+    const workers = async () => {
+      const result = await t.db.database.db.execute(
+        sql`select current_setting('max_parallel_workers_per_gather') as workers`,
+      );
+      return (result as unknown as { rows: { workers: string }[] }).rows[0]?.workers;
+    };
+    const before = await workers();
+    const statements: string[] = [];
+    const stop = t.db.database.onQuery((q) => {
+      if (!/outbox|"jobs"|pg_advisory/i.test(q.sql)) statements.push(q.sql);
+    });
+    // The test hook's sleep makes this search time out: settings must be undone then too.
+    const res = await t.app.inject({ url: "/api/v1/search/posts?q=slow" });
+    stop();
+    expect(res.statusCode).toBe(503);
+    const begin = statements.findIndex((text) => /^begin$/i.test(text));
+    const setting = statements.findIndex((text) =>
+      /set_config\('max_parallel_workers_per_gather', '0', true\)/.test(text),
+    );
+    const search = statements.findIndex((text) => /websearch_to_tsquery/.test(text));
+    expect(begin).toBeGreaterThanOrEqual(0);
+    expect(setting).toBeGreaterThan(begin);
+    expect(search).toBeGreaterThan(setting);
+    expect(await workers()).toBe(before);
+  });
+
   it("cancels any statement past DATABASE_STATEMENT_TIMEOUT_MS on every pooled session", async () => {
     const database = await openPostgresDatabase({ url: postgresUrl(), poolSize: 2, statementTimeoutMs: 200 });
     try {

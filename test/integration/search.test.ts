@@ -386,7 +386,11 @@ describe("GET /api/v1/search/posts", () => {
     const stop = t.db.database.onQuery((q) => {
       // Background relays aside, and the transaction that scopes the search's statement
       // timeout (PostgreSQL): one statement does the work.
-      if (!/outbox|"jobs"|pg_advisory|^(begin|commit|rollback)$|set_config\('statement_timeout'/i.test(q.sql))
+      if (
+        !/outbox|"jobs"|pg_advisory|^(begin|commit|rollback)$|set_config\('(statement_timeout|max_parallel_workers_per_gather)'/i.test(
+          q.sql,
+        )
+      )
         statements.push(q.sql);
     });
     const res = await search({ q: "zebra or heron or pangolin", limit: 20 });

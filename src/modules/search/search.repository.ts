@@ -64,6 +64,15 @@ export interface SearchRepositoryOptions {
   sleepForTestsMs?: number;
 }
 
+/**
+ * Keeps the rest of a search's transaction (PostgreSQL) to one backend: no parallel workers.
+ * A plan with two workers would take three cores for one search, so SEARCH_CONCURRENCY would
+ * not bound the database CPU that searches take; with this it does.
+ */
+export async function useOneBackend(tx: Db): Promise<void> {
+  await tx.execute(sql`select set_config('max_parallel_workers_per_gather', '0', true)`);
+}
+
 export function createSearchRepository(db: Db, options: SearchRepositoryOptions): SearchRepository {
   const config = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 
@@ -72,12 +81,25 @@ export function createSearchRepository(db: Db, options: SearchRepositoryOptions)
       // websearch_to_tsquery accepts any text without raising (quotes, operators, `:*` are
       // taken as words or ignored), so user input goes to it as a plain parameter.
       const tsquery = sql`websearch_to_tsquery(${config}, ${query})`;
+      // A phrase ("lorem ipsum") is chosen for the window by its words alone: the window holds
+      // the newest posts that have every word of the query, and the phrase is checked among
+      // them below. PostgreSQL estimates a phrase's matches like its words anywhere, so a
+      // phrase of two common words (in a few posts) would otherwise look broad, and the walk
+      // down the created_at index meant to stop after the window would read the whole table.
+      // With its words alone the estimate is right, and the walk stops once the window is
+      // full, as for any broad query. `querytree` is the query without its negations (which
+      // only ever narrow it); in its text a phrase operator is the only thing written
+      // ` <->` or ` <N>` (a lexeme never holds a space), so it becomes ` & `. Everything
+      // here is computed once, from the query alone, before the plan is chosen.
+      const relaxed = sql`regexp_replace(querytree(${tsquery}), ' <(-|[0-9]+)> ', ' & ', 'g')::tsquery`;
+      const hasPhrase = sql`strpos(querytree(${tsquery}), ' <') > 0`;
+      const windowQuery = sql`(case when ${hasPhrase} then ${relaxed} else ${tsquery} end)`;
       const matchConditions: (SQL | undefined)[] = [
         // Nothing to look for (only stop words or punctuation: '') or only exclusions ('T',
         // which would match nearly every post without using the index): find nothing. The
         // planner evaluates this once, before touching the table.
         sql`querytree(${tsquery}) not in ('', 'T')`,
-        sql`${posts.searchVector} @@ ${tsquery}`,
+        sql`${posts.searchVector} @@ ${windowQuery}`,
         authorId !== undefined ? eq(posts.authorId, authorId) : undefined,
         tag !== undefined ? arrayContains(posts.tags, [tag]) : undefined,
         options.sleepForTestsMs
@@ -101,8 +123,12 @@ export function createSearchRepository(db: Db, options: SearchRepositoryOptions)
         .select({ id: candidates.id, createdAt: candidates.createdAt, rank: rank.as("rank") })
         .from(candidates)
         .where(
-          after &&
-            sql`(${rank}, ${candidates.createdAt}, ${candidates.id}) < (${after.rank}::float8, ${after.createdAt}::timestamptz, ${after.id})`,
+          and(
+            // The phrase itself, in the window of posts with its words (true for other queries).
+            sql`(not ${hasPhrase} or ${candidates.searchVector} @@ ${tsquery})`,
+            after &&
+              sql`(${rank}, ${candidates.createdAt}, ${candidates.id}) < (${after.rank}::float8, ${after.createdAt}::timestamptz, ${after.id})`,
+          ),
         )
         // By the output column's name, so each row's rank is computed once, not twice.
         .orderBy(sql`"rank" desc`, desc(candidates.createdAt), desc(candidates.id))

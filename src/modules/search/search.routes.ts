@@ -37,7 +37,9 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
           "`<mark>`…`</mark>` around matched words, safe to insert into a page as is.\n\n" +
           "A query matching more than `SEARCH_RANK_WINDOW` posts (default 10,000) ranks only its newest " +
           "`SEARCH_RANK_WINDOW` matches: older matches of such a broad query are not returned. A narrower " +
-          "query ranks every match.\n\n" +
+          "query ranks every match. A quoted phrase is looked for in the newest `SEARCH_RANK_WINDOW` posts " +
+          "that have all its words, so a phrase of words that are each in many posts finds only its recent " +
+          "matches.\n\n" +
           OVERLOAD_DESCRIPTION,
         security: optionalAuth,
         querystring: SearchQuerySchema,

@@ -76,9 +76,12 @@ export function createSearchService({
   timeoutMs,
   onTimeout,
 }: SearchServiceDependencies) {
-  // Up to half the budget may go to waiting for a slot; the statement gets what is left, so
-  // every search answers (or fails) within timeoutMs plus the time to send the answer.
+  // Up to half the budget may go to waiting for a slot; the statement gets what is left but a
+  // tenth of the budget, kept for what surrounds it (the transaction's begin and rollback, the
+  // answer), which takes longer on a busy machine: so a search answers, or fails, within
+  // timeoutMs.
   const maxWaitMs = Math.floor(timeoutMs / 2);
+  const reserveMs = Math.floor(timeoutMs / 10);
   const admitted = <T>(
     route: "search" | "suggest",
     client: string,
@@ -86,7 +89,7 @@ export function createSearchService({
   ): Promise<T> =>
     admission.run(client, maxWaitMs, async (waitedMs) => {
       try {
-        return await runSearch(timeoutMs - waitedMs, work);
+        return await runSearch(timeoutMs - reserveMs - waitedMs, work);
       } catch (error) {
         if (databaseOverloadOf(error) !== "statement_timeout") throw error;
         onTimeout?.(route);
