@@ -486,7 +486,7 @@ async function benchMode(mode, options) {
     const dataDir = await mkdtemp(join(os.tmpdir(), "kaira-bench-"));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     // The app also reads .env; an empty DATABASE_URL in the environment wins over it and means "embedded".
-    dbEnv = { DATA_DIR: dataDir, DATABASE_URL: "" };
+    dbEnv = { DATA_DIR: dataDir, DATABASE_URL: "", EMBEDDED_ENGINE: "pglite" };
     console.log(`seeding ${dataDir}…`);
     await seedWithCli(dbEnv, options);
   }

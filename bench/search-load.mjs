@@ -310,10 +310,12 @@ const median = (xs) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-/** EXPLAIN ANALYZE of the search statement Kaira sends, for one query of each kind. */
+/** EXPLAIN ANALYZE of the search statement Kaira sends: every common-word query, two of each other kind. */
 async function explain(queries) {
   const { searchStatement } = await import("./search-statement.mjs");
   await withClient(benchUrl, async (client) => {
+    // As Kaira runs a search: one backend (see useOneBackend in the search repository).
+    await client.query("set max_parallel_workers_per_gather = 0");
     for (const [kind, list] of Object.entries(queries)) {
       for (const q of list.slice(0, kind === "common words" ? list.length : 2)) {
         const { text, params } = await searchStatement(q);

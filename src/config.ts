@@ -22,6 +22,8 @@ export interface Config {
   databaseStatementTimeoutMs: number;
   redisUrl: string | undefined;
   dataDir: string;
+  /** The embedded database used without DATABASE_URL. */
+  embeddedDatabase: EmbeddedDatabaseConfig;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   logFile: string | undefined;
   /** Pretty, human-readable logs; defaults to on when stdout is a terminal. */
@@ -172,6 +174,17 @@ export const DEFAULT_SEARCH_CONCURRENCY = 4;
 
 /** The weakest secret we accept: 32 characters (256 bits if random, as HS256 needs). */
 export const MIN_SECRET_LENGTH = 32;
+
+export interface EmbeddedDatabaseConfig {
+  /**
+   * EMBEDDED_ENGINE: `postgres` (a PostgreSQL server under DATA_DIR/postgres), `pglite`
+   * (in-process, one process only), or `auto` (default): postgres where binaries exist for
+   * the platform, else PGlite.
+   */
+  engine: "auto" | "postgres" | "pglite";
+  /** EMBEDDED_PG_CREATE_USER: as root, create the `postgres` system user to run the server (containers). */
+  createUser: boolean;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -411,6 +424,10 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
   const databaseUrl = readUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
   const redisUrl = readUrl(env, "REDIS_URL", ["redis:", "rediss:"]);
   const databasePoolSize = readInt(env, "DATABASE_POOL_SIZE", 10, 1, 1000);
+  const embeddedDatabase: EmbeddedDatabaseConfig = {
+    engine: readEnum(env, "EMBEDDED_ENGINE", ["auto", "postgres", "pglite"] as const, "auto"),
+    createUser: readBool(env, "EMBEDDED_PG_CREATE_USER", false),
+  };
   return {
     nodeEnv,
     host: readString(env, "HOST", "0.0.0.0"),
@@ -418,6 +435,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     databaseUrl,
     databasePoolSize,
     databaseStatementTimeoutMs: readInt(env, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 0, 86_400_000),
+    embeddedDatabase,
     redisUrl,
     dataDir,
     logLevel: readEnum(
@@ -467,7 +485,11 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       keep: readInt(env, "BACKUP_KEEP", 7, 1, 10_000),
     },
     metrics: readMetrics(env, nodeEnv),
-    search: readSearch(env, databaseUrl === undefined ? undefined : databasePoolSize),
+    // PGlite is one connection; every PostgreSQL, embedded or not, has a pool.
+    search: readSearch(
+      env,
+      databaseUrl === undefined && embeddedDatabase.engine === "pglite" ? undefined : databasePoolSize,
+    ),
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
   };
 }

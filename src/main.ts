@@ -55,7 +55,9 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     { event: "server.starting", node_env: config.nodeEnv },
     `Starting Kaira (${config.nodeEnv}); opening ${describeDatabase(config)}`,
   );
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, {
+    log: (message) => logger.info({ event: "server.database_progress" }, message),
+  });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     await database.migrate();
@@ -135,7 +137,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     {
       event: "server.started",
       database: database.kind,
-      data_dir: database.kind === "embedded" ? config.dataDir : undefined,
+      data_dir: config.databaseUrl ? undefined : config.dataDir,
       startup_ms: Math.round(performance.now() - started),
     },
     config.docsEnabled ? `Kaira listening on ${url}, docs at ${url}/docs` : `Kaira listening on ${url}`,

@@ -11,7 +11,7 @@ import { CLEANUP_INTERVAL_MS, CLEANUP_JOB, cleanupHandler } from "./modules/main
 import { createTransfersRepository } from "./modules/transfers/transfers.repository.js";
 import { createUsersRepository } from "./modules/users/users.repository.js";
 import { WELCOME_EMAIL_JOB, welcomeEmailHandler } from "./modules/users/welcome-email.job.js";
-import { type Database, openDatabase } from "./platform/database/index.js";
+import { type Database, databaseEngine, openDatabase } from "./platform/database/index.js";
 import type { JobEvent, JobHandler, JobQueue, JobSchedule } from "./platform/jobs/index.js";
 import { openJobQueue } from "./platform/jobs/index.js";
 import { createLogger } from "./platform/logger.js";
@@ -162,10 +162,10 @@ export function startJobProcessing(
  * WORKER_SHUTDOWN_SECONDS to finish, and exits 0; a job cut off runs again elsewhere.
  */
 export async function runWorker(config: Config = loadConfig()): Promise<void> {
-  if (!config.databaseUrl) {
+  if (databaseEngine(config) === "pglite") {
     throw new ConfigError(
       "DATABASE_URL",
-      "is required by `kaira worker`: the embedded database belongs to one process, and `kaira serve` runs its jobs itself",
+      "is required by `kaira worker` on PGlite (EMBEDDED_ENGINE=pglite): PGlite belongs to one process, and `kaira serve` runs its jobs itself",
     );
   }
   const logger = createLogger(config);

@@ -39,6 +39,8 @@ const CONFIG_ERRORS = new Set([
   "CorruptArchiveError",
   "NewerBackupError",
   "RestoreTargetNotEmptyError",
+  "EmbeddedPostgresSetupError",
+  "EmbeddedServerInUseError",
 ]);
 
 export function explainFailure(error: unknown): Failure | undefined {
@@ -53,6 +55,8 @@ export function explainFailure(error: unknown): Failure | undefined {
       message: `The admin password is refused: ${error.message}. Choose another ADMIN_PASSWORD (or --password).`,
       exitCode: 2,
     };
+  // The embedded server failed to start or stop; its message names the log to read.
+  if (error.name === "EmbeddedServerError") return { message: error.message, exitCode: 1 };
   return explainDatabaseError(error as PostgresError & SystemError);
 }
 

@@ -48,7 +48,7 @@ const COMMANDS: Record<string, Command> = {
 
   worker: {
     synopsis: "worker",
-    summary: "run background jobs (needs DATABASE_URL; BullMQ with REDIS_URL)",
+    summary: "run background jobs beside the API (BullMQ with REDIS_URL)",
     details:
       "Takes jobs from the queue and runs WORKER_CONCURRENCY of them at a time. SIGTERM stops\n" +
       "taking jobs and waits WORKER_SHUTDOWN_SECONDS for running ones.",
@@ -279,6 +279,30 @@ const COMMANDS: Record<string, Command> = {
       } finally {
         await database.close();
       }
+    },
+  },
+
+  db: {
+    synopsis: "db url|status|start|stop|import-pglite [--force]",
+    summary: "manage the embedded PostgreSQL server under DATA_DIR/postgres",
+    details:
+      "url            print its connection URL (for psql, drizzle-kit) while it runs\n" +
+      "status         say whether it runs, on which port, and which processes use it\n" +
+      "start          start it and keep it running until `kaira db stop`\n" +
+      "stop           stop it; refused while Kaira processes use it, unless --force\n" +
+      "import-pglite  copy the PGlite database of an earlier Kaira (DATA_DIR/pgdata) into it\n" +
+      "Kaira processes start the server when they need it and the last one out stops it.",
+    options: { force: { type: "boolean", default: false } },
+    positionals: 1,
+    async run(values, positionals) {
+      const action = positionals[0];
+      if (action === undefined)
+        throw new UsageError("db needs an action: url, status, start, stop or import-pglite");
+      const [{ loadConfig }, { runDbCommand }] = await Promise.all([
+        import("../config.js"),
+        import("./db.js"),
+      ]);
+      await runDbCommand(loadConfig(), action, { force: values.force === true });
     },
   },
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../helpers/process.js";
-import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
 // A real process with a planted fault: an error that escapes every handler is logged at fatal
 // with the request id, the graceful shutdown runs, and the process exits 1 for its supervisor.
@@ -12,7 +12,7 @@ const FAULTY_SERVER = fileURLToPath(new URL("../fixtures/faulty-server.ts", impo
 let testDb: TestDatabase | undefined;
 
 beforeAll(async () => {
-  if (onPostgres()) testDb = await createTestDatabase();
+  testDb = await createTestDatabase();
 });
 afterAll(async () => {
   await testDb?.drop();

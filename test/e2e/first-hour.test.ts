@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, runKaira, waitFor } from "../helpers/process.js";
+import { freePort, runKaira, stopEmbeddedServer, waitFor } from "../helpers/process.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
 
 // A new user's first hour, with real processes: the CLI answers at once, start-up says what
@@ -34,6 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await testDb?.drop();
+  await stopEmbeddedServer(dataDir);
 });
 
 /** Runs kaira to completion; `cpuSeconds` is user + system time, which load cannot inflate. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filesUnder, multipartBody } from "../helpers/files.js";
 import { startServer, waitFor } from "../helpers/process.js";
 import { newUser } from "../helpers/test-app.js";
-import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
 // Uploads that must be refused without taking the process down, against a real `kaira serve`
 // over real sockets: a stream error that nobody listens for ends a process, and only a real
@@ -20,7 +20,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "kaira-e2e-uploads-"));
 const filesDir = join(dataDir, "files");
 
 beforeAll(async () => {
-  testDb = onPostgres() ? await createTestDatabase() : undefined;
+  testDb = await createTestDatabase();
   server = await startServer({
     DATA_DIR: dataDir,
     RATE_LIMIT_PER_MINUTE: "0",

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, type KairaProcess, runKaira, startServer, waitFor } from "../helpers/process.js";
 import { promtoolCheckMetrics } from "../helpers/promtool.js";
-import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
 const token = randomBytes(16).toString("hex");
 const scrape = (port: number, withToken = true) =>
@@ -49,7 +49,7 @@ describe("metrics on listeners of their own", { timeout: 120_000 }, () => {
     expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
   });
 
-  it.skipIf(!onPostgres())("kaira worker serves its own /metrics on WORKER_METRICS_PORT", async () => {
+  it("kaira worker serves its own /metrics on WORKER_METRICS_PORT", async () => {
     testDb = await createTestDatabase();
     const dataDir = mkdtempSync(join(tmpdir(), "kaira-worker-metrics-"));
     dirs.push(dataDir);

@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runKaira, startServer, waitFor } from "../helpers/process.js";
+import { runKaira, startServer, stopEmbeddedServer, waitFor } from "../helpers/process.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
 
 // Real `kaira` processes over real HTTP: on the embedded database by default, and on the
@@ -21,6 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await testDb?.drop();
+  await stopEmbeddedServer(dataDir);
 });
 
 const json = (body: unknown) => ({
@@ -90,17 +91,70 @@ describe("kaira serve", { timeout: 120_000 }, () => {
   });
 
   it.skipIf(onPostgres())(
-    "refuses a second process on the same embedded DATA_DIR with a clear message",
+    "runs CLI commands beside the server on its embedded PostgreSQL, which stops with the last process",
     async () => {
       const server = await startServer(databaseEnv);
       try {
-        const second = runKaira(["migrate"], databaseEnv);
-        expect(await second.exited).toBe(2);
-        expect(second.output()).toMatch(/already open in process \d+/);
+        const admin = runKaira(
+          ["create-admin", "--email", "beside@example.com", "--password", "SecurePass123"],
+          databaseEnv,
+        );
+        expect(await admin.exited).toBe(0);
+        const url = runKaira(["db", "url"], databaseEnv);
+        expect(await url.exited).toBe(0);
+        expect(url.output().trim()).toMatch(/^postgres:\/\/kaira:[^@]+@127\.0\.0\.1:\d+\/kaira$/);
+        // The user the CLI created is there for the API: both use the one server.
+        const login = await fetch(`${server.baseUrl}/api/v1/auth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "username=beside%40example.com&password=SecurePass123",
+        });
+        expect(login.status).toBe(200);
+        const worker = runKaira(["worker"], databaseEnv);
+        await waitFor(async () => worker.output().includes("Kaira worker running"), 60_000, "the worker");
+        worker.child.kill("SIGTERM");
+        expect(await worker.exited).toBe(0);
+        // The worker's exit left the server to the API, which still answers from it.
+        expect((await fetch(`${server.baseUrl}/health/ready`)).status).toBe(200);
       } finally {
         server.child.kill("SIGTERM");
         expect(await server.exited).toBe(0);
       }
+      const status = runKaira(["db", "status"], databaseEnv);
+      expect(await status.exited).toBe(0);
+      expect(status.output()).toMatch(/not running/);
+    },
+  );
+
+  it.skipIf(onPostgres())(
+    "after kill -9 of the API, the next start reuses the orphaned server and every acknowledged write is there",
+    async () => {
+      const first = await startServer(databaseEnv);
+      const created = await fetch(
+        `${first.baseUrl}/api/v1/users`,
+        json({ email: "acked@example.com", username: "acked", password: "SecurePass123" }),
+      );
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: number };
+      const postmasterPid = () =>
+        Number.parseInt(readFileSync(join(dataDir, "postgres", "pgdata", "postmaster.pid"), "utf8"), 10);
+      const orphan = postmasterPid();
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const second = await startServer(databaseEnv);
+      try {
+        expect(postmasterPid()).toBe(orphan);
+        expect((await fetch(`${second.baseUrl}/api/v1/users/${id}`)).status).toBe(200);
+      } finally {
+        second.child.kill("SIGTERM");
+        expect(await second.exited).toBe(0);
+      }
+      // The last process out stopped the server it had inherited.
+      await waitFor(
+        async () => !existsSync(join(dataDir, "postgres", "pgdata", "postmaster.pid")),
+        10_000,
+        "the server to stop",
+      );
     },
   );
 
@@ -130,10 +184,7 @@ describe("kaira serve", { timeout: 120_000 }, () => {
 
 describe("kaira CLI", { timeout: 120_000 }, () => {
   it("migrates idempotently, also when run concurrently", async () => {
-    const runs = [
-      runKaira(["migrate"], databaseEnv),
-      ...(onPostgres() ? [runKaira(["migrate"], databaseEnv)] : []),
-    ];
+    const runs = [runKaira(["migrate"], databaseEnv), runKaira(["migrate"], databaseEnv)];
     for (const run of runs) expect(await run.exited).toBe(0);
     const again = runKaira(["migrate"], databaseEnv);
     expect(await again.exited).toBe(0);
@@ -163,8 +214,8 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     const unknown = runKaira(["frobnicate"], databaseEnv);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toContain("Usage: kaira");
-    // The embedded database belongs to the API process, which runs its jobs itself.
-    const worker = runKaira(["worker"], { DATA_DIR: dataDir });
+    // PGlite belongs to the API process, which runs its jobs itself.
+    const worker = runKaira(["worker"], { DATA_DIR: dataDir, EMBEDDED_ENGINE: "pglite" });
     expect(await worker.exited).toBe(2);
     expect(worker.output()).toContain("DATABASE_URL is required by `kaira worker`");
   });

@@ -10,7 +10,6 @@ import { buildApp } from "../../src/app.js";
 import type { Config } from "../../src/config.js";
 import { listTables } from "../../src/modules/backups/database-snapshot.js";
 import { openCache } from "../../src/platform/cache/index.js";
-import { openEmbeddedDatabase } from "../../src/platform/database/embedded.js";
 import type { Database } from "../../src/platform/database/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { openJobQueue } from "../../src/platform/jobs/index.js";
@@ -21,7 +20,7 @@ import { databaseUrlFor } from "./global-setup.js";
 export interface RestoreTarget {
   database: Database;
   dataDir: string;
-  url: string | undefined;
+  url: string;
   /** Closes the database (idempotent) without dropping it. */
   close(): Promise<void>;
   drop(): Promise<void>;
@@ -30,42 +29,16 @@ export interface RestoreTarget {
 export async function createEmptyTarget(): Promise<RestoreTarget> {
   const dataDir = await mkdtemp(join(tmpdir(), "kaira-restore-"));
   const adminUrl = inject("postgresAdminUrl");
-  if (adminUrl) {
-    const name = `kaira_restore_${randomBytes(6).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const url = databaseUrlFor(adminUrl, name);
-    const database = await openPostgresDatabase({ url, poolSize: 5, applicationName: "kaira-restore-test" });
-    let closed = false;
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      await database.close();
-    };
-    return {
-      database,
-      dataDir,
-      url,
-      close,
-      async drop() {
-        await close();
-        const dropper = new pg.Client({ connectionString: adminUrl });
-        await dropper.connect();
-        try {
-          await dropper.query(`drop database if exists ${name} with (force)`);
-        } finally {
-          await dropper.end();
-        }
-        await rm(dataDir, { recursive: true, force: true });
-      },
-    };
+  const name = `kaira_restore_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
   }
-  const database = await openEmbeddedDatabase({ dataDir });
+  const url = databaseUrlFor(adminUrl, name);
+  const database = await openPostgresDatabase({ url, poolSize: 5, applicationName: "kaira-restore-test" });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -75,10 +48,17 @@ export async function createEmptyTarget(): Promise<RestoreTarget> {
   return {
     database,
     dataDir,
-    url: undefined,
+    url,
     close,
     async drop() {
       await close();
+      const dropper = new pg.Client({ connectionString: adminUrl });
+      await dropper.connect();
+      try {
+        await dropper.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await dropper.end();
+      }
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,16 +1,19 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { dumpEmbedded, openEmbeddedDatabase } from "../../src/platform/database/embedded.js";
+import { EmbeddedServer } from "../../src/platform/database/embedded-server/server.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** Embedded mode: a dump of a migrated database each test file loads a copy of. */
-    embeddedTemplatePath: string;
-    /** PostgreSQL mode: the admin URL and the migrated template database to clone. */
+    /**
+     * `embedded`: the run's databases live on an embedded PostgreSQL server started for it
+     * (the default); `postgres`: on the external server of DATABASE_URL.
+     */
+    databaseMode: "embedded" | "postgres";
+    /** The admin URL and the migrated template database that each test file clones. */
     postgresAdminUrl: string;
     postgresTemplate: string;
   }
@@ -23,38 +26,37 @@ export function databaseUrlFor(adminUrl: string, database: string): string {
 }
 
 /**
- * Migrates once per run into a template, so each test file starts from its own fresh copy
- * in about a second instead of initialising and migrating a database every time.
+ * Migrates once per run into a template database, so each test file starts from its own
+ * fresh copy (CREATE DATABASE … TEMPLATE) instead of migrating a database every time. The
+ * server is DATABASE_URL's when set, else an embedded PostgreSQL server in a temporary
+ * DATA_DIR that lives as long as the run.
  */
 export default async function setup(project: TestProject) {
-  const adminUrl = process.env.DATABASE_URL;
-  if (adminUrl) {
-    const template = `kaira_test_template_${process.pid}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${template}`);
-    await admin.query(`create database ${template}`);
-    const database = await openPostgresDatabase({ url: databaseUrlFor(adminUrl, template), poolSize: 1 });
-    await database.migrate();
-    await database.close();
-    project.provide("postgresAdminUrl", adminUrl);
-    project.provide("postgresTemplate", template);
-    project.provide("embeddedTemplatePath", "");
-    return async () => {
+  let adminUrl = process.env.DATABASE_URL;
+  let server: EmbeddedServer | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), "kaira-test-pg-"));
+  if (!adminUrl) {
+    server = new EmbeddedServer({ dataDir });
+    adminUrl = await server.startPinned();
+  }
+  const template = `kaira_test_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${template}`);
+  await admin.query(`create database ${template}`);
+  const database = await openPostgresDatabase({ url: databaseUrlFor(adminUrl, template), poolSize: 1 });
+  await database.migrate();
+  await database.close();
+  project.provide("databaseMode", server ? "embedded" : "postgres");
+  project.provide("postgresAdminUrl", adminUrl);
+  project.provide("postgresTemplate", template);
+  return async () => {
+    try {
       await admin.query(`drop database if exists ${template} with (force)`);
       await admin.end();
-    };
-  }
-
-  const database = await openEmbeddedDatabase();
-  await database.migrate();
-  const dump = await dumpEmbedded(database);
-  await database.close();
-  const dir = mkdtempSync(join(tmpdir(), "kaira-test-"));
-  const path = join(dir, "template.tar");
-  writeFileSync(path, Buffer.from(await dump.arrayBuffer()));
-  project.provide("embeddedTemplatePath", path);
-  project.provide("postgresAdminUrl", "");
-  project.provide("postgresTemplate", "");
-  return () => rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await server?.stop({ force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
 }

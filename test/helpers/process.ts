@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { EmbeddedServer } from "../../src/platform/database/embedded-server/server.js";
 
 const KAIRA_BIN = fileURLToPath(new URL("../../bin/kaira.js", import.meta.url));
 
@@ -93,4 +94,12 @@ export async function startServer(env: Record<string, string>, argv: string[] = 
     throw error;
   }
   return { ...server, baseUrl };
+}
+
+/**
+ * Stops the embedded PostgreSQL server of `dataDir` if one still runs there: a test that
+ * killed a process with SIGKILL (or failed half-way) leaves it behind, as a crash would.
+ */
+export async function stopEmbeddedServer(dataDir: string): Promise<void> {
+  await new EmbeddedServer({ dataDir }).stop({ force: true });
 }

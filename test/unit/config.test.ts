@@ -18,13 +18,15 @@ describe("loadConfig", () => {
   });
 
   it("bounds search by default and keeps its concurrency below the PostgreSQL pool", () => {
-    expect(loadConfig({}).search).toEqual({
+    expect(loadConfig({ EMBEDDED_ENGINE: "pglite" }).search).toEqual({
       timeoutMs: 2000,
       concurrency: 1,
       concurrencyPerClient: 2,
       rankWindow: 10_000,
     });
     expect(loadConfig({}).databaseStatementTimeoutMs).toBe(30_000);
+    // The embedded PostgreSQL server has a pool like any other.
+    expect(loadConfig({}).search.concurrency).toBe(4);
     const onPostgres = { DATABASE_URL: "postgres://u:p@db:5432/kaira" };
     expect(loadConfig(onPostgres).search.concurrency).toBe(4);
     expect(loadConfig({ ...onPostgres, DATABASE_POOL_SIZE: "3" }).search.concurrency).toBe(2);

@@ -11,12 +11,11 @@ import * as schema from "./schema.js";
 export interface EmbeddedOptions {
   /** Directory that holds the database files; omitted → an in-memory database. */
   dataDir?: string;
-  /** A dump made by `dumpEmbedded` to start from (tests load a migrated template this way). */
-  loadFrom?: Blob;
 }
 
 /**
- * The embedded adapter: PGlite, a real PostgreSQL compiled to WebAssembly, running inside
+ * The fallback embedded adapter (no PostgreSQL binaries for the platform, or
+ * EMBEDDED_ENGINE=pglite): PGlite, a real PostgreSQL compiled to WebAssembly, running inside
  * this process. It is single-connection, so statements queue behind an open transaction —
  * keep transactions short.
  */
@@ -28,7 +27,6 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
       // PGlite bundles contrib extensions separately; search suggestions need trigrams.
       extensions: { pg_trgm },
       ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
-      ...(options.loadFrom ? { loadDataDir: options.loadFrom } : {}),
     });
   } catch (error) {
     unlock();
@@ -108,10 +106,4 @@ function instrumentClient(client: PGlite, timing: TimingListeners): { active: nu
     }),
   ) as PGlite["transaction"];
   return occupancy;
-}
-
-/** Dumps a (migrated) in-memory embedded database so others can start from a copy of it. */
-export async function dumpEmbedded(database: Database): Promise<Blob> {
-  const client = (database.db as unknown as { $client: PGlite }).$client;
-  return client.dumpDataDir("none");
 }

