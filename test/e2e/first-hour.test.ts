@@ -108,8 +108,10 @@ describe("the kaira command", { timeout: 300_000 }, () => {
       expect(run.exitCode, args.join(" ")).toBe(exitCode);
       expect(run.output, args.join(" ")).toMatch(expected);
       noStackTrace(run.output);
-      // Loading the app costs seconds of CPU; these answers cost a fraction of one.
-      expect(run.cpuSeconds, args.join(" ")).toBeLessThan(1);
+      // Loading the app through the sources costs over 10 s of CPU (`kaira openapi` measured
+      // 15 s); these answers cost about one second even on a loaded machine, so 3 s still
+      // tells the two apart without failing on a busy one.
+      expect(run.cpuSeconds, args.join(" ")).toBeLessThan(3);
     }
   });
 
