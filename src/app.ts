@@ -14,7 +14,11 @@ import { AccessLog } from "./http/access-log.js";
 import { metricsRoutes } from "./http/metrics-endpoint.js";
 import { ProblemRef } from "./http/openapi.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
-import { errorHandlerPlugin, frameworkErrorHandler } from "./http/plugins/error-handler.js";
+import {
+  clientErrorHandler,
+  errorHandlerPlugin,
+  frameworkErrorHandler,
+} from "./http/plugins/error-handler.js";
 import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
@@ -152,6 +156,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // The client address (throttling, rate limits, logs) comes from X-Forwarded-For only
     // when the request arrives from a configured proxy; anyone else could forge the header.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,

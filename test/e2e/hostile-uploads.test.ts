@@ -215,6 +215,36 @@ describe("refused uploads", { timeout: 120_000 }, () => {
     await noFilesLeft();
   });
 
+  it("answers what the HTTP parser refuses (oversized headers, malformed HTTP) with problem+json", async () => {
+    const url = new URL(server.baseUrl);
+    const raw = (request: string) =>
+      new Promise<string>((resolve) => {
+        let response = "";
+        const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+        socket.on("data", (chunk) => {
+          response += chunk.toString();
+        });
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(response));
+      });
+    const cases: [string, string, RegExp][] = [
+      [
+        "oversized headers",
+        `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+        /^HTTP\/1\.1 431 /,
+      ],
+      ["malformed HTTP", "GET /health/live HTTP/1.1\r\nHost x\r\n\r\n", /^HTTP\/1\.1 400 /],
+    ];
+    for (const [label, request, statusLine] of cases) {
+      const response = await raw(request);
+      expect(response, label).toMatch(statusLine);
+      expect(response, label).toMatch(/content-type: application\/problem\+json/i);
+      const body = JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4));
+      expect(body).toMatchObject({ status: expect.any(Number), code: expect.any(String) });
+    }
+    await expectAlive();
+  });
+
   it("stores a file part sent without a filename under a default name", async () => {
     const boundary = "kaira-no-filename";
     const res = await post(
