@@ -53,7 +53,6 @@ function fileHeaders(reply: FastifyReply, headers: { etag: string; type: string;
   reply.type(headers.type === "text/plain" ? "text/plain; charset=utf-8" : headers.type);
 }
 
-
 /**
  * The next multipart part. The parser's limit errors carry their own status (413 and so on);
  * what it throws without one is a malformed body (no boundary, a boundary over 256 bytes, a
