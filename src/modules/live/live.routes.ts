@@ -181,6 +181,11 @@ export async function liveRoutes(
               () => outbox.publishedSince(auth.since ?? 0, principal.userId, CATCH_UP_LIMIT),
             );
             socket.send(JSON.stringify({ type: "ready", data: { user_id: principal.userId } }));
+            // A revocation announced between the token check and the join found no socket to
+            // close; checking once more now that the socket is in the hub closes that gap.
+            app.principalFromToken(auth.access_token).catch((error: unknown) => {
+              if (error instanceof UnauthorizedError) socket.close(CLOSE_UNAUTHORIZED, "session revoked");
+            });
             joined.caughtUp.catch((error: unknown) => {
               app.log.warn({ err: error, event: "live.catch_up_failed" }, "live catch-up failed");
               socket.close(CLOSE_INTERNAL_ERROR, "try again");
