@@ -38,6 +38,15 @@ export interface UsersRepository {
   listAfter(afterId: number, limit: number): Promise<User[]>;
 }
 
+/** The columns an update writes: the changes, the update time, and the token version when bumped. */
+function columnsFor({ bumpTokenVersion, ...changes }: UserChanges) {
+  return {
+    ...changes,
+    updatedAt: sql`now()`,
+    ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
+  };
+}
+
 export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepository {
   // Read on every profile view and every token check that misses the auth-state cache.
   const findByIdPrepared = db
@@ -81,19 +90,11 @@ export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepos
         .limit(1);
       return row;
     },
-    async update(id, { bumpTokenVersion, ...changes }) {
-      const [row] = await db
-        .update(users)
-        .set({
-          ...changes,
-          updatedAt: sql`now()`,
-          ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
-        })
-        .where(eq(users.id, id))
-        .returning();
+    async update(id, changes) {
+      const [row] = await db.update(users).set(columnsFor(changes)).where(eq(users.id, id)).returning();
       return row;
     },
-    updateKeepingAnAdmin(id, { bumpTokenVersion, ...changes }) {
+    updateKeepingAnAdmin(id, changes) {
       return db.transaction(async (tx) => {
         const admins = await tx
           .select({ id: users.id })
@@ -103,15 +104,7 @@ export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepos
         const removesAnAdmin =
           admins.some((admin) => admin.id === id) && (changes.role === "user" || changes.isActive === false);
         if (removesAnAdmin && admins.length <= 1) return "last_admin" as const;
-        const [row] = await tx
-          .update(users)
-          .set({
-            ...changes,
-            updatedAt: sql`now()`,
-            ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
-          })
-          .where(eq(users.id, id))
-          .returning();
+        const [row] = await tx.update(users).set(columnsFor(changes)).where(eq(users.id, id)).returning();
         return row;
       });
     },

@@ -65,21 +65,19 @@ export function createUsersService({
 
   /** Every change that can revoke tokens goes through here, then tells the auth-state cache. */
   async function applyChanges(id: number, changes: UserChanges, keepAnAdmin = false): Promise<User> {
-    let user: User | undefined;
+    let user: User | undefined | "last_admin";
     try {
-      const result = keepAnAdmin
+      user = keepAnAdmin
         ? await usersRepository.updateKeepingAnAdmin(id, changes)
         : await usersRepository.update(id, changes);
-      if (result === "last_admin") {
-        throw new ConflictError(
-          "last_admin",
-          "This would leave no active admin: make another user an admin first",
-        );
-      }
-      user = result;
     } catch (error) {
-      if (error instanceof ConflictError) throw error;
       duplicateToBadRequest(error);
+    }
+    if (user === "last_admin") {
+      throw new ConflictError(
+        "last_admin",
+        "This would leave no active admin: make another user an admin first",
+      );
     }
     if (!user) throw new NotFoundError(`User ${id} not found`, "user_not_found");
     await authState?.publish(user.id, {
