@@ -1,30 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import fastifyCors from "@fastify/cors";
-import fastifyStatic from "@fastify/static";
-import fastifySwagger from "@fastify/swagger";
-import fastifySwaggerUi from "@fastify/swagger-ui";
-import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import fastifyWebsocket from "@fastify/websocket";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
-import { AccessLog } from "./http/access-log.js";
-import { metricsRoutes } from "./http/metrics-endpoint.js";
-import { ProblemRef } from "./http/openapi.js";
 import { authenticationPlugin } from "./http/plugins/authentication.js";
-import {
-  clientErrorHandler,
-  errorHandlerPlugin,
-  frameworkErrorHandler,
-} from "./http/plugins/error-handler.js";
-import { httpMetricsPlugin } from "./http/plugins/http-metrics.js";
-import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
-import { requestContextPlugin, requestIdFrom } from "./http/plugins/request-context.js";
-import { requestTimeoutPlugin } from "./http/plugins/request-timeout.js";
-import { OAuthProblemSchema, ProblemSchema } from "./http/problem.js";
-import { validatorCompiler } from "./http/validation.js";
+import { createServer, registerApi } from "./http/server.js";
 import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./modules/auth/access-tokens.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { createAuthService } from "./modules/auth/auth.service.js";
@@ -43,7 +22,7 @@ import { healthRoutes } from "./modules/health/health.routes.js";
 import { jobsRoutes } from "./modules/jobs/jobs.routes.js";
 import { watchWorkerPresence } from "./modules/jobs/worker-presence.js";
 import { LIVE_MAX_PAYLOAD, liveRoutes, SOCKET_SLOT_LEASE_MS } from "./modules/live/live.routes.js";
-import { CLOSE_GOING_AWAY, createLiveHub } from "./modules/live/live-hub.js";
+import { createLiveHub } from "./modules/live/live-hub.js";
 import { createOutboxRepository, type LiveEvent } from "./modules/live/outbox.js";
 import { EVENTS_CHANNEL, startOutboxRelay } from "./modules/live/outbox-relay.js";
 import { createSocketSlots } from "./modules/live/socket-slots.js";
@@ -108,151 +87,45 @@ export interface AppDependencies {
   };
 }
 
-export interface AppLifecycle {
-  /** Set on SIGTERM: readiness turns 503 so load balancers stop sending traffic. */
-  draining: boolean;
-}
-
 declare module "fastify" {
   interface FastifyInstance {
-    lifecycle: AppLifecycle;
     database: Database;
     cache: Cache;
     /** Where revoked sessions are recorded (see AppDependencies.revocationStore). */
     revocationStore: Cache;
     jobs: JobQueue;
-    metrics: Metrics;
   }
 }
-
-const API_DESCRIPTION = `Kaira's public API, version 1.
-
-Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and the \`request_id\`;
-validation errors are 422 with \`errors[].loc\` naming the first invalid field found. On every operation, a string
-(in the body, query, path or a header) that holds a NUL character or an unpaired surrogate is a
-422 of type \`string_unsafe_characters\`, and a path with a malformed percent-escape or an
-over-long path parameter is a 400 (\`bad_url\`, \`max_param_length\`). Lists are
-keyset-paginated: pass \`next_cursor\` back as \`cursor\`; a cursor the API did not hand out
-is a 422. JSON answered to a request with an \`Authorization\` header carries
-\`Cache-Control: no-store\`. Trailing slashes are ignored.
-
-Under overload any route may answer 503 with \`Retry-After\`: \`database_busy\` (no database
-connection came free in time) or \`database_timeout\` (a statement ran past the general
-statement timeout). Search has limits of its own (see the search routes).`;
 
 /**
  * The composition root: every adapter, service and route is wired here, once. `main.ts`
  * and the tests build the same app, differing only in config and the database they pass.
  */
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
-  const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
-    genReqId: requestIdFrom,
-    logController: new AccessLog(),
-    bodyLimit: config.bodyLimitBytes,
-    // Fastify's default (0) switches off Node's own limit on slow headers; bodies are timed
-    // by requestTimeoutPlugin.
-    requestTimeout: config.requestTimeoutSeconds * 1000,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    return503OnClosing: true,
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
-    // The client address (throttling, rate limits, logs) comes from X-Forwarded-For only
-    // when the request arrives from a configured proxy; anyone else could forge the header.
-    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
-  }).withTypeProvider<TypeBoxTypeProvider>();
-
-  app.setValidatorCompiler(validatorCompiler);
-  // The API speaks JSON (and forms, only on the token endpoint): other bodies get 415.
-  app.removeContentTypeParser("text/plain");
-  app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
-  app.decorate("database", deps.database);
   const metrics = deps.metrics ?? (config.metrics.enabled ? createMetrics() : noMetrics);
-  app.decorate("metrics", metrics);
-  await app.register(httpMetricsPlugin, { metrics });
   const stopTimingQueries = deps.database.onQueryTimed((query) =>
     metrics.dbQueryDuration.observe({ operation: sqlOperation(query.sql) }, query.seconds),
   );
-  app.addHook("onClose", async () => stopTimingQueries());
   metrics.observe({ databasePool: () => deps.database.poolStats() });
   const cache = deps.cache ?? openCache(config);
-  if (!deps.cache) app.addHook("onClose", async () => cache.close());
-  app.decorate("cache", cache);
   // Counters keep counting in this process while a shared cache is unreachable.
   const counters =
     cache.kind === "memory"
       ? cache
       : withFallback(cache, createMemoryCache(), (error) =>
-          app.log.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
+          deps.logger?.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
         );
-  app.addSchema(ProblemSchema);
-  app.addSchema(OAuthProblemSchema);
-
-  await app.register(errorHandlerPlugin);
-  await app.register(requestContextPlugin, { config });
-  await app.register(requestTimeoutPlugin, { timeoutMs: config.requestTimeoutSeconds * 1000 });
-  await app.register(rateLimitPlugin, { cache: counters, perMinute: config.rateLimitPerMinute, metrics });
-  // No allow-list means no cross-origin access at all (never "any origin"), and no CORS hook.
-  if (config.corsOrigins.length > 0) {
-    await app.register(fastifyCors, {
-      origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
-      credentials: !config.corsOrigins.includes("*"),
-      methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-      exposedHeaders: ["x-request-id", "retry-after"],
-    });
-  }
-
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "Kaira API", version: "1.0.0", description: API_DESCRIPTION },
-      tags: [
-        { name: "auth", description: "Tokens: log in, refresh, log out" },
-        { name: "users", description: "Sign-up, profiles and accounts" },
-        { name: "posts", description: "The community feed" },
-        { name: "files", description: "Uploads, downloads and thumbnails" },
-        { name: "search", description: "Full-text search of posts and title suggestions" },
-        { name: "transfers", description: "Credits: balances, transfers, the ledger" },
-        { name: "live", description: "The live WebSocket feed" },
-        { name: "admin", description: "Operations for admins: background jobs" },
-        { name: "service", description: "Health probes" },
-      ],
-      components: {
-        securitySchemes: {
-          OAuth2: {
-            type: "oauth2",
-            description:
-              "Log in with your email or username and password; the docs' Authorize button uses this.",
-            flows: {
-              password: {
-                tokenUrl: "/api/v1/auth/token",
-                refreshUrl: "/api/v1/auth/refresh",
-                scopes: SCOPES,
-              },
-            },
-          },
-        },
-      },
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  const app = await createServer(config, {
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    metrics,
+    rateLimitCounters: counters,
+    oauth2Scopes: SCOPES,
+    websocketMaxPayload: LIVE_MAX_PAYLOAD,
   });
-  // The document is still built (`kaira openapi` prints it); only serving it is optional.
-  if (config.docsEnabled) await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
-
-  await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
-  // The landing page: where to find the docs, for a person who opens the server's address.
-  if (config.docsEnabled) {
-    app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
-  } else {
-    // With the documents hidden, the landing page leaves out its links to them.
-    const landing = readFileSync(join(config.staticDir, "index.html"), "utf8")
-      .split("\n")
-      .filter((line) => !line.includes("<!-- docs -->"))
-      .join("\n");
-    app.get("/", { schema: { hide: true } }, (_request, reply) =>
-      reply.type("text/html; charset=utf-8").send(landing),
-    );
-  }
+  app.addHook("onClose", async () => stopTimingQueries());
+  if (!deps.cache) app.addHook("onClose", async () => cache.close());
+  app.decorate("cache", cache);
+  app.decorate("database", deps.database);
 
   // Hot reads (single posts, the feed's first page, profiles) go through the cache; a
   // failing cache is reported at most every 10 s and the reads go to the database.
@@ -405,15 +278,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     perUser: config.wsMaxSocketsPerUser,
     leaseMs: SOCKET_SLOT_LEASE_MS,
   });
-  await app.register(fastifyWebsocket, {
-    options: { maxPayload: LIVE_MAX_PAYLOAD },
-    // Every client (authenticated or not) hears "going away" (1001) before the server stops.
-    preClose(done) {
-      for (const client of app.websocketServer.clients)
-        client.close(CLOSE_GOING_AWAY, "server shutting down");
-      app.websocketServer.close(() => done());
-    },
-  });
   const unsubscribers: (() => Promise<void>)[] = [];
   app.addHook("onReady", async () => {
     // Wait briefly for the subscriptions; with Redis down, start anyway — ioredis subscribes
@@ -456,16 +320,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   metrics.observe({
-    openWebSockets: () => app.websocketServer.clients.size,
     outboxLagSeconds: () => outbox.oldestUnpublishedAgeSeconds(),
     jobCounts: () => jobs.counts(),
     oldestWaitingJobAgeSeconds: () => jobs.oldestWaitingAgeSeconds(),
   });
-  // With METRICS_PORT, `kaira serve` serves them on a listener of its own instead.
-  if (config.metrics.enabled && config.metrics.port === undefined) {
-    await app.register(metricsRoutes, { metrics, token: config.metrics.token });
-  }
-
   // With workers running the jobs, the API watches that at least one is there.
   const watchWorkers = jobs.kind === "bullmq" && !config.jobs.inProcess;
   const workerPresence = watchWorkers
@@ -487,34 +345,18 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ],
     isDraining: () => app.lifecycle.draining,
   });
-  await app.register(
-    async (api) => {
-      // Any route that reads the database may find it overloaded (503 database_busy or
-      // database_timeout, with Retry-After); every API route documents it.
-      api.addHook("onRoute", (route) => {
-        const schema = route.schema as { response?: Record<string, unknown>; hide?: boolean } | undefined;
-        if (!schema || schema.hide) return;
-        schema.response = { 503: ProblemRef, ...schema.response };
-      });
-      await api.register(authRoutes, { authService });
-      await api.register(usersRoutes, { usersService });
-      await api.register(postsRoutes, { postsService });
-      await api.register(filesRoutes, { filesService, config: config.uploads });
-      await api.register(searchRoutes, { searchService });
-      await api.register(transfersRoutes, { transfersService });
-      await api.register(liveRoutes, {
-        hub: liveHub,
-        outbox,
-        corsOrigins: config.corsOrigins,
-        slots: socketSlots,
-      });
-      await api.register(jobsRoutes, { jobs });
-      await api.register(backupsRoutes, { config: config.backups, jobs, db });
-    },
-    { prefix: "/api/v1" },
-  );
-
-  if (config.docsEnabled) app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await registerApi(app, [
+    async (api) => api.register(authRoutes, { authService }),
+    async (api) => api.register(usersRoutes, { usersService }),
+    async (api) => api.register(postsRoutes, { postsService }),
+    async (api) => api.register(filesRoutes, { filesService, config: config.uploads }),
+    async (api) => api.register(searchRoutes, { searchService }),
+    async (api) => api.register(transfersRoutes, { transfersService }),
+    async (api) =>
+      api.register(liveRoutes, { hub: liveHub, outbox, corsOrigins: config.corsOrigins, slots: socketSlots }),
+    async (api) => api.register(jobsRoutes, { jobs }),
+    async (api) => api.register(backupsRoutes, { config: config.backups, jobs, db }),
+  ]);
 
   const { adminEmail, adminPassword } = config;
   if (adminEmail && adminPassword) {
