@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { Metrics } from "../platform/metrics/metrics.js";
-import { UnauthorizedError } from "./errors.js";
+import { UnauthorizedError } from "../shared/errors.js";
 import { ProblemRef } from "./openapi.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import { Type } from "typebox";
-import type { FieldError } from "./errors.js";
+import type { FieldError } from "../shared/errors.js";
 
 /** RFC 9457 problem details, the body of every error response. */
 export const ProblemSchema = Type.Object(

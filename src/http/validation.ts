@@ -2,7 +2,7 @@ import type { ErrorObject } from "ajv";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
-import type { FieldError } from "./errors.js";
+import type { FieldError } from "../shared/errors.js";
 
 /**
  * Request validation. Query strings, path parameters and headers are text, so their values

@@ -1,4 +1,4 @@
-import { ValidationFailedError } from "../http/errors.js";
+import { ValidationFailedError } from "./errors.js";
 
 /**
  * Opaque keyset cursors: base64url of a small JSON array. Clients must not build them,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ValidationFailedError } from "../../src/http/errors.js";
 import { toFieldErrors } from "../../src/http/validation.js";
 import { decodeCursor, encodeCursor } from "../../src/shared/cursor.js";
+import { ValidationFailedError } from "../../src/shared/errors.js";
 
 const isPair = (v: unknown[]): v is [string, number] => typeof v[0] === "string" && typeof v[1] === "number";
 

@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
-import { BadRequestError } from "../../src/http/errors.js";
 import { grantScopes, stillAllowed } from "../../src/modules/auth/scopes.js";
+import { BadRequestError } from "../../src/shared/errors.js";
 
 it("grants every scope of the role when none are asked for", () => {
   expect(grantScopes("user", undefined)).toEqual(["posts:write", "files:write", "transfers:write"]);

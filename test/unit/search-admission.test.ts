@@ -64,7 +64,7 @@ describe("search admission", () => {
     await expect(refused).rejects.toMatchObject({
       status: 429,
       code: "too_many_searches",
-      retryAfterSeconds: 1,
+      headers: { "retry-after": "1" },
     });
     // Another client is not affected by ann's share.
     const other = admission.run("bob", 10_000, async () => "bob's");

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { BadRequestError, NotFoundError } from "../../src/http/errors.js";
 import type { PasswordHasher } from "../../src/modules/auth/password-hasher.js";
 import type { User, UsersRepository } from "../../src/modules/users/users.repository.js";
 import { createUsersService } from "../../src/modules/users/users.service.js";
 import { welcomeEmailJob } from "../../src/modules/users/welcome-email.job.js";
+import { BadRequestError, NotFoundError } from "../../src/shared/errors.js";
 
 const aUser = (overrides: Partial<User> = {}): User => ({
   id: 1,

@@ -5,7 +5,7 @@ import { InvalidTokenError } from "../../modules/auth/access-tokens.js";
 import type { AuthStateCache } from "../../modules/auth/auth-state.js";
 import type { Role, Scope } from "../../modules/auth/scopes.js";
 import type { SessionRevocations } from "../../modules/auth/session-revocations.js";
-import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import { ProblemRef } from "../openapi.js";
 
 export const SECURITY_SCHEME = "OAuth2";

@@ -5,7 +5,7 @@ import type { ErrorObject } from "ajv";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { databaseOverloadOf } from "../../platform/database/index.js";
-import { DomainError, ValidationFailedError } from "../errors.js";
+import { DomainError, ValidationFailedError } from "../../shared/errors.js";
 import { type Problem, problem } from "../problem.js";
 import { toFieldErrors } from "../validation.js";
 
@@ -65,8 +65,7 @@ function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyR
   }
   if (error instanceof DomainError) {
     if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="kaira"');
-    const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
-    if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
+    reply.headers(error.headers);
     return problem(error.status, error.code, error.message, request.id);
   }
   if (error.validation) {

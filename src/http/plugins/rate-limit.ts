@@ -2,11 +2,13 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Cache } from "../../platform/cache/index.js";
 import type { Metrics } from "../../platform/metrics/metrics.js";
-import { DomainError } from "../errors.js";
+import { DomainError, retryAfter } from "../../shared/errors.js";
 
 export class RateLimitedError extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, "rate_limited", `Too many requests; try again in ${retryAfterSeconds} s`);
+  constructor(retryAfterSeconds: number) {
+    super(429, "rate_limited", `Too many requests; try again in ${retryAfterSeconds} s`, {
+      headers: retryAfter(retryAfterSeconds),
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../../config.js";
 import { runInRequestScope } from "../../platform/process/request-scope.js";
-import { BadRequestError } from "../errors.js";
+import { BadRequestError } from "../../shared/errors.js";
 
 // A client-supplied id is echoed only when it is short and plain, so it cannot inject
 // anything into logs or headers.

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { AuthConfig } from "../../config.js";
-import { UnauthorizedError } from "../../http/errors.js";
 import type { SecurityEvent } from "../../http/security-log.js";
 import type { RefreshTokenRow } from "../../platform/database/schema.js";
+import { UnauthorizedError } from "../../shared/errors.js";
 import type { User, UsersRepository } from "../users/users.repository.js";
 import type { AccessTokens } from "./access-tokens.js";
 import type { CredentialThrottle } from "./credential-throttle.js";

@@ -1,10 +1,12 @@
 import type { AuthConfig } from "../../config.js";
-import { DomainError } from "../../http/errors.js";
 import type { Cache } from "../../platform/cache/index.js";
+import { DomainError, retryAfter } from "../../shared/errors.js";
 
 export class TooManyAttemptsError extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, "too_many_attempts", `Too many failed attempts; try again in ${retryAfterSeconds} s`);
+  constructor(retryAfterSeconds: number) {
+    super(429, "too_many_attempts", `Too many failed attempts; try again in ${retryAfterSeconds} s`, {
+      headers: retryAfter(retryAfterSeconds),
+    });
   }
 }
 

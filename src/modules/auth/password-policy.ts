@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { BadRequestError } from "../../http/errors.js";
+import { BadRequestError } from "../../shared/errors.js";
 
 // The 10,000 most common passwords (lower case), shipped with Kaira; where it comes from
 // and its licence are in resources/common-passwords.LICENSE. Same depth from src/ and dist/.

@@ -1,4 +1,4 @@
-import { BadRequestError } from "../../http/errors.js";
+import { BadRequestError } from "../../shared/errors.js";
 
 export const SCOPES = {
   "posts:write": "Create, edit and delete your posts",

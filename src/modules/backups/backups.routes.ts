@@ -4,11 +4,11 @@ import { join } from "node:path";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { BackupsConfig } from "../../config.js";
-import { NotFoundError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import type { Db } from "../../platform/database/index.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
+import { NotFoundError } from "../../shared/errors.js";
 import { BACKUP_JOB } from "./backup.job.js";
 import { BACKUP_FILE_PATTERN, backupFileName, listBackups } from "./backup.service.js";
 

@@ -1,4 +1,4 @@
-import { UnsupportedMediaTypeError, ValidationFailedError } from "../../http/errors.js";
+import { UnsupportedMediaTypeError, ValidationFailedError } from "../../shared/errors.js";
 import type { DetectedType } from "./content-type.js";
 
 /** Longest stored name in characters, extension included. */

@@ -3,10 +3,14 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { UploadsConfig } from "../../config.js";
-import { BadRequestError, UnsupportedMediaTypeError, ValidationFailedError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
-import { problem } from "../../http/problem.js";
+import {
+  BadRequestError,
+  RangeNotSatisfiableError,
+  UnsupportedMediaTypeError,
+  ValidationFailedError,
+} from "../../shared/errors.js";
 import {
   contentDisposition,
   etagOf,
@@ -165,18 +169,11 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         ? parseRange(request.headers.range, file.size)
         : "full";
       if (range === "unsatisfiable") {
-        return reply
-          .code(416)
-          .header("content-range", `bytes */${file.size}`)
-          .type("application/problem+json; charset=utf-8")
-          .send(
-            problem(
-              416,
-              "range_not_satisfiable",
-              `The range is not within the file's ${file.size} bytes`,
-              request.id,
-            ),
-          );
+        throw new RangeNotSatisfiableError(
+          "range_not_satisfiable",
+          `The range is not within the file's ${file.size} bytes`,
+          { headers: { "content-range": `bytes */${file.size}` } },
+        );
       }
       if (range === "full") {
         reply.header("content-length", file.size);

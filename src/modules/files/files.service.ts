@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { pipeline, type Readable } from "node:stream";
 import type { UploadsConfig } from "../../config.js";
+import type { ByteRange, ObjectStorage } from "../../platform/storage/index.js";
 import {
   BadRequestError,
   DomainError,
@@ -8,8 +9,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
-} from "../../http/errors.js";
-import type { ByteRange, ObjectStorage } from "../../platform/storage/index.js";
+} from "../../shared/errors.js";
 import type { Actor } from "../posts/posts.service.js";
 import { THUMBNAIL_SOURCE_TYPES } from "./content-type.js";
 import { deleteObjectsJob } from "./delete-objects.job.js";

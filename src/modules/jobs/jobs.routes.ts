@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { NotFoundError, ServiceUnavailableError } from "../../http/errors.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { JOB_STATES, type JobInfo, type JobQueue } from "../../platform/jobs/index.js";
+import { NotFoundError, ServiceUnavailableError } from "../../shared/errors.js";
 import { withTimeout } from "../../shared/timeouts.js";
 
 const JobSchema = Type.Object(

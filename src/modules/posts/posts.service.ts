@@ -1,5 +1,5 @@
-import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../http/errors.js";
 import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
+import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../shared/errors.js";
 import { ForeignAttachmentsError, type PostsRepository, type PostWithAuthor } from "./posts.repository.js";
 
 export interface ListPostsInput {

@@ -1,18 +1,23 @@
-import { DomainError } from "../../http/errors.js";
+import { DomainError, retryAfter } from "../../shared/errors.js";
 
 /** Every search slot and queue place is taken: the client should come back shortly. */
 export class SearchBusyError extends DomainError {
-  readonly retryAfterSeconds = 1;
   constructor() {
-    super(503, "search_busy", "Search is at capacity; try again in a moment");
+    super(503, "search_busy", "Search is at capacity; try again in a moment", { headers: retryAfter(1) });
   }
 }
 
 /** This client already runs as many searches as it may. */
 export class TooManySearchesError extends DomainError {
-  readonly retryAfterSeconds = 1;
   constructor(limit: number) {
-    super(429, "too_many_searches", `At most ${limit} searches at a time per client; wait for one to finish`);
+    super(
+      429,
+      "too_many_searches",
+      `At most ${limit} searches at a time per client; wait for one to finish`,
+      {
+        headers: retryAfter(1),
+      },
+    );
   }
 }
 

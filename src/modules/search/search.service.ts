@@ -1,6 +1,6 @@
-import { DomainError, ValidationFailedError } from "../../http/errors.js";
 import { databaseOverloadOf } from "../../platform/database/index.js";
 import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
+import { DomainError, retryAfter, ValidationFailedError } from "../../shared/errors.js";
 import type { PostWithAuthor } from "../posts/posts.repository.js";
 import { renderHighlight } from "./highlight.js";
 import type { SearchRepository, SearchRepositoryRunner, TitleSuggestion } from "./search.repository.js";
@@ -8,9 +8,10 @@ import type { SearchAdmission } from "./search-admission.js";
 
 /** The database cut the search off at SEARCH_TIMEOUT_MS. */
 export class SearchTimeoutError extends DomainError {
-  readonly retryAfterSeconds = 1;
   constructor() {
-    super(503, "search_timeout", "The search took too long and was stopped; try again or narrow it");
+    super(503, "search_timeout", "The search took too long and was stopped; try again or narrow it", {
+      headers: retryAfter(1),
+    });
   }
 }
 

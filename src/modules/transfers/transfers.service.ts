@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
+import type { TransferRow } from "../../platform/database/schema.js";
+import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import {
   BadRequestError,
   ConflictError,
   DomainError,
   NotFoundError,
   ValidationFailedError,
-} from "../../http/errors.js";
-import type { TransferRow } from "../../platform/database/schema.js";
-import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
+} from "../../shared/errors.js";
 import { withTransactionRetry } from "../../shared/transactions.js";
 import type { TransfersRepository, Tx } from "./transfers.repository.js";
 

@@ -1,12 +1,13 @@
-import { DomainError } from "../../http/errors.js";
 import type { Cache } from "../../platform/cache/index.js";
+import { DomainError, retryAfter } from "../../shared/errors.js";
 
 export class TooManySignupsError extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number) {
     super(
       429,
       "too_many_signups",
       `Too many sign-ups from this address; try again in ${retryAfterSeconds} s`,
+      { headers: retryAfter(retryAfterSeconds) },
     );
   }
 }

@@ -1,7 +1,7 @@
-import { BadRequestError, ConflictError, NotFoundError } from "../../http/errors.js";
 import type { SecurityLog } from "../../http/security-log.js";
 import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
+import { BadRequestError, ConflictError, NotFoundError } from "../../shared/errors.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";

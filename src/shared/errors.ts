@@ -1,16 +1,31 @@
+export interface DomainErrorOptions {
+  /** Response headers that belong to the answer (Retry-After, Content-Range, …). */
+  headers?: Readonly<Record<string, string>>;
+}
+
 /**
  * Domain errors: business code throws these, one error handler turns them into
- * problem+json. `code` is the stable, machine-readable part of the contract.
+ * problem+json. `code` is the stable, machine-readable part of the contract; `headers` go
+ * out with the problem, so a handler never builds an error response by hand.
  */
 export class DomainError extends Error {
+  readonly headers: Readonly<Record<string, string>>;
+
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
+    options: DomainErrorOptions = {},
   ) {
     super(detail);
     this.name = new.target.name;
+    this.headers = options.headers ?? {};
   }
+}
+
+/** The Retry-After header of a refusal the client may retry after `seconds`. */
+export function retryAfter(seconds: number): Readonly<Record<string, string>> {
+  return { "retry-after": String(seconds) };
 }
 
 export class BadRequestError extends DomainError {
@@ -69,6 +84,12 @@ export class ValidationFailedError extends DomainError {
     code = "validation_error",
   ) {
     super(422, code, errors.map((error) => `${error.loc.join(".")}: ${error.msg}`).join("; "));
+  }
+}
+
+export class RangeNotSatisfiableError extends DomainError {
+  constructor(code: string, detail: string, options: DomainErrorOptions = {}) {
+    super(416, code, detail, options);
   }
 }
 
