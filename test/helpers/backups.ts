@@ -15,6 +15,7 @@ import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { openJobQueue } from "../../src/platform/jobs/index.js";
 import { openPubSub } from "../../src/platform/pubsub/index.js";
 import { databaseUrlFor } from "./global-setup.js";
+import { createTestPasswordHasher } from "./password-hasher.js";
 
 /** An empty restore target: a new, unmigrated database and an empty DATA_DIR. */
 export interface RestoreTarget {
@@ -75,7 +76,9 @@ export async function startAppOn(
   const cache = openCache(restoredConfig, prefix);
   const pubsub = openPubSub(restoredConfig, prefix);
   const jobs = openJobQueue(restoredConfig, database.db, { redisPrefix: `${prefix}bull` });
-  const app = await buildApp(restoredConfig, { database, cache, pubsub, jobs });
+  // The source app hashed with the test hasher (createTestApp): the restored one verifies alike.
+  const passwordHasher = createTestPasswordHasher();
+  const app = await buildApp(restoredConfig, { database, cache, pubsub, jobs, passwordHasher });
   app.addHook("onClose", async () => {
     await jobs.close(1_000);
     await cache.close();

@@ -5,10 +5,12 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { type AppDependencies, buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import type { PasswordHasher } from "../../src/modules/auth/password-hasher.js";
 import { openCache } from "../../src/platform/cache/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { type JobQueue, openJobQueue } from "../../src/platform/jobs/index.js";
 import { openPubSub, type PubSub } from "../../src/platform/pubsub/index.js";
+import { createTestPasswordHasher } from "./password-hasher.js";
 import { createTestDatabase, type TestDatabase } from "./test-database.js";
 
 export interface TestApp {
@@ -19,14 +21,19 @@ export interface TestApp {
   jobs: JobQueue;
   db: TestDatabase;
   config: Config;
+  /** The app's hasher: a second instance on the same database must verify the same hashes. */
+  passwordHasher: PasswordHasher;
   close(): Promise<void>;
 }
 
-/** The real app on a fresh database of its own; `env` overrides settings like a user would. */
+/**
+ * The real app on a fresh database of its own; `env` overrides settings like a user would.
+ * Passwords are hashed with the cheap test hasher unless `options.passwordHasher` says otherwise.
+ */
 export async function createTestApp(
   env: Record<string, string> = {},
   testHooks?: AppDependencies["testHooks"],
-  options: Pick<AppDependencies, "workerPresence"> = {},
+  options: Pick<AppDependencies, "workerPresence" | "passwordHasher"> = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: "test",
@@ -50,6 +57,7 @@ export async function createTestApp(
   // Pub/sub channels get the same per-file prefix, so files never hear each other's events.
   const pubsub = openPubSub(config, cachePrefix);
   const jobs = openJobQueue(config, db.database.db, { redisPrefix: `${cachePrefix}bull` });
+  const passwordHasher = options.passwordHasher ?? createTestPasswordHasher();
   const app = await buildApp(config, {
     database: db.database,
     cache,
@@ -57,6 +65,7 @@ export async function createTestApp(
     jobs,
     ...(testHooks ? { testHooks } : {}),
     ...options,
+    passwordHasher,
   });
   app.addHook("onClose", async () => {
     await jobs.close(1_000);
@@ -73,6 +82,7 @@ export async function createTestApp(
     jobs,
     db,
     config,
+    passwordHasher,
     async close() {
       await app.close();
       await db.drop();
@@ -83,9 +93,13 @@ export async function createTestApp(
 /**
  * A second API instance beside `first`: the same database through a pool of its own (on
  * PostgreSQL), and its own cache connection on the same key space (Redis when REDIS_URL is
- * set), so state really crosses connections as it does between processes.
+ * set), so state really crosses connections as it does between processes. It hashes
+ * passwords like `first` unless `options.passwordHasher` says otherwise.
  */
-export async function createSecondInstance(first: TestApp): Promise<FastifyInstance> {
+export async function createSecondInstance(
+  first: TestApp,
+  options: Pick<AppDependencies, "passwordHasher"> = {},
+): Promise<FastifyInstance> {
   const cache = first.config.redisUrl ? openCache(first.config, first.cachePrefix) : first.app.cache;
   const pubsub = first.config.redisUrl ? openPubSub(first.config, first.cachePrefix) : first.pubsub;
   const database = first.db.url
@@ -97,7 +111,15 @@ export async function createSecondInstance(first: TestApp): Promise<FastifyInsta
     : first.jobs;
   // In one process the instances share the in-memory revocation store, as they share the cache.
   const revocationStore = first.config.redisUrl ? cache : first.app.revocationStore;
-  const app = await buildApp(first.config, { database, cache, pubsub, jobs, revocationStore });
+  const passwordHasher = options.passwordHasher ?? first.passwordHasher;
+  const app = await buildApp(first.config, {
+    database,
+    cache,
+    pubsub,
+    jobs,
+    revocationStore,
+    passwordHasher,
+  });
   if (jobs !== first.jobs) app.addHook("onClose", async () => jobs.close(1_000));
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());
   if (pubsub !== first.pubsub) app.addHook("onClose", async () => pubsub.close());

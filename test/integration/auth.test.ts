@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createArgon2Hasher } from "../../src/modules/auth/password-hasher.js";
 import { refreshTokens, users } from "../../src/platform/database/schema.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
@@ -99,17 +100,23 @@ describe("POST /api/v1/auth/token", () => {
   });
 
   it("upgrades a bcrypt hash from the FastAPI system to argon2id on login", async () => {
-    const user = newUser();
-    const created = (await t.app.inject({ method: "POST", url: "/api/v1/users", payload: user })).json();
-    // A bcrypt hash of "SecurePass123" at cost 10, the format passlib stored.
-    const bcryptHash = await bcrypt.hash("SecurePass123", 10);
-    expect(bcryptHash).toMatch(/^\$2[ab]\$10\$/);
-    await t.db.database.db.update(users).set({ passwordHash: bcryptHash }).where(eq(users.id, created.id));
-    expect((await login(t.app, user.email, "WrongPass123")).statusCode).toBe(401);
-    expect((await login(t.app, user.email, "SecurePass123")).statusCode).toBe(200);
-    const [row] = await t.db.database.db.select().from(users).where(eq(users.id, created.id));
-    expect(row?.passwordHash).toMatch(/^\$argon2id\$/);
-    expect((await login(t.app, user.email, "SecurePass123")).statusCode).toBe(200);
+    // Tests hash with a cheap stand-in; an instance with the app's real hasher does the logins.
+    const real = await createSecondInstance(t, { passwordHasher: createArgon2Hasher() });
+    try {
+      const user = newUser();
+      const created = (await real.inject({ method: "POST", url: "/api/v1/users", payload: user })).json();
+      // A bcrypt hash of "SecurePass123" at cost 10, the format passlib stored.
+      const bcryptHash = await bcrypt.hash("SecurePass123", 10);
+      expect(bcryptHash).toMatch(/^\$2[ab]\$10\$/);
+      await t.db.database.db.update(users).set({ passwordHash: bcryptHash }).where(eq(users.id, created.id));
+      expect((await login(real, user.email, "WrongPass123")).statusCode).toBe(401);
+      expect((await login(real, user.email, "SecurePass123")).statusCode).toBe(200);
+      const [row] = await t.db.database.db.select().from(users).where(eq(users.id, created.id));
+      expect(row?.passwordHash).toMatch(/^\$argon2id\$/);
+      expect((await login(real, user.email, "SecurePass123")).statusCode).toBe(200);
+    } finally {
+      await real.close();
+    }
   });
 });
 
