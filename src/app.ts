@@ -109,12 +109,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   metrics.observe({ databasePool: () => deps.database.poolStats() });
   const cache = deps.cache ?? openCache(config);
   // Counters keep counting in this process while a shared cache is unreachable.
-  const counters =
-    cache.kind === "memory"
-      ? cache
-      : withFallback(cache, createMemoryCache(), (error) =>
-          deps.logger?.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
-        );
+  const counters = cache.shared
+    ? withFallback(cache, createMemoryCache(), (error) =>
+        deps.logger?.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
+      )
+    : cache;
   const app = await createServer(config, {
     ...(deps.logger ? { logger: deps.logger } : {}),
     metrics,
@@ -164,7 +163,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Records of revoked sessions must outlive the access tokens they void, so in memory they
   // get a store of their own: hot reads filling the cache can never evict one.
   const revocationStore =
-    deps.revocationStore ?? (cache.kind === "redis" ? cache : createMemoryCache({ maxEntries: 1_000_000 }));
+    deps.revocationStore ?? (cache.shared ? cache : createMemoryCache({ maxEntries: 1_000_000 }));
   app.decorate("revocationStore", revocationStore);
   const sessionRevocations = createSessionRevocations({
     store: revocationStore,
@@ -235,15 +234,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     rankWindow: config.search.rankWindow,
     // A slow search holds a real connection on PostgreSQL. The embedded database would stop
     // the whole process for a statement's duration, so there the delay is spent beside it.
-    ...(deps.testHooks?.searchDelayMs && deps.database.kind === "postgres"
+    ...(deps.testHooks?.searchDelayMs && !deps.database.runsInThisProcess
       ? { sleepForTestsMs: deps.testHooks.searchDelayMs }
       : {}),
   };
-  const embeddedSearchDelayMs = deps.database.kind === "postgres" ? 0 : (deps.testHooks?.searchDelayMs ?? 0);
+  const embeddedSearchDelayMs = deps.database.runsInThisProcess ? (deps.testHooks?.searchDelayMs ?? 0) : 0;
   const searchService = createSearchService({
     runSearch: (timeoutMs, work) =>
       deps.database.withStatementTimeout(timeoutMs, async (tx) => {
-        if (deps.database.kind === "postgres") await useOneBackend(tx);
+        if (!deps.database.runsInThisProcess) await useOneBackend(tx);
         if (embeddedSearchDelayMs) await new Promise((resolve) => setTimeout(resolve, embeddedSearchDelayMs));
         return work(createSearchRepository(tx, searchRepositoryOptions));
       }),
@@ -274,7 +273,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // The per-user socket cap holds across instances: with Redis the slots live in the shared
   // counters (in process memory while Redis is down); in process they share the revocation
   // store, which other keys (throttle counters, say) cannot crowd out.
-  const socketSlots = createSocketSlots(cache.kind === "redis" ? counters : revocationStore, {
+  const socketSlots = createSocketSlots(cache.shared ? counters : revocationStore, {
     perUser: config.wsMaxSocketsPerUser,
     leaseMs: SOCKET_SLOT_LEASE_MS,
   });
@@ -325,7 +324,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     oldestWaitingJobAgeSeconds: () => jobs.oldestWaitingAgeSeconds(),
   });
   // With workers running the jobs, the API watches that at least one is there.
-  const watchWorkers = jobs.kind === "bullmq" && !config.jobs.inProcess;
+  const watchWorkers = jobs.seesOtherProcessesWorkers && !config.jobs.inProcess;
   const workerPresence = watchWorkers
     ? watchWorkerPresence({
         jobs,
@@ -341,7 +340,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(workerPresence ? { warnings: [{ name: "workers", current: workerPresence.warning }] } : {}),
     checks: [
       { name: "database", check: () => deps.database.ping() },
-      ...(cache.kind === "redis" ? [{ name: "redis", check: () => cache.ping() }] : []),
+      ...(cache.shared ? [{ name: cache.engine, check: () => cache.ping() }] : []),
     ],
     isDraining: () => app.lifecycle.draining,
   });

@@ -62,7 +62,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   try {
     await database.migrate();
     logger.info(
-      { event: "server.database_ready", database: database.kind },
+      { event: "server.database_ready", database: database.engine },
       `Database ready after ${elapsed()}`,
     );
     app = await buildApp(config, { database, logger });
@@ -136,7 +136,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   logger.info(
     {
       event: "server.started",
-      database: database.kind,
+      database: database.engine,
       data_dir: config.databaseUrl ? undefined : config.dataDir,
       startup_ms: Math.round(performance.now() - started),
     },

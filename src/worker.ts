@@ -238,10 +238,10 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   logger.info(
     {
       event: "worker.started",
-      queue: queue.kind,
+      queue: queue.engine,
       concurrency: config.jobs.concurrency,
       metrics_port: metricsServer?.port,
     },
-    `Kaira worker running (${queue.kind} queue)`,
+    `Kaira worker running (${queue.engine} queue)`,
   );
 }

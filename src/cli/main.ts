@@ -73,7 +73,7 @@ const COMMANDS: Record<string, Command> = {
       const database = await openDatabase(loadConfig());
       try {
         await database.migrate();
-        console.log(`Migrations applied (${database.kind} database).`);
+        console.log(`Migrations applied (${database.engine} database).`);
       } finally {
         await database.close();
       }

@@ -154,7 +154,7 @@ describe("the embedded PostgreSQL server", { timeout: 120_000 }, () => {
     const said: string[] = [];
     const database = await openDatabase(loadConfig({ DATA_DIR: dir }), { log: (line) => said.push(line) });
     try {
-      expect(database.kind).toBe("postgres");
+      expect(database.engine).toBe("postgres");
       await database.migrate();
       await database.ping();
       expect(database.poolStats().max).toBe(10);

@@ -19,7 +19,7 @@ describe("PGlite as the embedded fallback", { timeout: 120_000 }, () => {
     const database = await openDatabase(config, { log: (line) => said.push(line) });
     try {
       expect(said).toEqual([expect.stringContaining("Using PGlite (EMBEDDED_ENGINE=pglite)")]);
-      expect(database.kind).toBe("embedded");
+      expect(database.engine).toBe("embedded");
       await database.migrate();
       await database.ping();
       const seen: ExecutedQuery[] = [];

@@ -10,7 +10,8 @@ function unreachable(): Cache {
     throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
   };
   return {
-    kind: "redis",
+    shared: true,
+    engine: "redis",
     get: fail,
     set: fail,
     setIfAbsent: fail,

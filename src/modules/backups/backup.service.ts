@@ -54,7 +54,7 @@ export interface BackupManifest {
   kaira_version: string;
   created_at: string;
   database: {
-    kind: Database["kind"];
+    kind: Database["engine"];
     /** How many migrations the snapshot's schema had applied, and which. */
     migration_level: number;
     migrations: AppliedMigration[];
@@ -143,7 +143,7 @@ export async function createBackup(deps: BackupDeps, target: string): Promise<Ba
         kaira_version: KAIRA_VERSION,
         created_at: snapshot.takenAt.toISOString(),
         database: {
-          kind: deps.database.kind,
+          kind: deps.database.engine,
           migration_level: snapshot.migrations.length,
           migrations: snapshot.migrations,
           tables,

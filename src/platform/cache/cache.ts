@@ -4,7 +4,13 @@
  * adapter shares it between every instance, so limits and revocations hold cluster-wide.
  */
 export interface Cache {
-  readonly kind: "memory" | "redis";
+  /**
+   * True when every instance sees the same entries (Redis); false when they live in this
+   * process. Limits, revocations and socket slots hold cluster-wide only on a shared cache.
+   */
+  readonly shared: boolean;
+  /** Which server holds the entries ("memory" for this process): for logs and readiness, not for branching. */
+  readonly engine: "memory" | "redis";
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when the key is absent; true when this call set it. */

@@ -17,7 +17,8 @@ export function withFallback(primary: Cache, fallback: Cache, onError: (error: u
       }
     };
   return {
-    kind: primary.kind,
+    shared: primary.shared,
+    engine: primary.engine,
     get: attempt((c, key: string) => c.get(key)),
     set: attempt((c, key: string, value: string, ttlMs: number) => c.set(key, value, ttlMs)),
     setIfAbsent: attempt((c, key: string, value: string, ttlMs: number) => c.setIfAbsent(key, value, ttlMs)),

@@ -36,7 +36,8 @@ export function createMemoryCache(options: { maxEntries?: number; now?: () => nu
   };
 
   return {
-    kind: "memory",
+    shared: false,
+    engine: "memory",
     async get(key) {
       return read(key)?.value;
     },

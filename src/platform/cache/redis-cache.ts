@@ -19,7 +19,8 @@ export function createRedisCache(url: string, options: { keyPrefix?: string } = 
   redis.on("error", () => {});
 
   return {
-    kind: "redis",
+    shared: true,
+    engine: "redis",
     async get(key) {
       return (await redis.get(key)) ?? undefined;
     },

@@ -23,7 +23,13 @@ export interface TimedQuery {
 
 /** The database port. Business code receives `db` and never imports a driver. */
 export interface Database {
-  readonly kind: "embedded" | "postgres";
+  /** Which database answers ("embedded" is PGlite): for logs and backup metadata, not for branching. */
+  readonly engine: "embedded" | "postgres";
+  /**
+   * True when the database runs on this process's own thread (PGlite): a statement then holds
+   * the whole process, not one connection of a pool, and there are no backends to bound.
+   */
+  readonly runsInThisProcess: boolean;
   readonly db: Db;
   /**
    * Applies pending migrations from `drizzle/` (or from `migrationsFolder`: a restore first

@@ -37,7 +37,8 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
   const occupancy = instrumentClient(client, timing);
   const db = drizzle({ client, schema, logger: listeners }) as unknown as Db;
   return {
-    kind: "embedded",
+    engine: "embedded",
+    runsInThisProcess: true,
     db,
     async migrate(options = {}) {
       await migrate(drizzle({ client }), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });

@@ -67,7 +67,8 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
   const listeners = new QueryListeners();
   const db = drizzle({ client: pool, schema, logger: listeners }) as unknown as Db;
   return {
-    kind: "postgres",
+    engine: "postgres",
+    runsInThisProcess: false,
     db,
     async migrate(options = {}) {
       const client = await pool.connect();

@@ -136,7 +136,8 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   });
 
   const adapter: JobQueue = {
-    kind: "bullmq",
+    engine: "bullmq",
+    seesOtherProcessesWorkers: true,
 
     async record(executor, job) {
       await executor.insert(jobOutbox).values({ name: job.name, data: job.data });

@@ -232,7 +232,8 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
   };
 
   return {
-    kind: "embedded",
+    engine: "embedded",
+    seesOtherProcessesWorkers: false,
 
     async record(executor: Executor, job: JobRequest) {
       await executor.insert(jobs).values({ name: job.name, data: job.data, maxAttempts: options.attempts });

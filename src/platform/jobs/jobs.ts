@@ -97,7 +97,13 @@ export type JobEvent =
 export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
 
 export interface JobQueue {
-  readonly kind: "embedded" | "bullmq";
+  /** Where jobs wait ("embedded": in the database): for logs, not for branching. */
+  readonly engine: "embedded" | "bullmq";
+  /**
+   * True when `lastWorkerSeen` hears workers in other processes (BullMQ, through Redis); the
+   * embedded queue knows only this process, so nothing can tell whether another one runs.
+   */
+  readonly seesOtherProcessesWorkers: boolean;
   /** Records a job inside the caller's transaction (or on its own when given the database). */
   record(executor: Executor, job: JobRequest): Promise<void>;
   /** Starts moving recorded jobs to the queue (a no-op where recording already enqueues). */

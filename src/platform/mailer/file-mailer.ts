@@ -18,7 +18,6 @@ export function createFileMailer(options: {
   onSent?: (message: MailMessage, path: string) => void;
 }): Mailer {
   return {
-    kind: "file",
     async send(message) {
       for (const value of [message.to, message.subject, message.messageId]) {
         if (/[\r\n]/.test(value)) throw new Error("mail headers must not contain line breaks");

@@ -14,7 +14,6 @@ export interface MailMessage {
  * line), so development needs no mail server; the SMTP adapter sends when SMTP_URL is set.
  */
 export interface Mailer {
-  readonly kind: "file" | "smtp";
   send(message: MailMessage): Promise<void>;
   close(): Promise<void>;
 }

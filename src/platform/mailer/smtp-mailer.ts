@@ -7,7 +7,6 @@ export function createSmtpMailer(options: { url: string; from: string }): Mailer
     from: options.from,
   });
   return {
-    kind: "smtp",
     async send(message) {
       await transport.sendMail({
         to: message.to,

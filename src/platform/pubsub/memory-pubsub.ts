@@ -5,7 +5,6 @@ export function createMemoryPubSub(): PubSub {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   return {
-    kind: "memory",
     async publish(channel, message) {
       // Delivered on a later tick, like a network hop, so publishers never run handlers inline.
       setImmediate(() => emitter.emit(channel, message));

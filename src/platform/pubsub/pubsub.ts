@@ -6,7 +6,6 @@
  * must be able to catch up from a durable log.
  */
 export interface PubSub {
-  readonly kind: "memory" | "redis";
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;

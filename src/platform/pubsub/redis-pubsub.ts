@@ -21,7 +21,6 @@ export function createRedisPubSub(url: string, options: { channelPrefix?: string
   });
 
   return {
-    kind: "redis",
     async publish(channel, message) {
       await publisher.publish(prefix + channel, message);
     },

@@ -32,8 +32,6 @@ export function createLocalStorage(root: string): ObjectStorage {
   const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT";
 
   return {
-    kind: "local",
-
     async put(key, body) {
       const target = pathOf(key);
       const temporary = join(tmpDir, `${randomUUID()}.part`);

@@ -24,7 +24,6 @@ export class ObjectNotFoundError extends Error {
  * server (never a client's file name): lower-case letters, digits, `-` and `_`.
  */
 export interface ObjectStorage {
-  readonly kind: "local";
   /**
    * Stores the stream under `key`, replacing any object there, and resolves to its size once
    * it is complete. If the stream errors or is aborted, nothing is left under `key` (a
