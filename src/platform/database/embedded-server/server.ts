@@ -21,6 +21,19 @@ import pg from "pg";
 import { locateBinaries, type PostgresBinaries } from "./binaries.js";
 import { EmbeddedPostgresSetupError, reachableBy, type SystemUser, serverUser } from "./system-user.js";
 
+/** Every lease this process holds, so an interrupted command can give them back (see below). */
+const heldLeases = new Set<() => Promise<void>>();
+
+/**
+ * Gives back every lease this process holds, stopping the server where this process was the
+ * last one using it. For a one-shot command interrupted by Ctrl-C: the server runs in a session
+ * of its own (pg_ctl detaches it from the terminal), so without this it would outlive the
+ * command until some later Kaira process came and went.
+ */
+export async function detachEverything(): Promise<void> {
+  await Promise.allSettled([...heldLeases].map((detach) => detach()));
+}
+
 /** The role and database Kaira creates in its embedded server. */
 export const EMBEDDED_ROLE = "kaira";
 export const EMBEDDED_DATABASE = "kaira";
@@ -126,18 +139,18 @@ export class EmbeddedServer {
       return url;
     });
     let detached = false;
-    return {
-      url,
-      detach: async () => {
-        if (detached) return;
-        detached = true;
-        await this.withLock(async () => {
-          rmSync(join(this.paths.clients, lease), { force: true });
-          if (this.pinned() || this.liveClients().length > 0) return;
-          await this.stopServer();
-        });
-      },
+    const detach = async () => {
+      if (detached) return;
+      detached = true;
+      heldLeases.delete(detach);
+      await this.withLock(async () => {
+        rmSync(join(this.paths.clients, lease), { force: true });
+        if (this.pinned() || this.liveClients().length > 0) return;
+        await this.stopServer();
+      });
     };
+    heldLeases.add(detach);
+    return { url, detach };
   }
 
   /** `kaira db start`: starts the server and keeps it running after this process exits. */
