@@ -227,6 +227,25 @@ describe("kaira processes sharing the embedded server", { timeout: 180_000 }, ()
     expect(await server(dir).stop()).toBe(true);
   });
 
+  it("a server that refuses the password gets one line and exit 2, no stack trace", async () => {
+    const dir = dataDir();
+    const attached = await server(dir).attach();
+    try {
+      const wrong = new URL(attached.url);
+      wrong.password = "not-the-password";
+      const migrate = runKaira(["migrate"], { DATA_DIR: dir, DATABASE_URL: wrong.toString(), REDIS_URL: "" });
+      expect(await migrate.exited).toBe(2);
+      const lines = migrate.output().trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^PostgreSQL refused the password: .*Check the user and password in DATABASE_URL\.$/,
+      );
+      expect(migrate.output()).not.toContain("not-the-password");
+    } finally {
+      await attached.detach();
+    }
+  });
+
   it("a command interrupted by Ctrl-C stops the server it started, and keeps what it committed", async () => {
     const dir = dataDir();
     const seed = runKaira(["seed", "--users", "20", "--posts", "2000000"], env(dir));
