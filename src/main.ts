@@ -1,12 +1,12 @@
 import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
-import { explainFailure } from "./cli/failures.js";
 import { type Config, loadConfig } from "./config.js";
 import { startMetricsServer } from "./http/metrics-endpoint.js";
 import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 import { installCrashPolicy } from "./platform/process/crash-policy.js";
+import { explainFailure } from "./platform/process/failures.js";
 
 export interface ServeOptions {
   /** Adds to the app before it listens (tests use it to plant faults in a real process). */

@@ -13,9 +13,9 @@ import {
   openDatabase,
   PGLITE_IMPORTED,
 } from "../platform/database/index.js";
+import { UsageError } from "../platform/process/failures.js";
 import { openStorage } from "../platform/storage/index.js";
 import type { ObjectStorage } from "../platform/storage/storage.js";
-import { UsageError } from "./failures.js";
 
 /** `kaira db …`: the embedded PostgreSQL server of DATA_DIR, for people and their tools. */
 export async function runDbCommand(

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { Role } from "../modules/auth/scopes.js";
-import { explainFailure, UsageError } from "./failures.js";
+import { explainFailure, UsageError } from "../platform/process/failures.js";
 
 // Only node: built-ins and small local modules are imported up here: `kaira help`,
 // `--version`, `<command> --help` and argument errors answer before anything of the app

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { explainFailure, UsageError } from "../../src/cli/failures.js";
 import { WeakPasswordError } from "../../src/modules/auth/password-policy.js";
+import { explainFailure, UsageError } from "../../src/platform/process/failures.js";
 
 // What a person starting Kaira reads when it cannot start: one line saying what to do, and
 // an exit code telling "fix the configuration" (2) from "try again later" (1).

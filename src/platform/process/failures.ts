@@ -1,10 +1,11 @@
 /**
- * Turns the failures a person starting Kaira can fix into one line: what went wrong and
- * what to do about it, never a stack trace. Exit code 2 means "fix the configuration"
- * (a bad setting, a role or database that does not exist, a wrong password, an address
- * this machine does not have); 1 means the environment failed (the database is down, the
- * port is taken) and the same command may work later. Anything not recognised here is a
- * bug and keeps its stack trace.
+ * Turns the failures a person starting Kaira (`serve`, `worker` or any other command) can
+ * fix into one line: what went wrong and what to do about it, never a stack trace. Used by
+ * both entry points, src/main.ts and src/cli/main.ts. Exit code 2 means "fix the
+ * configuration" (a bad setting, a role or database that does not exist, a wrong password,
+ * an address this machine does not have); 1 means the environment failed (the database is
+ * down, the port is taken) and the same command may work later. Anything not recognised
+ * here is a bug and keeps its stack trace.
  *
  * Errors are recognised by their shape (`name`, SQLSTATE or system error code), so this
  * file loads nothing of the app.
