@@ -1,5 +1,9 @@
 import { Readable } from "node:stream";
-import sharp from "sharp";
+import {
+  createSharpImageProcessor,
+  type ImageProcessor,
+  UndecodableImageError,
+} from "../../platform/images/index.js";
 import { type JobHandler, type JobRequest, PermanentJobError } from "../../platform/jobs/index.js";
 import { ObjectNotFoundError, type ObjectStorage } from "../../platform/storage/index.js";
 import type { FilesRepository, StoredFile } from "./files.repository.js";
@@ -22,25 +26,18 @@ export const thumbnailJob = (file: StoredFile): JobRequest => ({
 export const thumbnailKeyOf = (file: Pick<StoredFile, "storageKey">) => `${file.storageKey}-thumb`;
 export const thumbnailUrlOf = (fileId: number) => `/api/v1/files/${fileId}/thumbnail`;
 
-async function renderThumbnail(original: Readable): Promise<Buffer> {
-  const transformer = sharp({ limitInputPixels: MAX_INPUT_PIXELS, failOn: "error", sequentialRead: true })
-    .rotate() // honour EXIF orientation; the output carries no metadata
-    .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: "inside", withoutEnlargement: true })
-    .webp({ quality: 80 });
-  let readError: unknown;
-  original.on("error", (error) => {
-    readError = error;
-    transformer.destroy(error);
-  });
-  original.pipe(transformer);
+async function renderThumbnail(images: ImageProcessor, original: Readable): Promise<Buffer> {
   try {
-    return await transformer.toBuffer();
+    return await images.thumbnail(original, {
+      maxSide: THUMBNAIL_MAX_SIDE,
+      maxInputPixels: MAX_INPUT_PIXELS,
+      quality: 80,
+    });
   } catch (error) {
-    if (readError) throw readError; // storage trouble: worth retrying
-    // The decoder refused the bytes; they will not change, so neither would a retry.
-    throw new PermanentJobError(`image could not be decoded: ${(error as Error).message}`, { cause: error });
-  } finally {
-    original.destroy();
+    // The decoder refused the bytes; they will not change, so neither would a retry. Any
+    // other failure (reading from storage) is worth retrying.
+    if (error instanceof UndecodableImageError) throw new PermanentJobError(error.message, { cause: error });
+    throw error;
   }
 }
 
@@ -54,8 +51,10 @@ async function renderThumbnail(original: Readable): Promise<Buffer> {
 export function thumbnailHandler(deps: {
   filesRepository: FilesRepository;
   storage: ObjectStorage;
+  /** The sharp adapter unless given. */
+  images?: ImageProcessor;
 }): JobHandler {
-  const { filesRepository, storage } = deps;
+  const { filesRepository, storage, images = createSharpImageProcessor() } = deps;
   return async (data) => {
     const fileId = Number(data.file_id);
     if (!Number.isInteger(fileId)) throw new PermanentJobError("thumbnail job without a file_id");
@@ -69,7 +68,7 @@ export function thumbnailHandler(deps: {
       if (error instanceof ObjectNotFoundError && !(await filesRepository.findById(fileId))) return;
       throw error;
     }
-    const thumbnail = await renderThumbnail(original);
+    const thumbnail = await renderThumbnail(images, original);
     const key = thumbnailKeyOf(file);
     const { size } = await storage.put(key, Readable.from([thumbnail]));
     const marked = await filesRepository.setThumbnail(fileId, { key, size }, (saved) => ({

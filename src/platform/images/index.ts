@@ -1,0 +1,2 @@
+export * from "./images.js";
+export { createSharpImageProcessor } from "./sharp-images.js";
