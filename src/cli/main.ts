@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import type { Role } from "../modules/auth/scopes.js";
 import { explainFailure, UsageError } from "../platform/process/failures.js";
 
 // Only node: built-ins and small local modules are imported up here: `kaira help`,
@@ -171,7 +170,7 @@ const COMMANDS: Record<string, Command> = {
                     user && {
                       tokenVersion: user.tokenVersion,
                       isActive: user.isActive,
-                      role: user.role as Role,
+                      role: user.role,
                     }
                   );
                 }),

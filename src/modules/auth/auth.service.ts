@@ -8,7 +8,7 @@ import type { AccessTokens } from "./access-tokens.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
-import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
+import { grantScopes, type Scope, stillAllowed } from "./scopes.js";
 import type { SessionRevocations } from "./session-revocations.js";
 
 export interface TokenPair {
@@ -129,7 +129,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         });
         throw INVALID_CREDENTIALS();
       }
-      const scopes = grantScopes(user.role as Role, input.scope);
+      const scopes = grantScopes(user.role, input.scope);
       await credentialThrottle.recordSuccess(account, input.address);
       if (passwordHasher.needsRehash(user.passwordHash)) {
         await usersRepository.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
@@ -164,7 +164,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         await endSession(row.userId, row.familyId);
         throw INVALID_REFRESH();
       }
-      const scopes = stillAllowed(user.role as Role, row.scope.split(" "));
+      const scopes = stillAllowed(user.role, row.scope.split(" "));
       const pair = await issuePair(user, scopes, row.familyId, sessionExpiresAt);
       // A revocation racing this rotation (a logout, reuse detected by another request) may
       // have run before the new token existed; it must not survive that revocation.

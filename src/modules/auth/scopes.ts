@@ -1,4 +1,7 @@
 import { BadRequestError } from "../../shared/errors.js";
+import type { Role } from "../../shared/roles.js";
+
+export type { Role };
 
 export const SCOPES = {
   "posts:write": "Create, edit and delete your posts",
@@ -8,7 +11,6 @@ export const SCOPES = {
 } as const;
 
 export type Scope = keyof typeof SCOPES;
-export type Role = "user" | "admin";
 
 const ROLE_SCOPES: Record<Role, Scope[]> = {
   user: ["posts:write", "files:write", "transfers:write"],

@@ -3,7 +3,6 @@ import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { securityLogFor } from "../../http/security-log.js";
-import type { Role } from "../auth/scopes.js";
 import type { User } from "./users.repository.js";
 import {
   AdminUserPageSchema,
@@ -23,7 +22,7 @@ export const toUserAccount = (user: User) => ({
   id: user.id,
   email: user.email,
   username: user.username,
-  role: user.role as Role,
+  role: user.role,
   created_at: user.createdAt.toISOString(),
 });
 
@@ -38,7 +37,7 @@ const toAdminUser = (user: User) => ({
 const toProfile = (user: Profile, seesPrivateFields: boolean) => ({
   id: user.id,
   username: user.username,
-  ...(seesPrivateFields ? { email: user.email, role: user.role as Role } : {}),
+  ...(seesPrivateFields ? { email: user.email, role: user.role } : {}),
   created_at: user.createdAt.toISOString(),
 });
 

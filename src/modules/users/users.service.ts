@@ -83,7 +83,7 @@ export function createUsersService({
     await authState?.publish(user.id, {
       tokenVersion: user.tokenVersion,
       isActive: user.isActive,
-      role: user.role as Role,
+      role: user.role,
     });
     return user;
   }
@@ -119,7 +119,7 @@ export function createUsersService({
     /** What a profile shows; never the password hash, so it can be cached. */
     async getProfile(id: number): Promise<Profile> {
       const { username, email, role, createdAt } = await this.getUser(id);
-      return { id, username, email, role: role as Role, createdAt };
+      return { id, username, email, role, createdAt };
     },
 
     async getUser(id: number): Promise<User> {

@@ -17,6 +17,7 @@ import {
   uuid,
   varchar,
 } from "drizzle-orm/pg-core";
+import type { Role } from "../../shared/roles.js";
 
 /**
  * The one schema both database adapters share. drizzle-kit generates the migrations in
@@ -32,7 +33,7 @@ export const users = pgTable(
     email: varchar("email", { length: 320 }).notNull(),
     username: varchar("username", { length: 32 }).notNull(),
     passwordHash: text("password_hash").notNull(),
-    role: varchar("role", { length: 16 }).notNull().default("user"),
+    role: varchar("role", { length: 16 }).$type<Role>().notNull().default("user"),
     isActive: boolean("is_active").notNull().default(true),
     /** Bumped by a password change, role change or deactivation: older access tokens stop working. */
     tokenVersion: integer("token_version").notNull().default(0),
