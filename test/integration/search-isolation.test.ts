@@ -1,8 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { EVENTS_CHANNEL } from "../../src/modules/live/outbox-relay.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
+import { EVENTS_CHANNEL } from "../../src/platform/events/outbox-relay.js";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
 import { waitFor } from "../helpers/process.js";
 import { createTestApp, newUser, type TestApp } from "../helpers/test-app.js";

@@ -1,8 +1,8 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type FileRow, files, postAttachments, users } from "../../platform/database/schema.js";
+import { type OutboxEvent, recordEvent } from "../../platform/events/outbox.js";
 import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
-import { type OutboxEvent, recordEvent } from "../live/outbox.js";
 
 export type StoredFile = FileRow;
 

@@ -1,7 +1,7 @@
 import type { WebSocket } from "ws";
+import type { LiveEvent } from "../../platform/events/outbox.js";
 import { type Metrics, noMetrics } from "../../platform/metrics/metrics.js";
 import type { RevokedSessions } from "../auth/session-revocations.js";
-import type { LiveEvent } from "./outbox.js";
 
 /** Past this much unsent data a client is too slow: it is disconnected, never buffered further. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;

@@ -2,9 +2,9 @@ import type {} from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
 import { WebSocket } from "ws";
 import { ProblemRef } from "../../http/openapi.js";
+import type { OutboxRepository } from "../../platform/events/outbox.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import { CLOSE_POLICY_VIOLATION, CLOSE_UNAUTHORIZED, type LiveHub } from "./live-hub.js";
-import type { OutboxRepository } from "./outbox.js";
 import type { SocketSlot, SocketSlots } from "./socket-slots.js";
 
 export { CLOSE_UNAUTHORIZED } from "./live-hub.js";

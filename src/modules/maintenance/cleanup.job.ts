@@ -1,5 +1,5 @@
+import type { OutboxRepository } from "../../platform/events/outbox.js";
 import type { JobHandler } from "../../platform/jobs/index.js";
-import type { OutboxRepository } from "../live/outbox.js";
 
 export const CLEANUP_JOB = "maintenance.cleanup";
 export const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;

@@ -1,7 +1,7 @@
 import { and, arrayContains, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { files, postAttachments, posts, users } from "../../platform/database/schema.js";
-import { type OutboxEvent, recordEvent } from "../live/outbox.js";
+import { type OutboxEvent, recordEvent } from "../../platform/events/outbox.js";
 
 export interface PostAttachment {
   id: number;

@@ -7,7 +7,7 @@ import {
   transfers,
   users,
 } from "../../platform/database/schema.js";
-import { type OutboxEvent, recordEvent } from "../live/outbox.js";
+import { type OutboxEvent, recordEvent } from "../../platform/events/outbox.js";
 
 /** The part of Drizzle a transaction callback receives; the same query API as `Db`. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];

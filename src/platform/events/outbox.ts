@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db, Executor } from "../../platform/database/index.js";
-import { outboxEvents } from "../../platform/database/schema.js";
+import type { Db, Executor } from "../database/index.js";
+import { outboxEvents } from "../database/schema.js";
 
 export interface LiveEvent {
   id: number;

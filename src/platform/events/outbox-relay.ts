@@ -1,13 +1,14 @@
-import type { PubSub } from "../../platform/pubsub/index.js";
+import type { PubSub } from "../pubsub/index.js";
 import type { OutboxRepository } from "./outbox.js";
 
 export const EVENTS_CHANNEL = "events";
 
 /**
- * Moves committed outbox events to pub/sub, oldest first. Every API instance runs one; on
- * PostgreSQL they share the work through `FOR UPDATE SKIP LOCKED`. Polls every `intervalMs`
- * while idle and drains without pausing while there is a backlog; `wake()` (called after a
- * write in this process committed an event) relays at once instead of at the next poll.
+ * Moves committed outbox events to pub/sub, oldest first. Every API instance runs one; they
+ * take turns under a transaction-level advisory lock (see `relayBatch`), so events get their
+ * public ids and are published in commit order. Polls every `intervalMs` while idle and
+ * drains without pausing while there is a backlog; `wake()` (called after a write in this
+ * process committed an event) relays at once instead of at the next poll.
  */
 export function startOutboxRelay(options: {
   outbox: OutboxRepository;
