@@ -51,7 +51,12 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     async (request, reply) => {
       const key = parseIdempotencyKey(request.headers["idempotency-key"]);
       const { userId } = principalOf(request);
-      const transfer = await transfersService.createTransfer(userId, key, request.body);
+      const { to_user_id, amount, memo } = request.body;
+      const transfer = await transfersService.createTransfer(userId, key, {
+        toUserId: to_user_id,
+        amount,
+        memo,
+      });
       return reply.code(201).send(transfer);
     },
   );

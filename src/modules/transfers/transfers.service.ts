@@ -12,7 +12,7 @@ import { withTransactionRetry } from "../../shared/transactions.js";
 import type { TransfersRepository, Tx } from "./transfers.repository.js";
 
 export interface TransferRequest {
-  to_user_id: number;
+  toUserId: number;
   amount: number;
   memo?: string | undefined;
 }
@@ -55,7 +55,7 @@ export function parseIdempotencyKey(header: string | undefined): string {
 
 const fingerprint = (request: TransferRequest) =>
   createHash("sha256")
-    .update(JSON.stringify([request.to_user_id, request.amount, request.memo ?? null]))
+    .update(JSON.stringify([request.toUserId, request.amount, request.memo ?? null]))
     .digest("hex");
 
 export const toTransferResponse = (row: TransferRow): TransferResponse => ({
@@ -89,13 +89,13 @@ export function createTransfersService({
 }) {
   /** Moves the credits inside `tx`, or returns the business reason it cannot. */
   async function move(tx: Tx, fromUserId: number, request: TransferRequest): Promise<Outcome> {
-    const accounts = await transfersRepository.lockAccounts(tx, [fromUserId, request.to_user_id]);
+    const accounts = await transfersRepository.lockAccounts(tx, [fromUserId, request.toUserId]);
     const sender = accounts.get(fromUserId);
-    const recipient = accounts.get(request.to_user_id);
+    const recipient = accounts.get(request.toUserId);
     if (!recipient?.isActive) {
       return {
         status: 404,
-        body: { code: "recipient_not_found", detail: `User ${request.to_user_id} not found` },
+        body: { code: "recipient_not_found", detail: `User ${request.toUserId} not found` },
       };
     }
     if (!sender || sender.balance < request.amount) {
@@ -105,10 +105,10 @@ export function createTransfersService({
       };
     }
     await transfersRepository.addToBalance(tx, fromUserId, -request.amount);
-    await transfersRepository.addToBalance(tx, request.to_user_id, request.amount);
+    await transfersRepository.addToBalance(tx, request.toUserId, request.amount);
     const transfer = await transfersRepository.insertTransfer(tx, {
       fromUserId,
-      toUserId: request.to_user_id,
+      toUserId: request.toUserId,
       amount: request.amount,
       memo: request.memo ?? null,
     });
@@ -116,7 +116,7 @@ export function createTransfersService({
     // Delivered to the recipient's live feed by the outbox relay, only after this commits.
     await transfersRepository.recordEvent(tx, {
       topic: "transfer.received",
-      userId: request.to_user_id,
+      userId: request.toUserId,
       payload: body,
     });
     return { status: 201, body };
@@ -127,7 +127,7 @@ export function createTransfersService({
     key: string,
     request: TransferRequest,
   ): Promise<TransferResponse> {
-    if (request.to_user_id === fromUserId) {
+    if (request.toUserId === fromUserId) {
       throw new BadRequestError("transfer_to_self", "You cannot transfer credits to yourself");
     }
     const requestHash = fingerprint(request);

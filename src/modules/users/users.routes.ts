@@ -99,14 +99,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request) => {
       const { userId, sessionId } = principalOf(request);
+      const { username, password, current_password } = request.body;
+      const changes = { username, password, currentPassword: current_password };
       return toMe(
-        await usersService.updateOwnAccount(
-          userId,
-          sessionId,
-          request.body,
-          securityLogFor(request),
-          request.ip,
-        ),
+        await usersService.updateOwnAccount(userId, sessionId, changes, securityLogFor(request), request.ip),
       );
     },
   );
@@ -166,10 +162,11 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request) => {
       const actor = principalOf(request);
+      const { role, is_active } = request.body;
       const user = await usersService.adminUpdateUser(
         actor.userId,
         request.params.id,
-        request.body,
+        { role, isActive: is_active },
         securityLogFor(request),
       );
       return toAdminUser(user);

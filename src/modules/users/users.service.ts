@@ -36,6 +36,19 @@ export interface Profile {
   createdAt: Date;
 }
 
+/** What the caller may change of their own account; a new password needs the current one. */
+export interface OwnAccountChanges {
+  username?: string | undefined;
+  password?: string | undefined;
+  currentPassword?: string | undefined;
+}
+
+/** What an admin may change of any account. */
+export interface AdminUserChanges {
+  role?: Role | undefined;
+  isActive?: boolean | undefined;
+}
+
 function duplicateToBadRequest(error: unknown): never {
   const constraint = violatedUniqueConstraint(error);
   if (constraint === "users_email_lower_key")
@@ -148,7 +161,7 @@ export function createUsersService({
     async updateOwnAccount(
       userId: number,
       sessionId: string,
-      input: { username?: string; password?: string; current_password?: string },
+      input: OwnAccountChanges,
       log: Log,
       /** The client address: current-password guesses are throttled per account and address. */
       address: string,
@@ -156,14 +169,14 @@ export function createUsersService({
       const changes: UserChanges = {};
       if (input.username !== undefined) changes.username = input.username;
       if (input.password !== undefined) {
-        if (input.current_password === undefined) {
+        if (input.currentPassword === undefined) {
           throw new BadRequestError(
             "current_password_required",
             "Changing the password needs current_password",
           );
         }
         const user = await this.getUser(userId);
-        const currentPassword = input.current_password;
+        const currentPassword = input.currentPassword;
         const verify = () => passwordHasher.verify(user.passwordHash, currentPassword);
         let valid: boolean;
         try {
@@ -197,18 +210,13 @@ export function createUsersService({
     },
 
     /** Admin changes role or activation; either revokes the user's tokens at once. */
-    async adminUpdateUser(
-      actorId: number,
-      userId: number,
-      input: { role?: Role; is_active?: boolean },
-      log: Log,
-    ): Promise<User> {
+    async adminUpdateUser(actorId: number, userId: number, input: AdminUserChanges, log: Log): Promise<User> {
       const before = await this.getUser(userId);
       const roleChanged = input.role !== undefined && input.role !== before.role;
-      const activeChanged = input.is_active !== undefined && input.is_active !== before.isActive;
+      const activeChanged = input.isActive !== undefined && input.isActive !== before.isActive;
       const changes: UserChanges = {
         ...(roleChanged ? { role: input.role } : {}),
-        ...(activeChanged ? { isActive: input.is_active } : {}),
+        ...(activeChanged ? { isActive: input.isActive } : {}),
         ...(roleChanged || activeChanged ? { bumpTokenVersion: true } : {}),
       };
       // The last active admin cannot demote or deactivate themselves (or be demoted): the
