@@ -1,5 +1,6 @@
-import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
+import { decodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../shared/errors.js";
+import { fetchPage, type Page } from "../../shared/paging.js";
 import { ForeignAttachmentsError, type PostsRepository, type PostWithAuthor } from "./posts.repository.js";
 
 export interface ListPostsInput {
@@ -9,10 +10,7 @@ export interface ListPostsInput {
   tag?: string;
 }
 
-export interface PostPage {
-  items: PostWithAuthor[];
-  nextCursor: string | null;
-}
+export type PostPage = Page<PostWithAuthor>;
 
 const isPostCursor = (values: unknown[]): values is [string, number] =>
   values.length === 2 && isIsoTimestamp(values[0]) && isId(values[1]);
@@ -95,18 +93,17 @@ export function createPostsService({
     async listPosts({ limit, cursor, authorId, tag }: ListPostsInput): Promise<PostPage> {
       const after = cursor ? decodeCursor(cursor, isPostCursor) : undefined;
       if (tag !== undefined) tag = tag.toLowerCase();
-      // One extra row tells whether another page exists without a count query.
-      const rows = await postsRepository.listByCursor({
-        limit: limit + 1,
-        ...(after ? { after: { createdAt: after[0], id: after[1] } } : {}),
-        ...(authorId !== undefined ? { authorId } : {}),
-        ...(tag !== undefined ? { tag } : {}),
-      });
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      const nextCursor =
-        rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null;
-      return { items, nextCursor };
+      return fetchPage(
+        limit,
+        (take) =>
+          postsRepository.listByCursor({
+            limit: take,
+            ...(after ? { after: { createdAt: after[0], id: after[1] } } : {}),
+            ...(authorId !== undefined ? { authorId } : {}),
+            ...(tag !== undefined ? { tag } : {}),
+          }),
+        (last) => [last.createdAt.toISOString(), last.id],
+      );
     },
 
     async getPost(id: number): Promise<PostWithAuthor> {

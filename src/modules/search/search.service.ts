@@ -1,6 +1,7 @@
 import { databaseOverloadOf } from "../../platform/database/index.js";
-import { decodeCursor, encodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
+import { decodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import { DomainError, retryAfter, ValidationFailedError } from "../../shared/errors.js";
+import { fetchPage, type Page } from "../../shared/paging.js";
 import type { PostWithAuthor } from "../posts/posts.repository.js";
 import { renderHighlight } from "./highlight.js";
 import type { SearchRepository, SearchRepositoryRunner, TitleSuggestion } from "./search.repository.js";
@@ -37,10 +38,7 @@ export interface SearchHit extends PostWithAuthor {
   highlight: string;
 }
 
-export interface SearchPage {
-  items: SearchHit[];
-  nextCursor: string | null;
-}
+export type SearchPage = Page<SearchHit>;
 
 // [rank, created_at, id]: the rank is the float8 the database compared, so JSON's
 // shortest round-trip form of it brings back the very same value.
@@ -106,25 +104,26 @@ export function createSearchService({
     ): Promise<SearchPage> {
       assertParseable(q);
       const after = cursor ? decodeCursor(cursor, isSearchCursor) : undefined;
-      // One extra row tells whether another page exists without a count query.
-      const rows = await admitted("search", client, (repository) =>
-        repository.searchPosts({
-          query: q,
-          limit: limit + 1,
-          ...(after ? { after: { rank: after[0], createdAt: after[1], id: after[2] } } : {}),
-          ...(authorId !== undefined ? { authorId } : {}),
-          // Tags are stored lower-case.
-          ...(tag !== undefined ? { tag: tag.toLowerCase() } : {}),
-        }),
+      const page = await fetchPage(
+        limit,
+        (take) =>
+          admitted("search", client, (repository) =>
+            repository.searchPosts({
+              query: q,
+              limit: take,
+              ...(after ? { after: { rank: after[0], createdAt: after[1], id: after[2] } } : {}),
+              ...(authorId !== undefined ? { authorId } : {}),
+              // Tags are stored lower-case.
+              ...(tag !== undefined ? { tag: tag.toLowerCase() } : {}),
+            }),
+          ),
+        (last) => [last.rank, last.createdAt.toISOString(), last.id],
       );
-      const items = rows.slice(0, limit).map(({ headline, ...post }) => ({
+      const items = page.items.map(({ headline, ...post }) => ({
         ...post,
         highlight: renderHighlight(headline),
       }));
-      const last = items.at(-1);
-      const nextCursor =
-        rows.length > limit && last ? encodeCursor([last.rank, last.createdAt.toISOString(), last.id]) : null;
-      return { items, nextCursor };
+      return { items, nextCursor: page.nextCursor };
     },
 
     async suggestTitles(

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { TransferRow } from "../../platform/database/schema.js";
-import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
+import { decodeCursor, isIdCursor } from "../../shared/cursor.js";
 import {
   BadRequestError,
   ConflictError,
@@ -8,6 +8,7 @@ import {
   NotFoundError,
   ValidationFailedError,
 } from "../../shared/errors.js";
+import { fetchPage } from "../../shared/paging.js";
 import { withTransactionRetry } from "../../shared/transactions.js";
 import type { TransfersRepository, Tx } from "./transfers.repository.js";
 
@@ -224,13 +225,12 @@ export function createTransfersService({
     /** The caller's transfers, sent and received, newest first, keyset-paginated by id. */
     async listTransfers(userId: number, limit: number, cursor: string | undefined) {
       const beforeId = cursor ? decodeCursor(cursor, isIdCursor)[0] : undefined;
-      const rows = await transfersRepository.listForUser(userId, beforeId, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return {
-        items: items.map(toTransferResponse),
-        nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null,
-      };
+      const page = await fetchPage(
+        limit,
+        (take) => transfersRepository.listForUser(userId, beforeId, take),
+        (last) => [last.id],
+      );
+      return { items: page.items.map(toTransferResponse), nextCursor: page.nextCursor };
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { SecurityLog } from "../../http/security-log.js";
-import { decodeCursor, encodeCursor, isIdCursor } from "../../shared/cursor.js";
+import { decodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
 import { BadRequestError, ConflictError, NotFoundError } from "../../shared/errors.js";
+import { fetchPage, type Page } from "../../shared/paging.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
@@ -142,15 +143,13 @@ export function createUsersService({
     },
 
     /** Users by id, keyset-paginated. */
-    async listUsers(
-      limit: number,
-      cursor: string | undefined,
-    ): Promise<{ items: User[]; nextCursor: string | null }> {
+    async listUsers(limit: number, cursor: string | undefined): Promise<Page<User>> {
       const afterId = cursor ? decodeCursor(cursor, isIdCursor)[0] : 0;
-      const rows = await usersRepository.listAfter(afterId, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
+      return fetchPage(
+        limit,
+        (take) => usersRepository.listAfter(afterId, take),
+        (last) => [last.id],
+      );
     },
 
     /**
