@@ -1,25 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { toCreditMintResult } from "./transfers.mappers.js";
+import {
+  CreditMintResultSchema,
+  CreditMintSchema,
+  IdempotencyHeadersSchema,
+  TransferCreateSchema,
+  TransferListQuerySchema,
+  TransferPageSchema,
+  TransferSchema,
+} from "./transfers.schemas.js";
 import { parseIdempotencyKey, type TransfersService } from "./transfers.service.js";
-
-// Amounts are integers in minor units, capped well inside exact-integer range.
-const Amount = Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: "Minor units" });
-const Memo = Type.String({ maxLength: 200 });
-const UserRef = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
-
-const TransferSchema = Type.Object(
-  {
-    id: Type.Integer(),
-    from_user_id: Type.Integer(),
-    to_user_id: Type.Integer(),
-    amount: Type.Integer(),
-    memo: Type.Union([Type.String(), Type.Null()]),
-    created_at: Type.String({ format: "date-time" }),
-  },
-  { title: "Transfer" },
-);
 
 const IDEMPOTENCY_DOC = `Requires an \`Idempotency-Key\` header (1–255 visible ASCII characters, e.g. a UUID;
 missing → 400). The key, the caller, a hash of the body and the response are stored for 24 hours,
@@ -40,11 +32,8 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         summary: "Send credits to another user",
         description: IDEMPOTENCY_DOC,
         security: requireAuth("transfers:write"),
-        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ maxLength: 300 })) }),
-        body: Type.Object(
-          { to_user_id: UserRef, amount: Amount, memo: Type.Optional(Memo) },
-          { additionalProperties: false, title: "TransferCreate" },
-        ),
+        headers: IdempotencyHeadersSchema,
+        body: TransferCreateSchema,
         response: { 201: TransferSchema, 400: ProblemRef, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
       },
     },
@@ -68,20 +57,8 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         tags: ["transfers"],
         summary: "The caller's transfers, sent and received, newest first",
         security: requireAuth(),
-        querystring: Type.Object(
-          {
-            limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-            cursor: Type.Optional(Type.String({ maxLength: 200 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object(
-            { items: Type.Array(TransferSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) },
-            { title: "TransferPage" },
-          ),
-          422: ProblemRef,
-        },
+        querystring: TransferListQuerySchema,
+        response: { 200: TransferPageSchema, 422: ProblemRef },
       },
     },
     async (request) => {
@@ -99,25 +76,8 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         summary: "Mint credits to a user (admin)",
         description: "Recorded in the ledger as a `mint` entry; the user's balance grows by `amount`.",
         security: requireAuth("admin"),
-        body: Type.Object(
-          { user_id: UserRef, amount: Amount, memo: Type.Optional(Memo) },
-          { additionalProperties: false, title: "CreditMint" },
-        ),
-        response: {
-          201: Type.Object(
-            {
-              id: Type.Integer({ description: "Ledger entry id" }),
-              user_id: Type.Integer(),
-              amount: Type.Integer(),
-              memo: Type.Union([Type.String(), Type.Null()]),
-              balance: Type.Integer({ description: "The user's balance afterwards" }),
-              created_at: Type.String({ format: "date-time" }),
-            },
-            { title: "CreditMintResult" },
-          ),
-          404: ProblemRef,
-          422: ProblemRef,
-        },
+        body: CreditMintSchema,
+        response: { 201: CreditMintResultSchema, 404: ProblemRef, 422: ProblemRef },
       },
     },
     async (request, reply) => {
@@ -127,7 +87,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         { event: "credits.minted", actor_id: principalOf(request).userId, user_id, amount },
         "credits minted",
       );
-      return reply.code(201).send(minted);
+      return reply.code(201).send(toCreditMintResult(minted));
     },
   );
 };

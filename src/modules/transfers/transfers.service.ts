@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { TransferRow } from "../../platform/database/schema.js";
 import { decodeCursor, isIdCursor } from "../../shared/cursor.js";
 import {
   BadRequestError,
@@ -10,21 +9,14 @@ import {
 } from "../../shared/errors.js";
 import { fetchPage } from "../../shared/paging.js";
 import { withTransactionRetry } from "../../shared/transactions.js";
+import { type MintedCredits, toTransferResponse } from "./transfers.mappers.js";
 import type { TransfersRepository, Tx } from "./transfers.repository.js";
+import type { TransferResponse } from "./transfers.schemas.js";
 
 export interface TransferRequest {
   toUserId: number;
   amount: number;
   memo?: string | undefined;
-}
-
-export interface TransferResponse {
-  id: number;
-  from_user_id: number;
-  to_user_id: number;
-  amount: number;
-  memo: string | null;
-  created_at: string;
 }
 
 /** A transfer's outcome as stored with its key: the 201 body, or a business refusal. */
@@ -58,15 +50,6 @@ const fingerprint = (request: TransferRequest) =>
   createHash("sha256")
     .update(JSON.stringify([request.toUserId, request.amount, request.memo ?? null]))
     .digest("hex");
-
-export const toTransferResponse = (row: TransferRow): TransferResponse => ({
-  id: row.id,
-  from_user_id: row.fromUserId,
-  to_user_id: row.toUserId,
-  amount: row.amount,
-  memo: row.memo,
-  created_at: row.createdAt.toISOString(),
-});
 
 function outcomeOrThrow(outcome: Outcome): TransferResponse {
   if (outcome.status === 201) return outcome.body;
@@ -203,21 +186,14 @@ export function createTransfersService({
     },
 
     /** Admin mint: credits enter the system only through a ledger entry. */
-    async mintCredits(userId: number, amount: number, memo: string | null) {
+    async mintCredits(userId: number, amount: number, memo: string | null): Promise<MintedCredits> {
       return withTransactionRetry(() =>
         transfersRepository.transaction(async (tx) => {
           const accounts = await transfersRepository.lockAccounts(tx, [userId]);
           if (!accounts.has(userId)) throw new NotFoundError(`User ${userId} not found`, "user_not_found");
           const balance = await transfersRepository.addToBalance(tx, userId, amount);
           const entry = await transfersRepository.insertMint(tx, { userId, amount, memo });
-          return {
-            id: entry.id,
-            user_id: userId,
-            amount,
-            memo,
-            balance,
-            created_at: entry.createdAt.toISOString(),
-          };
+          return { entryId: entry.id, userId, amount, memo, balance, createdAt: entry.createdAt };
         }),
       );
     },

@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { securityLogFor } from "../../http/security-log.js";
-import type { User } from "./users.repository.js";
+import { toAdminUser, toMe, toProfile, toUserAccount } from "./users.mappers.js";
 import {
   AdminUserPageSchema,
   AdminUserSchema,
@@ -16,30 +16,7 @@ import {
   UserListQuerySchema,
   UserProfileSchema,
 } from "./users.schemas.js";
-import type { Profile, UsersService } from "./users.service.js";
-
-export const toUserAccount = (user: User) => ({
-  id: user.id,
-  email: user.email,
-  username: user.username,
-  role: user.role,
-  created_at: user.createdAt.toISOString(),
-});
-
-const toMe = (user: User) => ({ ...toUserAccount(user), balance: user.balance });
-
-const toAdminUser = (user: User) => ({
-  ...toMe(user),
-  is_active: user.isActive,
-  updated_at: user.updatedAt.toISOString(),
-});
-
-const toProfile = (user: Profile, seesPrivateFields: boolean) => ({
-  id: user.id,
-  username: user.username,
-  ...(seesPrivateFields ? { email: user.email, role: user.role } : {}),
-  created_at: user.createdAt.toISOString(),
-});
+import type { UsersService } from "./users.service.js";
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService }> = async (
   app,
