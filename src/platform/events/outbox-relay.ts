@@ -1,3 +1,4 @@
+import { type Poller, startPoller } from "../../shared/poller.js";
 import type { PubSub } from "../pubsub/index.js";
 import type { OutboxRepository } from "./outbox.js";
 
@@ -15,55 +16,20 @@ export function startOutboxRelay(options: {
   pubsub: PubSub;
   intervalMs: number;
   onError: (error: unknown) => void;
-}) {
+}): Poller {
   const { outbox, pubsub, intervalMs, onError } = options;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let wokenWhileRunning = false;
-
-  async function tick() {
-    try {
+  return startPoller({
+    intervalMs,
+    onError,
+    async step(stopping) {
       for (;;) {
         const relayed = await outbox.relayBatch(100, async (events) => {
           // Sent back to back on one connection: Redis receives them in order, and the relay
           // lock is held for one round trip rather than one per event.
           await Promise.all(events.map((event) => pubsub.publish(EVENTS_CHANNEL, JSON.stringify(event))));
         });
-        if (relayed < 100 || stopped) break;
+        if (relayed < 100 || stopping.aborted) break;
       }
-    } catch (error) {
-      onError(error);
-    }
-  }
-
-  function run() {
-    clearTimeout(timer);
-    running = tick().finally(() => {
-      running = undefined;
-      if (wokenWhileRunning && !stopped) {
-        wokenWhileRunning = false;
-        run();
-      } else schedule();
-    });
-  }
-
-  function schedule() {
-    if (stopped) return;
-    timer = setTimeout(run, intervalMs);
-  }
-  schedule();
-
-  return {
-    wake() {
-      if (stopped) return;
-      if (running) wokenWhileRunning = true;
-      else run();
     },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from "bullmq";
 import { asc, inArray } from "drizzle-orm";
 import { Redis } from "ioredis";
+import { type Poller, startPoller } from "../../shared/poller.js";
 import { settledWithin, withTimeout } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobOutbox } from "../database/schema.js";
@@ -21,7 +22,7 @@ export interface BullmqJobsOptions {
   attempts: number;
   /** How long a worker's lock on a job lasts; a crashed worker's job is retried after it. */
   leaseMs: number;
-  /** How often the relay looks for recorded jobs when nothing woke it. */
+  /** How often the relay looks for recorded jobs; nothing wakes it sooner. */
   relayPollMs?: number;
 }
 
@@ -80,9 +81,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     return control;
   };
   const heartbeatKey = `${prefix}:${QUEUE_NAME}:worker-seen`;
-  let relayTimer: NodeJS.Timeout | undefined;
-  let relayRunning: Promise<void> = Promise.resolve();
-  let relayStopped = false;
+  let relay: Poller | undefined;
   let closing: Promise<void> | undefined;
   const running = new Set<Promise<void>>();
 
@@ -144,21 +143,14 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     },
 
     startRelay(onError) {
-      const pollMs = options.relayPollMs ?? 200;
-      const tick = async () => {
-        try {
-          while (!relayStopped && (await relayBatch()) === 100) {}
-        } catch (error) {
-          onError(error);
-        }
-      };
-      const schedule = () => {
-        if (relayStopped) return;
-        relayTimer = setTimeout(() => {
-          relayRunning = tick().finally(schedule);
-        }, pollMs);
-      };
-      schedule();
+      if (relay || closing) return;
+      relay = startPoller({
+        intervalMs: options.relayPollMs ?? 200,
+        onError,
+        async step(stopping) {
+          while (!stopping.aborted && (await relayBatch()) === 100) {}
+        },
+      });
     },
 
     work(work: WorkOptions) {
@@ -297,10 +289,8 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
   return adapter;
 
   async function closeQueue(graceMs: number): Promise<void> {
-    relayStopped = true;
-    clearTimeout(relayTimer);
     clearInterval(heartbeat);
-    await relayRunning;
+    await relay?.stop();
     // With Redis unreachable nothing can be recorded there: BullMQ's graceful steps would
     // only wait out their timeouts (and keep reconnecting after them), so they are skipped.
     const redisUp = () => connections.every((redis) => redis.status === "ready");

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
+import { type Poller, startPoller } from "../../shared/poller.js";
 import { settledWithin } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobs } from "../database/schema.js";
@@ -39,8 +40,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
   const completedRetentionMs = options.completedRetentionMs ?? DAY_MS;
   const failedRetentionMs = options.failedRetentionMs ?? 30 * DAY_MS;
   let stopping = false;
-  let wake: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
+  let poller: Poller | undefined;
   const running = new Set<Promise<void>>();
   // Lease renewals of running jobs; cleared when a closing worker gives up on them.
   const renewals = new Set<NodeJS.Timeout>();
@@ -170,10 +170,18 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     );
   }
 
-  async function workLoop(work: WorkOptions): Promise<void> {
+  /**
+   * Polls for due jobs every `pollMs`, and at once when a running job finishes (a slot came
+   * free) or a failed job is retried: keeps the schedules enqueued and claims jobs while
+   * fewer than `concurrency` run.
+   */
+  function startWorking(work: WorkOptions): Poller {
     let nextScheduleCheck = 0;
-    while (!stopping) {
-      try {
+    return startPoller({
+      intervalMs: pollMs,
+      immediate: true,
+      onError: (error) => work.onEvent?.({ type: "error", error }),
+      async step(stopped) {
         if (Date.now() >= nextScheduleCheck && work.schedules.length > 0) {
           await enqueueSchedules(work);
           // Cron schedules are minute-grained: looking every 15 s starts them within that of their time.
@@ -181,28 +189,17 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
             Date.now() +
             Math.min(60_000, ...work.schedules.map((s) => ("everyMs" in s ? s.everyMs : 15_000)));
         }
-        while (!stopping && running.size < work.concurrency) {
+        while (!stopped.aborted && running.size < work.concurrency) {
           const job = await claim();
           if (!job) break;
           const run = runOne(job, work).finally(() => {
             running.delete(run);
-            wake?.();
+            poller?.wake();
           });
           running.add(run);
         }
-      } catch (error) {
-        work.onEvent?.({ type: "error", error });
-      }
-      if (stopping) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
+      },
+    });
   }
 
   function toInfo(row: typeof jobs.$inferSelect): JobInfo {
@@ -244,7 +241,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     },
 
     work(work) {
-      loop ??= workLoop(work);
+      poller ??= startWorking(work);
     },
 
     async list(state, limit) {
@@ -265,12 +262,12 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
         .set({ state: "waiting", attemptsMade: 0, runAt: sql`now()`, finishedAt: null })
         .where(and(eq(jobs.id, Number(id)), eq(jobs.state, "failed")))
         .returning({ id: jobs.id });
-      wake?.();
+      poller?.wake();
       return updated.length === 1;
     },
 
     async lastWorkerSeen() {
-      return loop && !stopping ? new Date() : undefined;
+      return poller && !stopping ? new Date() : undefined;
     },
 
     async counts() {
@@ -293,8 +290,7 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
 
     async close(graceMs) {
       stopping = true;
-      wake?.();
-      await loop;
+      await poller?.stop();
       await settledWithin([...running], graceMs);
       // Jobs still running are abandoned: their leases lapse and another worker retakes them.
       for (const renew of renewals) clearInterval(renew);

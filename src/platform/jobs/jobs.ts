@@ -87,15 +87,15 @@ export type JobEvent =
   | { type: "stalled"; jobId: string }
   | { type: "error"; error: unknown };
 
+/** Records a job inside a transaction: what repositories are given of the job queue. */
+export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
+
 /**
  * The job queue port. The embedded adapter keeps jobs in the database itself (durable, no
  * extra service); the BullMQ adapter keeps them in Redis and records them in the database
  * first (a job outbox), relaying them after commit. Either way a job recorded in a
  * transaction exists exactly when that transaction commits.
  */
-/** Records a job inside a transaction: what repositories are given of the job queue. */
-export type RecordJob = (executor: Executor, job: JobRequest) => Promise<void>;
-
 export interface JobQueue {
   /** Where jobs wait ("embedded": in the database): for logs, not for branching. */
   readonly engine: "embedded" | "bullmq";

@@ -1,0 +1,82 @@
+export interface PollerOptions {
+  /**
+   * One round of work. `stopping` is aborted once `stop()` is called, so a step that drains
+   * a backlog in a loop can end early.
+   */
+  step: (stopping: AbortSignal) => Promise<void>;
+  /** Pause between the end of one step and the start of the next when nothing wakes the poller. */
+  intervalMs: number;
+  /** Run the first step at once instead of after `intervalMs`. */
+  immediate?: boolean;
+  /** A step's error; the poller goes on with the next step. Must not throw. */
+  onError: (error: unknown) => void;
+}
+
+export interface Poller {
+  /**
+   * Runs a step now instead of at the next poll. While a step runs, wakes are coalesced into
+   * one more step right after it: work that arrived during the step is never left waiting
+   * for the interval, and steps never overlap.
+   */
+  wake(): void;
+  /** No step starts after this; resolves once the running step (if any) has finished. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The poll-and-wake loop of the outbox relay and the job queues: a step every `intervalMs`,
+ * at once on `wake()`, one at a time. Hand-written rather than a library's: it is a
+ * timer and two flags, and each user needs exactly these semantics.
+ */
+export function startPoller(options: PollerOptions): Poller {
+  const { step, intervalMs, onError } = options;
+  const stopping = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  // Set before the step is called, so a wake from the step's synchronous part is coalesced too.
+  let busy = false;
+  let wokenWhileRunning = false;
+
+  async function runStep(): Promise<void> {
+    try {
+      await step(stopping.signal);
+    } catch (error) {
+      onError(error);
+    }
+  }
+
+  function run() {
+    clearTimeout(timer);
+    timer = undefined;
+    wokenWhileRunning = false;
+    busy = true;
+    running = runStep().finally(() => {
+      busy = false;
+      running = undefined;
+      if (stopping.signal.aborted) return;
+      if (wokenWhileRunning) run();
+      else schedule();
+    });
+  }
+
+  function schedule() {
+    timer = setTimeout(run, intervalMs);
+  }
+
+  if (options.immediate) run();
+  else schedule();
+
+  return {
+    wake() {
+      if (stopping.signal.aborted) return;
+      if (busy) wokenWhileRunning = true;
+      else run();
+    },
+    async stop() {
+      stopping.abort();
+      clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
