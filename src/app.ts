@@ -25,9 +25,10 @@ import { LIVE_MAX_PAYLOAD, liveRoutes, SOCKET_SLOT_LEASE_MS } from "./modules/li
 import { createLiveHub } from "./modules/live/live-hub.js";
 import { createSocketSlots } from "./modules/live/socket-slots.js";
 import { withPostsCache } from "./modules/posts/posts.cache.js";
+import { toPostResponse } from "./modules/posts/posts.mappers.js";
 import { createPostsRepository } from "./modules/posts/posts.repository.js";
 import { postsRoutes } from "./modules/posts/posts.routes.js";
-import { createPostsService, toPostResponse } from "./modules/posts/posts.service.js";
+import { createPostsService } from "./modules/posts/posts.service.js";
 import { createSearchRepository, useOneBackend } from "./modules/search/search.repository.js";
 import { searchRoutes } from "./modules/search/search.routes.js";
 import { createSearchService } from "./modules/search/search.service.js";

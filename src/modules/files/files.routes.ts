@@ -19,8 +19,9 @@ import {
   matchesEtag,
   parseRange,
 } from "./files.http.js";
+import { toFileResponse } from "./files.mappers.js";
 import { FileBytes, FileId, FileSchema } from "./files.schemas.js";
-import { type FilesService, toFileResponse } from "./files.service.js";
+import type { FilesService } from "./files.service.js";
 
 const UPLOAD_DESCRIPTION = `\`multipart/form-data\` with the file in the field \`file\`. The type is
 detected from the bytes and must be on the allow-list (415 otherwise, also when the name's

@@ -18,16 +18,6 @@ import type { FilesRepository, FileWithVisibility, StoredFile } from "./files.re
 import { thumbnailJob } from "./thumbnail.job.js";
 import { UploadInspector } from "./upload-inspector.js";
 
-/** The public representation of a file. */
-export const toFileResponse = (file: StoredFile) => ({
-  id: file.id,
-  filename: file.filename,
-  content_type: file.contentType,
-  size: file.size,
-  sha256: file.sha256,
-  created_at: file.createdAt.toISOString(),
-});
-
 export interface Upload {
   /** The name the client sent; only a sanitized form of it is kept. */
   filename: string;

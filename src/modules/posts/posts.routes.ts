@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { toPostResponse } from "./posts.mappers.js";
 import {
   PostCreateSchema,
   PostId,
@@ -10,7 +11,7 @@ import {
   PostSchema,
   PostUpdateSchema,
 } from "./posts.schemas.js";
-import { type PostsService, toPostResponse } from "./posts.service.js";
+import type { PostsService } from "./posts.service.js";
 
 export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService }> = async (
   app,

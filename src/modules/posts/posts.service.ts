@@ -1,6 +1,7 @@
 import { decodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../shared/errors.js";
 import { fetchPage, type Page } from "../../shared/paging.js";
+import { toPostResponse } from "./posts.mappers.js";
 import { ForeignAttachmentsError, type PostsRepository, type PostWithAuthor } from "./posts.repository.js";
 
 export interface ListPostsInput {
@@ -14,23 +15,6 @@ export type PostPage = Page<PostWithAuthor>;
 
 const isPostCursor = (values: unknown[]): values is [string, number] =>
   values.length === 2 && isIsoTimestamp(values[0]) && isId(values[1]);
-
-/** The public representation of a post: API responses and live events alike. */
-export const toPostResponse = (post: PostWithAuthor) => ({
-  id: post.id,
-  title: post.title,
-  content: post.content,
-  tags: post.tags,
-  author: post.author,
-  attachments: post.attachments.map((file) => ({
-    id: file.id,
-    filename: file.filename,
-    content_type: file.contentType,
-    size: file.size,
-  })),
-  created_at: post.createdAt.toISOString(),
-  updated_at: post.updatedAt.toISOString(),
-});
 
 /** Who acts on a post: its author may change it, and so may an admin. */
 export interface Actor {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth } from "../../http/plugins/authentication.js";
-import { toPostResponse } from "../posts/posts.service.js";
+import { toSearchHitResponse } from "./search.mappers.js";
 import {
   SearchPageSchema,
   SearchQuerySchema,
@@ -59,11 +59,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
         searchClientOf(request),
       );
       return {
-        items: page.items.map((hit) => ({
-          ...toPostResponse(hit),
-          highlight: hit.highlight,
-          rank: hit.rank,
-        })),
+        items: page.items.map(toSearchHitResponse),
         next_cursor: page.nextCursor,
       };
     },
