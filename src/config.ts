@@ -67,6 +67,29 @@ export interface Config {
   backups: BackupsConfig;
   metrics: MetricsConfig;
   search: SearchConfig;
+  telemetry: TelemetryConfig;
+}
+
+/** Traces and error reports: each off (and none of its code loaded) unless its setting is there. */
+export interface TelemetryConfig {
+  traces: TracesConfig | undefined;
+  errorReports: ErrorReportsConfig | undefined;
+}
+
+export interface TracesConfig {
+  /** Where spans are POSTed: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  endpoint: string;
+  protocol: "http/protobuf" | "http/json";
+  /** OTEL_SERVICE_NAME; unset, the API reports as "kaira" and the worker as "kaira-worker". */
+  serviceName: string | undefined;
+}
+
+export interface ErrorReportsConfig {
+  dsn: string;
+  /** SENTRY_ENVIRONMENT, else NODE_ENV. */
+  environment: string;
+  /** SENTRY_RELEASE, else kaira@<version>. */
+  release: string | undefined;
 }
 
 export interface BackupsConfig {
@@ -407,6 +430,49 @@ function readSearch(env: Env, poolSize: number | undefined): SearchConfig {
   };
 }
 
+const OTEL_SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+
+/**
+ * The standard OpenTelemetry variables Kaira reads itself (the rest, such as
+ * OTEL_EXPORTER_OTLP_HEADERS or OTEL_BSP_SCHEDULE_DELAY, the SDK reads from the environment).
+ * gRPC export is not bundled: a collector takes OTLP over HTTP on port 4318.
+ */
+function readTraces(env: Env): TracesConfig | undefined {
+  const tracesEndpoint = readUrl(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ["http:", "https:"]);
+  const baseEndpoint = readUrl(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]);
+  // Validated here so a typo stops start-up instead of silently sampling everything.
+  readEnum(env, "OTEL_TRACES_SAMPLER", OTEL_SAMPLERS, "parentbased_always_on");
+  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const protocol = readEnum(env, protocolName, ["http/protobuf", "http/json"] as const, "http/protobuf");
+  const endpoint =
+    tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, "")}/v1/traces` : undefined);
+  if (endpoint === undefined) return undefined;
+  return { endpoint, protocol, serviceName: readOptional(env, "OTEL_SERVICE_NAME") };
+}
+
+function readErrorReports(env: Env, nodeEnv: Config["nodeEnv"]): ErrorReportsConfig | undefined {
+  const dsn = readUrl(env, "SENTRY_DSN", ["http:", "https:"]);
+  if (dsn === undefined) return undefined;
+  const url = new URL(dsn);
+  if (url.username === "" || !/^\/(.*\/)?\d+$/.test(url.pathname)) {
+    throw new ConfigError("SENTRY_DSN", "must look like https://PUBLIC_KEY@HOST/PROJECT_ID");
+  }
+  return {
+    dsn,
+    environment: readString(env, "SENTRY_ENVIRONMENT", nodeEnv),
+    release: readOptional(env, "SENTRY_RELEASE"),
+  };
+}
+
 export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Config {
   const nodeEnv = readEnum(env, "NODE_ENV", ["development", "production", "test"] as const, "development");
   const adminEmail = readOptional(env, "ADMIN_EMAIL");
@@ -491,5 +557,6 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       databaseUrl === undefined && embeddedDatabase.engine === "pglite" ? undefined : databasePoolSize,
     ),
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
+    telemetry: { traces: readTraces(env), errorReports: readErrorReports(env, nodeEnv) },
   };
 }

@@ -7,6 +7,7 @@ import { openDatabase } from "./platform/database/index.js";
 import { createLogger } from "./platform/logger.js";
 import { installCrashPolicy } from "./platform/process/crash-policy.js";
 import { explainFailure } from "./platform/process/failures.js";
+import { flushTelemetry } from "./platform/telemetry/telemetry.js";
 
 export interface ServeOptions {
   /** Adds to the app before it listens (tests use it to plant faults in a real process). */
@@ -98,6 +99,7 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
     await running.close();
     // Last: the app's own close (relays, in-process jobs, cache) still uses the database.
     await database.close();
+    await flushTelemetry();
     logger.info({ event: "shutdown.completed" }, "stopped");
     logger.flush();
     process.exitCode = exitCode;

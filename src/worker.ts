@@ -20,6 +20,7 @@ import { type Metrics, noMetrics, sqlOperation } from "./platform/metrics/metric
 import { createMetrics } from "./platform/metrics/prometheus.js";
 import { installCrashPolicy } from "./platform/process/crash-policy.js";
 import { type ObjectStorage, openStorage } from "./platform/storage/index.js";
+import { flushTelemetry, reportError } from "./platform/telemetry/telemetry.js";
 
 /** Jobs enqueued on a timer, whichever process runs the job processors. */
 export function jobSchedules(backups: Pick<BackupsConfig, "schedule">): JobSchedule[] {
@@ -152,6 +153,8 @@ export function startJobProcessing(
     onEvent: (event) => {
       log(event);
       count(event);
+      if (event.type === "failed" && event.final)
+        reportError(event.error, { job: { id: event.jobId, name: event.name, attempt: event.attempt } });
     },
   });
 }
@@ -225,6 +228,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     await metricsServer?.close();
     await mailer.close();
     await database.close();
+    await flushTelemetry();
     logger.info({ event: "worker.stopped" }, "worker stopped");
     logger.flush();
     // A job cut off at the grace period may still hold a socket or timer: exit anyway (it runs

@@ -40,11 +40,12 @@ const COMMANDS: Record<string, Command> = {
         if (host === "") throw new UsageError("--host must not be empty (e.g. 127.0.0.1 or 0.0.0.0)");
         overrides.HOST = host;
       }
-      const [{ loadConfig, readDotenv }, { serve }] = await Promise.all([
-        import("../config.js"),
-        import("../main.js"),
-      ]);
-      await serve(loadConfig({ ...readDotenv(), ...process.env, ...overrides }));
+      const { loadConfig, readDotenv } = await import("../config.js");
+      const config = loadConfig({ ...readDotenv(), ...process.env, ...overrides });
+      // Before the server's modules load: instrumentation patches them as they are imported.
+      await (await import("../platform/telemetry/index.js")).startTelemetry(config.telemetry, "api");
+      const { serve } = await import("../main.js");
+      await serve(config);
     },
   },
 
@@ -57,11 +58,11 @@ const COMMANDS: Record<string, Command> = {
       "taking jobs and waits WORKER_SHUTDOWN_SECONDS for running ones.",
     options: {},
     async run() {
-      const [{ loadConfig }, { runWorker }] = await Promise.all([
-        import("../config.js"),
-        import("../worker.js"),
-      ]);
-      await runWorker(loadConfig());
+      const { loadConfig } = await import("../config.js");
+      const config = loadConfig();
+      await (await import("../platform/telemetry/index.js")).startTelemetry(config.telemetry, "worker");
+      const { runWorker } = await import("../worker.js");
+      await runWorker(config);
     },
   },
 

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import pino, { type Logger, type TransportTargetOptions } from "pino";
 import type { Config } from "../config.js";
+import { activeTraceIds, tracingEnabled } from "./telemetry/telemetry.js";
 
 // Never written to logs, wherever they appear in a logged object.
 const REDACTED_PATHS = [
@@ -43,6 +44,8 @@ export function createLogger(config: Pick<Config, "logLevel" | "logFile" | "logP
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // With traces on, a line written inside a span names it (trace_id, span_id).
+      ...(tracingEnabled() ? { mixin: () => activeTraceIds() ?? {} } : {}),
     },
     config.logLevel === "silent" ? undefined : pino.transport({ targets }),
   );

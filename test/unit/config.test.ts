@@ -5,6 +5,46 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, readDotenv } from "../../src/config.js";
 
 describe("loadConfig", () => {
+  it("turns traces on only with an OTLP endpoint, and error reports only with a Sentry DSN", () => {
+    expect(loadConfig({}).telemetry).toEqual({ traces: undefined, errorReports: undefined });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }).telemetry.traces).toEqual({
+      endpoint: "http://collector:4318/v1/traces",
+      protocol: "http/protobuf",
+      serviceName: undefined,
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example.com/otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_SERVICE_NAME: "kaira-eu",
+      }).telemetry.traces,
+    ).toEqual({
+      endpoint: "https://traces.example.com/otlp",
+      protocol: "http/json",
+      serviceName: "kaira-eu",
+    });
+    expect(() =>
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }),
+    ).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*http\/protobuf, http\/json/);
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER: "sometimes" })).toThrow(/OTEL_TRACES_SAMPLER/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
+
+    expect(
+      loadConfig({ SENTRY_DSN: "https://abc@o1.ingest.example.com/42", NODE_ENV: "test" }).telemetry
+        .errorReports,
+    ).toEqual({
+      dsn: "https://abc@o1.ingest.example.com/42",
+      environment: "test",
+      release: undefined,
+    });
+    expect(() => loadConfig({ SENTRY_DSN: "https://o1.ingest.example.com/42" })).toThrow(
+      /SENTRY_DSN.*PUBLIC_KEY/,
+    );
+  });
+
   it("has working defaults: port 9000, embedded database under ./data", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({

@@ -5,6 +5,7 @@ import type { ErrorObject } from "ajv";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { databaseOverloadOf } from "../../platform/database/index.js";
+import { reportError } from "../../platform/telemetry/telemetry.js";
 import { DomainError, ValidationFailedError } from "../../shared/errors.js";
 import { type Problem, problem } from "../problem.js";
 import { toFieldErrors } from "../validation.js";
@@ -95,6 +96,13 @@ function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyR
         );
   }
   request.log.error({ err: error }, "unhandled error");
+  reportError(error, {
+    requestId: request.id,
+    method: request.method,
+    status: 500,
+    ...(request.routeOptions.url !== undefined ? { route: request.routeOptions.url } : {}),
+    ...(request.principal ? { userId: request.principal.userId } : {}),
+  });
   return problem(
     500,
     "internal_error",

@@ -6,11 +6,13 @@ import { settledWithin, withTimeout } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobOutbox } from "../database/schema.js";
 import {
+  dataWithTrace,
   type JobInfo,
   type JobQueue,
   type JobState,
   PermanentJobError,
   retryDelayMs,
+  runJobTraced,
   WORKER_HEARTBEAT_MS,
   type WorkOptions,
 } from "./jobs.js";
@@ -139,7 +141,7 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
     seesOtherProcessesWorkers: true,
 
     async record(executor, job) {
-      await executor.insert(jobOutbox).values({ name: job.name, data: job.data });
+      await executor.insert(jobOutbox).values({ name: job.name, data: dataWithTrace(job.data) });
     },
 
     startRelay(onError) {
@@ -173,7 +175,11 @@ export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQue
           const handler = work.handlers[job.name];
           if (!handler) throw new Error(`no handler for job "${job.name}"`);
           started.set(String(job.id), performance.now());
-          const run = handler(job.data, { jobId: String(job.id), attempt: job.attemptsMade + 1 });
+          const run = runJobTraced(
+            handler,
+            { name: job.name, data: job.data, queue: "bullmq" },
+            { jobId: String(job.id), attempt: job.attemptsMade + 1 },
+          );
           running.add(run);
           try {
             await run;

@@ -5,6 +5,7 @@ import { settledWithin } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobs } from "../database/schema.js";
 import {
+  dataWithTrace,
   type Executor,
   type JobInfo,
   type JobQueue,
@@ -12,6 +13,7 @@ import {
   type JobState,
   PermanentJobError,
   retryDelayMs,
+  runJobTraced,
   scheduleSlot,
   type WorkOptions,
 } from "./jobs.js";
@@ -109,7 +111,11 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     try {
       const handler = work.handlers[job.name];
       if (!handler) throw new Error(`no handler for job "${job.name}"`);
-      await handler(job.data as Record<string, unknown>, context);
+      await runJobTraced(
+        handler,
+        { name: job.name, data: job.data as Record<string, unknown>, queue: "embedded" },
+        context,
+      );
     } catch (error) {
       failure = { error };
     } finally {
@@ -233,7 +239,9 @@ export function createEmbeddedJobQueue(db: Db, options: EmbeddedJobsOptions): Jo
     seesOtherProcessesWorkers: false,
 
     async record(executor: Executor, job: JobRequest) {
-      await executor.insert(jobs).values({ name: job.name, data: job.data, maxAttempts: options.attempts });
+      await executor
+        .insert(jobs)
+        .values({ name: job.name, data: dataWithTrace(job.data), maxAttempts: options.attempts });
     },
 
     startRelay() {

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import type { Executor } from "../database/index.js";
+import { currentTraceparent, inSpan } from "../telemetry/telemetry.js";
 
 export type { Executor } from "../database/index.js";
 
@@ -132,6 +133,45 @@ export interface JobQueue {
 
 /** How often a process working the queue reports that it runs (its heartbeat). */
 export const WORKER_HEARTBEAT_MS = 10_000;
+
+/**
+ * Where a job's data carries the W3C traceparent of the request (or job) that recorded it,
+ * when traces are on: the run of the job, in whichever process, joins that trace.
+ */
+const TRACEPARENT_KEY = "traceparent";
+
+/** The data to store for a job: with the active trace's traceparent, when there is one. */
+export function dataWithTrace(data: Record<string, unknown>): Record<string, unknown> {
+  const traceparent = currentTraceparent();
+  return traceparent === undefined ? data : { ...data, [TRACEPARENT_KEY]: traceparent };
+}
+
+/**
+ * Runs a job's handler in a span that continues the trace it was recorded in; the handler
+ * sees its data without the traceparent.
+ */
+export function runJobTraced(
+  handler: JobHandler,
+  job: { name: string; data: Record<string, unknown>; queue: JobQueue["engine"] },
+  context: JobContext,
+): Promise<void> {
+  const { [TRACEPARENT_KEY]: traceparent, ...data } = job.data;
+  return inSpan(
+    `process ${job.name}`,
+    {
+      kind: "consumer",
+      parent: typeof traceparent === "string" ? traceparent : undefined,
+      attributes: {
+        "messaging.system": job.queue === "bullmq" ? "bullmq" : "kaira",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": job.name,
+        "messaging.message.id": context.jobId,
+        "kaira.job.attempt": context.attempt,
+      },
+    },
+    () => handler(data, context),
+  );
+}
 
 /** Exponential back-off with jitter after failed attempt `attempt` (1-based): ~1 s, 2 s, 4 s… capped at 5 min. */
 export function retryDelayMs(attempt: number): number {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { reportError } from "../telemetry/telemetry.js";
 import { currentRequestId } from "./request-scope.js";
 
 export interface CrashPolicyOptions {
@@ -28,6 +29,7 @@ export function installCrashPolicy({ logger, shutdown }: CrashPolicyOptions): ()
       "an error escaped every handler; shutting down",
     );
     logger.flush();
+    reportError(reason, { origin: event, ...(requestId ? { requestId } : {}) });
     if (crashed) return;
     crashed = true;
     void Promise.resolve()
