@@ -101,6 +101,12 @@ describe.skipIf(!distributed)(
         return chain;
       };
 
+      console.log(
+        `one trace, ${trace.length} spans:\n${trace
+          .map((s) => `  ${s.service} ${"  ".repeat(ancestors(s).length)}${s.name}`)
+          .join("\n")}`,
+      );
+
       // The request: a server span named by its route template, with PostgreSQL work under it.
       expect(request.kind).toBe(SERVER);
       expect(request.parentSpanId).toBeUndefined();
