@@ -3,31 +3,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
-import type { AuthService, TokenPair } from "./auth.service.js";
-
-const TokenResponseSchema = Type.Object(
-  {
-    access_token: Type.String(),
-    token_type: Type.Literal("bearer"),
-    expires_in: Type.Integer({ description: "Seconds the access token lives" }),
-    refresh_token: Type.String({ description: "Single use: each refresh returns a new one" }),
-    scope: Type.String({ description: "Space-separated scopes granted" }),
-  },
-  { title: "TokenResponse" },
-);
-
-const RefreshBodySchema = Type.Object(
-  { refresh_token: Type.String({ minLength: 1, maxLength: 200 }) },
-  { additionalProperties: false, title: "RefreshRequest" },
-);
-
-const toTokenResponse = (pair: TokenPair) => ({
-  access_token: pair.accessToken,
-  token_type: "bearer" as const,
-  expires_in: pair.expiresIn,
-  refresh_token: pair.refreshToken,
-  scope: pair.scopes.join(" "),
-});
+import { toTokenResponse } from "./auth.mappers.js";
+import { RefreshBodySchema, TokenRequestSchema, TokenResponseSchema } from "./auth.schemas.js";
+import type { AuthService } from "./auth.service.js";
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }> = async (
   app,
@@ -55,19 +33,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
           "address) and per client address (429 with Retry-After); failures on an account from many " +
           "addresses only slow guessing down and never refuse an address with no failures.",
         consumes: ["application/x-www-form-urlencoded"],
-        body: Type.Object(
-          {
-            grant_type: Type.Optional(Type.Literal("password")),
-            username: Type.String({ minLength: 1, maxLength: 320 }),
-            password: Type.String({ minLength: 1, maxLength: 1024 }),
-            scope: Type.Optional(
-              Type.String({ maxLength: 200, description: "Space-separated; omit for all your role allows" }),
-            ),
-            client_id: Type.Optional(Type.String({ maxLength: 200 })),
-            client_secret: Type.Optional(Type.String({ maxLength: 200 })),
-          },
-          { additionalProperties: false },
-        ),
+        body: TokenRequestSchema,
         response: {
           200: TokenResponseSchema,
           400: OAuthProblemRef,

@@ -2,7 +2,6 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import type { BackupsConfig } from "../../config.js";
 import { ProblemRef } from "../../http/openapi.js";
 import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
@@ -11,15 +10,13 @@ import type { JobQueue } from "../../platform/jobs/index.js";
 import { NotFoundError } from "../../shared/errors.js";
 import { BACKUP_JOB } from "./backup.job.js";
 import { BACKUP_FILE_PATTERN, backupFileName, listBackups } from "./backup.service.js";
-
-const BackupSchema = Type.Object(
-  {
-    name: Type.String(),
-    size: Type.Integer({ description: "Bytes" }),
-    created_at: Type.String({ format: "date-time" }),
-  },
-  { title: "Backup" },
-);
+import { toBackupResponse } from "./backups.mappers.js";
+import {
+  BackupArchiveResponse,
+  BackupListSchema,
+  BackupNameParamsSchema,
+  BackupStartedSchema,
+} from "./backups.schemas.js";
 
 export const backupsRoutes: FastifyPluginAsyncTypebox<{
   config: BackupsConfig;
@@ -33,16 +30,10 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
         tags: ["admin"],
         summary: "Backups in BACKUP_DIR, newest first (admin)",
         security: requireAuth("admin"),
-        response: { 200: Type.Object({ items: Type.Array(BackupSchema) }, { title: "BackupList" }) },
+        response: { 200: BackupListSchema },
       },
     },
-    async () => ({
-      items: (await listBackups(config.dir)).map((file) => ({
-        name: file.name,
-        size: file.size,
-        created_at: file.createdAt.toISOString(),
-      })),
-    }),
+    async () => ({ items: (await listBackups(config.dir)).map(toBackupResponse) }),
   );
 
   app.post(
@@ -54,12 +45,7 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
         description:
           "Records a `backup.create` job and answers at once. The archive appears under `name` in the list when the job has completed; a failure shows in `GET /api/v1/admin/jobs?state=failed`.",
         security: requireAuth("admin"),
-        response: {
-          202: Type.Object(
-            { name: Type.String(), job: Type.Literal(BACKUP_JOB), state: Type.Literal("waiting") },
-            { title: "BackupStarted" },
-          ),
-        },
+        response: { 202: BackupStartedSchema },
       },
     },
     async (request, reply) => {
@@ -81,14 +67,8 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
         summary: "Download a backup (admin)",
         description: "Streams the `.tar.gz` archive.",
         security: requireAuth("admin"),
-        params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
-        response: {
-          200: {
-            description: "The archive",
-            content: { "application/gzip": { schema: { type: "string", format: "binary" } } },
-          },
-          404: ProblemRef,
-        },
+        params: BackupNameParamsSchema,
+        response: { 200: BackupArchiveResponse, 404: ProblemRef },
       },
     },
     async (request, reply) => {

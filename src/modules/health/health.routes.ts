@@ -1,24 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import { withTimeout } from "../../shared/timeouts.js";
-
-const CheckSchema = Type.Object({
-  status: Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")], {
-    description: "`warn` is worth a look but does not make the instance unready",
-  }),
-  latency_ms: Type.Optional(Type.Number()),
-  error: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String({ description: "What a `warn` means and what to do" })),
-});
-
-const ReadinessSchema = Type.Object(
-  {
-    status: Type.Union([Type.Literal("pass"), Type.Literal("fail")]),
-    draining: Type.Boolean(),
-    checks: Type.Record(Type.String(), CheckSchema),
-  },
-  { title: "Readiness" },
-);
+import { LivenessSchema, ReadinessSchema } from "./health.schemas.js";
 
 /** Something readiness reports without failing on it, e.g. no worker taking jobs. */
 export interface ReadinessWarning {
@@ -58,7 +40,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ["service"],
         summary: "Liveness: the process runs",
-        response: { 200: Type.Object({ status: Type.Literal("ok") }) },
+        response: { 200: LivenessSchema },
       },
     },
     async () => ({ status: "ok" as const }),
