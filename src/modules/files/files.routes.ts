@@ -20,7 +20,7 @@ import {
   parseRange,
 } from "./files.http.js";
 import { toFileResponse } from "./files.mappers.js";
-import { FileBytes, FileId, FileSchema } from "./files.schemas.js";
+import { FileBytes, FileIdParamsSchema, FileSchema, NotModified } from "./files.schemas.js";
 import type { FilesService } from "./files.service.js";
 
 const UPLOAD_DESCRIPTION = `\`multipart/form-data\` with the file in the field \`file\`. The type is
@@ -40,8 +40,6 @@ for anyone else).`;
 
 /** Part headers (disposition with a 1 KiB name, percent-encoded at worst, and a type) fit in this. */
 const MAX_PART_HEADER_BYTES = 8 * 1024;
-
-const NotModified = Type.Null({ description: "Not modified: the client's copy (If-None-Match) is current" });
 
 const headerOf = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(",") : value);
 
@@ -146,7 +144,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         summary: "Download a file",
         description: DOWNLOAD_DESCRIPTION,
         security: optionalAuth,
-        params: Type.Object({ id: FileId }),
+        params: FileIdParamsSchema,
         response: {
           200: FileBytes,
           206: FileBytes,
@@ -197,7 +195,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         description:
           "A WebP preview of at most 320×320 pixels for images, made in the background after the upload; 404 until it exists. Same access rules as the file.",
         security: optionalAuth,
-        params: Type.Object({ id: FileId }),
+        params: FileIdParamsSchema,
         response: { 200: FileBytes, 304: NotModified, 404: ProblemRef, 422: ProblemRef },
       },
     },
@@ -224,7 +222,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         description:
           "The file disappears from every post that shows it; its bytes are removed in the background.",
         security: requireAuth("files:write"),
-        params: Type.Object({ id: FileId }),
+        params: FileIdParamsSchema,
         response: { 204: Type.Null(), 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
       },
     },

@@ -16,3 +16,9 @@ export const FileSchema = Type.Object(
 
 /** A stream of bytes; documented for OpenAPI, never serialized (streams bypass serializers). */
 export const FileBytes = Type.Unsafe<unknown>({ type: "string", format: "binary", description: "The bytes" });
+
+export const FileIdParamsSchema = Type.Object({ id: FileId });
+
+export const NotModified = Type.Null({
+  description: "Not modified: the client's copy (If-None-Match) is current",
+});

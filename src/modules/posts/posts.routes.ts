@@ -5,7 +5,7 @@ import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { toPostResponse } from "./posts.mappers.js";
 import {
   PostCreateSchema,
-  PostId,
+  PostIdParamsSchema,
   PostListQuerySchema,
   PostPageSchema,
   PostSchema,
@@ -45,7 +45,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
       schema: {
         tags: ["posts"],
         summary: "One post",
-        params: Type.Object({ id: PostId }),
+        params: PostIdParamsSchema,
         response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
       },
     },
@@ -80,7 +80,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         tags: ["posts"],
         summary: "Edit a post (its author or an admin)",
         security: requireAuth("posts:write"),
-        params: Type.Object({ id: PostId }),
+        params: PostIdParamsSchema,
         body: PostUpdateSchema,
         response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
       },
@@ -102,7 +102,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         tags: ["posts"],
         summary: "Delete a post (its author or an admin)",
         security: requireAuth("posts:write"),
-        params: Type.Object({ id: PostId }),
+        params: PostIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
       },
     },

@@ -85,3 +85,5 @@ export const PostUpdateSchema = Type.Object(
   },
   { additionalProperties: false, minProperties: 1, title: "PostUpdate" },
 );
+
+export const PostIdParamsSchema = Type.Object({ id: PostId });

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { securityLogFor } from "../../http/security-log.js";
@@ -12,7 +11,7 @@ import {
   MeUpdateSchema,
   UserAccountSchema,
   UserCreateSchema,
-  UserId,
+  UserIdParamsSchema,
   UserListQuerySchema,
   UserProfileSchema,
 } from "./users.schemas.js";
@@ -110,7 +109,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         summary: "A user's profile",
         description: "Public fields for anyone; `email` and `role` too for the user themself and admins.",
         security: optionalAuth,
-        params: Type.Object({ id: UserId }),
+        params: UserIdParamsSchema,
         response: { 200: UserProfileSchema, 404: ProblemRef, 422: ProblemRef },
       },
     },
@@ -132,7 +131,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
           "deactivation also ends their sessions. A change that would leave no active admin is refused " +
           "with 409 `last_admin`.",
         security: requireAuth("admin"),
-        params: Type.Object({ id: UserId }),
+        params: UserIdParamsSchema,
         body: AdminUserUpdateSchema,
         response: { 200: AdminUserSchema, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
       },

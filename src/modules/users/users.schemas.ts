@@ -114,3 +114,5 @@ export const AdminUserPageSchema = Type.Object(
 );
 
 export type UserCreate = Static<typeof UserCreateSchema>;
+
+export const UserIdParamsSchema = Type.Object({ id: UserId });
