@@ -142,5 +142,51 @@ describe.skipIf(!distributed)(
       expect(api.output()).toContain(`"trace_id":"${request.traceId}","span_id":"${request.spanId}"`);
       expect(id).toBeGreaterThan(0);
     });
+
+    it("puts the outbox relay's publish of a new post's event in the trace of the request that wrote it", async () => {
+      const user = {
+        email: `poster_${randomBytes(4).toString("hex")}@example.com`,
+        username: `poster_${randomBytes(4).toString("hex")}`,
+        password: "SecurePass123",
+      };
+      const signedUp = await fetch(`${api.baseUrl}/api/v1/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(user),
+      });
+      expect(signedUp.status).toBe(201);
+      const token = (await (
+        await fetch(`${api.baseUrl}/api/v1/auth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ username: user.email, password: user.password }).toString(),
+        })
+      ).json()) as { access_token: string };
+      const posted = await fetch(`${api.baseUrl}/api/v1/posts`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token.access_token}` },
+        body: JSON.stringify({ title: "Traced", content: "through the outbox" }),
+      });
+      expect(posted.status).toBe(201);
+
+      const request = await waitFor(
+        async () => receiver.spans.find((s) => s.service === "kaira" && s.name === "POST /api/v1/posts"),
+        15_000,
+        "the post request's span",
+      );
+      const publish = await waitFor(
+        async () => receiver.spans.find((s) => s.traceId === request.traceId && s.name === "publish events"),
+        15_000,
+        "the relay's publish in the request's trace",
+      );
+      expect(publish.parentSpanId).toBe(request.spanId);
+      expect(publish.attributes["messaging.batch.message_count"]).toBeGreaterThanOrEqual(1);
+      // The publish to Redis happens under it.
+      await waitFor(
+        async () => receiver.spans.find((s) => s.parentSpanId === publish.spanId && s.name === "publish"),
+        15_000,
+        "the Redis PUBLISH under the relay's span",
+      );
+    });
   },
 );

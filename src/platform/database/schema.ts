@@ -224,6 +224,8 @@ export const outboxEvents = pgTable(
     /** The user the event is for; null for events to everyone. */
     userId: integer("user_id"),
     payload: jsonb("payload").notNull(),
+    /** W3C traceparent of the request that recorded the event (traces on): its publish joins that trace. */
+    traceparent: text("traceparent"),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     publishedAt: timestamp("published_at", { withTimezone: true, precision: 3 }),
   },

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db, Executor } from "../database/index.js";
 import { outboxEvents } from "../database/schema.js";
+import { currentTraceparent, inSpan } from "../telemetry/telemetry.js";
 
 export interface LiveEvent {
   id: number;
@@ -19,7 +20,38 @@ export interface OutboxEvent {
 
 /** Records an event in the outbox, inside the caller's transaction, so it exists only if that commits. */
 export async function recordEvent(executor: Executor, event: OutboxEvent): Promise<void> {
-  await executor.insert(outboxEvents).values(event);
+  // With traces on, the event remembers the request that wrote it: its publish joins that trace.
+  await executor.insert(outboxEvents).values({ ...event, traceparent: currentTraceparent() ?? null });
+}
+
+/**
+ * Publishes a batch in one producer span, linked to the trace of every request that wrote one
+ * of its events — and a child of that trace when they all come from one request (the common
+ * case: a relay woken by the write it publishes).
+ */
+function publishTraced(
+  events: LiveEvent[],
+  rows: { traceparent: string | null }[],
+  publish: (events: LiveEvent[]) => Promise<void>,
+): Promise<void> {
+  const traceparents = [
+    ...new Set(rows.map((row) => row.traceparent).filter((t): t is string => t !== null)),
+  ];
+  return inSpan(
+    "publish events",
+    {
+      kind: "producer",
+      parent: traceparents.length === 1 ? traceparents[0] : undefined,
+      links: traceparents,
+      attributes: {
+        "messaging.system": "kaira",
+        "messaging.operation.type": "publish",
+        "messaging.destination.name": "events",
+        "messaging.batch.message_count": events.length,
+      },
+    },
+    () => publish(events),
+  );
 }
 
 /** The advisory lock relays take turns under (an arbitrary constant, unique in this database). */
@@ -59,16 +91,23 @@ export function createOutboxRepository(db: Db) {
           )
           update ${outboxEvents} o set seq = numbered.seq, published_at = now()
           from numbered where o.id = numbered.id
-          returning o.seq, o.topic, o.user_id, o.payload`);
-        const rows = (
+          returning o.seq, o.topic, o.user_id, o.payload, o.traceparent`);
+        const claimedRows = (
           claimed as unknown as {
-            rows: { seq: string | number; topic: string; user_id: number | null; payload: unknown }[];
+            rows: {
+              seq: string | number;
+              topic: string;
+              user_id: number | null;
+              payload: unknown;
+              traceparent: string | null;
+            }[];
           }
-        ).rows
+        ).rows;
+        const rows = claimedRows
           .map((row) => ({ id: Number(row.seq), type: row.topic, userId: row.user_id, data: row.payload }))
           .sort((a, b) => a.id - b.id);
         if (rows.length === 0) return 0;
-        await publish(rows);
+        await publishTraced(rows, claimedRows, publish);
         return rows.length;
       });
     },

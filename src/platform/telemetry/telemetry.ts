@@ -10,6 +10,8 @@ export interface SpanOptions {
   attributes?: Record<string, string | number | boolean>;
   /** A W3C traceparent to continue (the span becomes its child) instead of the active span. */
   parent?: string | undefined;
+  /** W3C traceparents of other traces this span works for (a batch's messages): linked, not parents. */
+  links?: string[];
 }
 
 /** Where an error report comes from, and who it happened to. Never bodies or credentials. */

@@ -2,6 +2,7 @@ import { subscribe } from "node:diagnostics_channel";
 import {
   context,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -83,11 +84,18 @@ export function startTracing(config: TracesConfig, defaultServiceName: string, v
         options.parent === undefined
           ? context.active()
           : propagation.extract(context.active(), options.parent, traceparentGetter);
+      const links = (options.links ?? [])
+        .map((traceparent) =>
+          trace.getSpanContext(propagation.extract(ROOT_CONTEXT, traceparent, traceparentGetter)),
+        )
+        .filter((linked) => linked !== undefined)
+        .map((linked) => ({ context: linked }));
       return tracer.startActiveSpan(
         name,
         {
           kind: KINDS[options.kind ?? "internal"],
           ...(options.attributes ? { attributes: options.attributes } : {}),
+          ...(links.length > 0 ? { links } : {}),
         },
         parent,
         async (span: Span) => {
