@@ -50,3 +50,8 @@ export function createLogger(config: Pick<Config, "logLevel" | "logFile" | "logP
     config.logLevel === "silent" ? undefined : pino.transport({ targets }),
   );
 }
+
+/** A logger that writes nothing: for an app built without one (tests, `kaira openapi`). */
+export function silentLogger(): Logger {
+  return pino({ enabled: false });
+}

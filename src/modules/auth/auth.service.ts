@@ -3,12 +3,11 @@ import type { AuthConfig } from "../../config.js";
 import type { SecurityEvent } from "../../http/security-log.js";
 import type { RefreshTokenRow } from "../../platform/database/schema.js";
 import { UnauthorizedError } from "../../shared/errors.js";
-import type { User, UsersRepository } from "../users/users.repository.js";
 import type { AccessTokens } from "./access-tokens.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
-import { grantScopes, type Scope, stillAllowed } from "./scopes.js";
+import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
 import type { SessionRevocations } from "./session-revocations.js";
 
 export interface TokenPair {
@@ -18,8 +17,27 @@ export interface TokenPair {
   scopes: Scope[];
 }
 
+/** What auth reads of a user account. */
+export interface Account {
+  id: number;
+  role: Role;
+  passwordHash: string;
+  isActive: boolean;
+  tokenVersion: number;
+}
+
+/**
+ * The accounts auth signs in: the users module's repository provides them, so auth needs
+ * nothing else of that module (users, in turn, uses auth's sessions and throttles).
+ */
+export interface Accounts {
+  findByLogin(login: string): Promise<Account | undefined>;
+  findById(id: number): Promise<Account | undefined>;
+  update(id: number, changes: { passwordHash: string }): Promise<unknown>;
+}
+
 export interface AuthServiceDeps {
-  usersRepository: UsersRepository;
+  accounts: Accounts;
   refreshTokensRepository: RefreshTokensRepository;
   passwordHasher: PasswordHasher;
   accessTokens: AccessTokens;
@@ -37,14 +55,8 @@ const INVALID_REFRESH = () =>
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const {
-    usersRepository,
-    refreshTokensRepository,
-    passwordHasher,
-    accessTokens,
-    credentialThrottle,
-    config,
-  } = deps;
+  const { accounts, refreshTokensRepository, passwordHasher, accessTokens, credentialThrottle, config } =
+    deps;
 
   /** Ends a session: its refresh tokens in the database, then its access tokens and sockets everywhere. */
   async function endSession(userId: number, familyId: string): Promise<void> {
@@ -54,7 +66,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   /** A new pair in the session; neither token outlives the session's absolute end. */
   async function issuePair(
-    user: User,
+    user: Account,
     scopes: Scope[],
     familyId: string,
     sessionExpiresAt: Date,
@@ -110,7 +122,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       input: { login: string; password: string; scope?: string; address: string },
       log: (event: SecurityEvent) => void,
     ): Promise<TokenPair> {
-      const user = await usersRepository.findByLogin(input.login);
+      const user = await accounts.findByLogin(input.login);
       const account = user ? `user:${user.id}` : `name:${input.login.toLowerCase().slice(0, 320)}`;
       try {
         await credentialThrottle.assertAllowed(account, input.address);
@@ -132,7 +144,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       const scopes = grantScopes(user.role, input.scope);
       await credentialThrottle.recordSuccess(account, input.address);
       if (passwordHasher.needsRehash(user.passwordHash)) {
-        await usersRepository.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
+        await accounts.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
         log({ event: "auth.password.rehashed", user_id: user.id });
       }
       log({ event: "auth.login.succeeded", user_id: user.id, ip: input.address, scope: scopes.join(" ") });
@@ -159,7 +171,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         row.sessionExpiresAt ?? new Date(row.createdAt.getTime() + config.sessionMaxSeconds * 1000);
       const now = Date.now();
       if (row.expiresAt.getTime() <= now || sessionExpiresAt.getTime() <= now) throw INVALID_REFRESH();
-      const user = await usersRepository.findById(row.userId);
+      const user = await accounts.findById(row.userId);
       if (!user?.isActive) {
         await endSession(row.userId, row.familyId);
         throw INVALID_REFRESH();

@@ -4,13 +4,13 @@ import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { UploadsConfig } from "../../config.js";
 import { ProblemRef } from "../../http/openapi.js";
-import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import {
   BadRequestError,
   RangeNotSatisfiableError,
   UnsupportedMediaTypeError,
   ValidationFailedError,
 } from "../../shared/errors.js";
+import { optionalAuth, principalOf, requireAuth } from "../auth/auth.plugin.js";
 import {
   contentDisposition,
   etagOf,

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
-import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
 import { NotFoundError, ServiceUnavailableError } from "../../shared/errors.js";
 import { withTimeout } from "../../shared/timeouts.js";
+import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toJobResponse } from "./jobs.mappers.js";
 import { JobIdParamsSchema, JobListQuerySchema, JobListSchema, JobRetriedSchema } from "./jobs.schemas.js";
 

@@ -18,10 +18,10 @@ export interface WorkerPresenceOptions {
  * Watches the workers' heartbeat when this API leaves its jobs to `kaira worker`, so a
  * deployment without one is noticed (a log line, and a warning in /health/ready) instead of
  * jobs silently piling up. A failed read (Redis down) keeps the last verdict: readiness
- * already reports Redis itself.
+ * already reports Redis itself. Nothing is checked until `start()`.
  */
 export function watchWorkerPresence(options: WorkerPresenceOptions) {
-  const started = Date.now();
+  let started = Date.now();
   let warning: string | undefined;
   let checking = false;
   const check = async () => {
@@ -43,9 +43,14 @@ export function watchWorkerPresence(options: WorkerPresenceOptions) {
       checking = false;
     }
   };
-  const timer = setInterval(() => void check(), options.checkEveryMs);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
   return {
+    /** Starts checking (the missing-after period counts from here). */
+    start() {
+      started = Date.now();
+      timer ??= setInterval(() => void check(), options.checkEveryMs);
+      timer.unref();
+    },
     /** The current warning for readiness, if any. */
     warning: () => warning,
     stop: () => clearInterval(timer),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
-import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toPostResponse } from "./posts.mappers.js";
 import {
   PostCreateSchema,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { ProblemRef } from "../../http/openapi.js";
-import { optionalAuth } from "../../http/plugins/authentication.js";
+import { optionalAuth } from "../auth/auth.plugin.js";
 import { toSearchHitResponse } from "./search.mappers.js";
 import {
   SearchPageSchema,

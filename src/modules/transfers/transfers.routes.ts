@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
-import { principalOf, requireAuth } from "../../http/plugins/authentication.js";
+import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toCreditMintResult } from "./transfers.mappers.js";
 import {
   CreditMintResultSchema,

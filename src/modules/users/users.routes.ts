@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
-import { optionalAuth, principalOf, requireAuth } from "../../http/plugins/authentication.js";
 import { securityLogFor } from "../../http/security-log.js";
+import { optionalAuth, principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toAdminUser, toMe, toProfile, toUserAccount } from "./users.mappers.js";
 import {
   AdminUserPageSchema,

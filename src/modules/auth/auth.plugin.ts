@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
-import type { AccessTokens } from "../../modules/auth/access-tokens.js";
-import { InvalidTokenError } from "../../modules/auth/access-tokens.js";
-import type { AuthStateCache } from "../../modules/auth/auth-state.js";
-import type { Role, Scope } from "../../modules/auth/scopes.js";
-import type { SessionRevocations } from "../../modules/auth/session-revocations.js";
+import { ProblemRef } from "../../http/openapi.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
-import { ProblemRef } from "../openapi.js";
+import type { AccessTokens } from "./access-tokens.js";
+import { InvalidTokenError } from "./access-tokens.js";
+import type { AuthStateCache } from "./auth-state.js";
+import type { Role, Scope } from "./scopes.js";
+import type { SessionRevocations } from "./session-revocations.js";
 
 export const SECURITY_SCHEME = "OAuth2";
 

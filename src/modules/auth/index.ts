@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyPluginAsync } from "fastify";
+import fp from "fastify-plugin";
+import type { Platform } from "../../platform/platform.js";
+import type { FeatureModule } from "../feature-module.js";
+import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./access-tokens.js";
+import { authenticationPlugin } from "./auth.plugin.js";
+import { authRoutes } from "./auth.routes.js";
+import { type Accounts, createAuthService } from "./auth.service.js";
+import { createAuthStateCache } from "./auth-state.js";
+import { createCredentialThrottle } from "./credential-throttle.js";
+import { createArgon2Hasher, type PasswordHasher } from "./password-hasher.js";
+import { createRefreshTokensRepository } from "./refresh-tokens.repository.js";
+import { createSessionRevocations } from "./session-revocations.js";
+import { loadSigningKeys } from "./signing-keys.js";
+
+export interface AuthModuleDeps
+  extends Pick<
+    Platform,
+    "config" | "logger" | "metrics" | "database" | "cache" | "counters" | "revocationStore" | "pubsub"
+  > {
+  /** The accounts to sign in (the users module's repository). */
+  accounts: Accounts;
+  /** Argon2id unless given (tests pass a cheap one). */
+  passwordHasher?: PasswordHasher;
+}
+
+/** Tokens and sessions: log in, refresh, log out, and checking every request's token. */
+export async function createAuthModule(deps: AuthModuleDeps) {
+  const { config, logger, metrics, accounts } = deps;
+  const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
+  const refreshTokensRepository = createRefreshTokensRepository(deps.database.db);
+  const accessTokens = createAccessTokens(loadSigningKeys(config), config.auth);
+  const authState = createAuthStateCache(
+    deps.cache,
+    async (userId) => {
+      const user = await accounts.findById(userId);
+      return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role };
+    },
+    (error) => {
+      metrics.cacheErrors.inc({ cache: "auth_state" });
+      logger.warn({ err: error, event: "cache.unavailable" }, "auth state read from the database");
+    },
+    (hit) => (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "auth_state" }),
+  );
+  const sessionRevocations = createSessionRevocations({
+    store: deps.revocationStore,
+    pubsub: deps.pubsub,
+    recordTtlMs: (config.auth.accessTokenTtlSeconds + ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000,
+    revokedInDatabase: (sessionId) => refreshTokensRepository.isFamilyRevoked(sessionId),
+    onError: (error, event) => logger.warn({ err: error, event }, "session revocation store unavailable"),
+  });
+  // One throttle for every check of a secret: logins and the current password alike.
+  const credentialThrottle = createCredentialThrottle(deps.counters, config.auth);
+  const authService = createAuthService({
+    accounts,
+    refreshTokensRepository,
+    passwordHasher,
+    accessTokens,
+    credentialThrottle,
+    sessionRevocations,
+    config: config.auth,
+    dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
+  });
+  /** Checks the token of every route that declares `security` (register it before those routes). */
+  const authentication: FastifyPluginAsync = fp(async (app) => {
+    await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
+  });
+  return {
+    routes: async (api) => {
+      await api.register(authRoutes, { authService });
+    },
+    authentication,
+    services: { passwordHasher, refreshTokensRepository, authState, sessionRevocations, credentialThrottle },
+  } satisfies FeatureModule<object> & { authentication: FastifyPluginAsync };
+}
+
+export type AuthModule = Awaited<ReturnType<typeof createAuthModule>>;
