@@ -455,7 +455,7 @@ function readTraces(env: Env): TracesConfig | undefined {
   const protocol = readEnum(env, protocolName, ["http/protobuf", "http/json"] as const, "http/protobuf");
   const endpoint =
     tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, "")}/v1/traces` : undefined);
-  if (endpoint === undefined) return undefined;
+  if (endpoint === undefined || readBool(env, "OTEL_SDK_DISABLED", false)) return undefined;
   return { endpoint, protocol, serviceName: readOptional(env, "OTEL_SERVICE_NAME") };
 }
 

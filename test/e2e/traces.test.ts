@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../helpers/otlp-receiver.js";
 import { freePort, type KairaProcess, runKaira, startServer, waitFor } from "../helpers/process.js";
+import { type SentryReceiver, startSentryReceiver } from "../helpers/sentry-receiver.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
 
@@ -25,12 +26,14 @@ describe.skipIf(!distributed)(
     let redis: ChildProcess;
     let smtp: TestSmtpServer;
     let receiver: OtlpReceiver;
+    let errorReports: SentryReceiver;
     let api: Awaited<ReturnType<typeof startServer>>;
     let worker: KairaProcess;
 
     beforeAll(async () => {
       testDb = await createTestDatabase();
       receiver = await startOtlpReceiver();
+      errorReports = await startSentryReceiver();
       const redisPort = await freePort();
       redis = spawn(
         "redis-server",
@@ -50,6 +53,8 @@ describe.skipIf(!distributed)(
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         // Spans are sent in batches; a short delay keeps the test short.
         OTEL_BSP_SCHEDULE_DELAY: "100",
+        // Error reports on as well, as in production: the two must not get in each other's way.
+        SENTRY_DSN: errorReports.dsn,
       };
       worker = runKaira(["worker"], env);
       api = await startServer(env);
@@ -60,6 +65,7 @@ describe.skipIf(!distributed)(
       redis?.kill("SIGKILL");
       await smtp?.close();
       await receiver?.close();
+      await errorReports?.close();
       await testDb?.drop();
     });
 

@@ -28,6 +28,10 @@ describe("loadConfig", () => {
       loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }),
     ).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*http\/protobuf, http\/json/);
     expect(() => loadConfig({ OTEL_TRACES_SAMPLER: "sometimes" })).toThrow(/OTEL_TRACES_SAMPLER/);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }).telemetry
+        .traces,
+    ).toBeUndefined();
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toThrow(
       /OTEL_EXPORTER_OTLP_ENDPOINT/,
     );

@@ -126,7 +126,9 @@ export function startTracing(config: TracesConfig, defaultServiceName: string, v
  * knows the route. Each Fastify instance, as it is created (Fastify announces it on the
  * `fastify.initialization` channel), gets a hook that names the request's span
  * `GET /api/v1/posts/:id` — the template, so ids never make span names (or their
- * cardinality) grow. Requests no route matched keep the plain method.
+ * cardinality) grow. Requests no route matched keep the plain method. (@fastify/otel would
+ * add spans of its own for hooks and handlers but leave this one unnamed, and it pins an
+ * older @opentelemetry/instrumentation than the other instrumentations: a second copy.)
  */
 function nameServerSpansByRoute(): void {
   subscribe("fastify.initialization", (message) => {
