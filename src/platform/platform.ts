@@ -5,6 +5,7 @@ import { type Cache, openCache } from "./cache/index.js";
 import { createMemoryCache } from "./cache/memory-cache.js";
 import { createReadThroughCache, type ReadThroughCache } from "./cache/read-through.js";
 import type { Database } from "./database/index.js";
+import { createSharpImageProcessor, type ImageProcessor } from "./images/index.js";
 import { type JobQueue, openJobQueue } from "./jobs/index.js";
 import { silentLogger } from "./logger.js";
 import { type Mailer, openMailer } from "./mailer/index.js";
@@ -29,6 +30,8 @@ export interface Platform {
   jobs: JobQueue;
   storage: ObjectStorage;
   mailer: Mailer;
+  /** Thumbnails of uploaded images. */
+  images: ImageProcessor;
   /** A read-through cache for one kind of hot read, counted under `name` in the metrics. */
   readThrough(name: string): ReadThroughCache;
 }
@@ -44,6 +47,8 @@ export interface PlatformAdapters {
   mailer?: Mailer;
   /** Uploaded files; when omitted, opened from config (under DATA_DIR/files). */
   storage?: ObjectStorage;
+  /** Image processing; when omitted, sharp. */
+  images?: ImageProcessor;
   logger?: Logger;
   /**
    * Revoked-session records; by default the cache when it is shared, else a store of this
@@ -129,6 +134,7 @@ export function openPlatform(
     jobs,
     storage,
     mailer,
+    images: given.images ?? createSharpImageProcessor(),
     readThrough,
   };
   return {

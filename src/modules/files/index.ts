@@ -6,7 +6,8 @@ import { filesRoutes } from "./files.routes.js";
 import { createFilesService, type FilesService } from "./files.service.js";
 import { FILE_THUMBNAIL_JOB, thumbnailHandler } from "./thumbnail.job.js";
 
-export interface FilesModuleDeps extends Pick<Platform, "config" | "database" | "jobs" | "storage"> {
+export interface FilesModuleDeps
+  extends Pick<Platform, "config" | "database" | "jobs" | "storage" | "images"> {
   /** The posts that listed a deleted file changed: records their events in its transaction. */
   postsChanged: NonNullable<Parameters<typeof createFilesService>[0]["postsChanged"]>;
   /** Drops the cached copies of those posts once the deletion committed. */
@@ -43,7 +44,7 @@ export function createFilesModule(deps: FilesModuleDeps) {
       await api.register(filesRoutes, { filesService, config: config.uploads });
     },
     jobs: {
-      [FILE_THUMBNAIL_JOB]: thumbnailHandler({ filesRepository, storage }),
+      [FILE_THUMBNAIL_JOB]: thumbnailHandler({ filesRepository, storage, images: deps.images }),
       [DELETE_FILE_OBJECTS_JOB]: deleteObjectsHandler({ storage }),
     },
     services: {},

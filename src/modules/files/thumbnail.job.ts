@@ -1,9 +1,5 @@
 import { Readable } from "node:stream";
-import {
-  createSharpImageProcessor,
-  type ImageProcessor,
-  UndecodableImageError,
-} from "../../platform/images/index.js";
+import { type ImageProcessor, UndecodableImageError } from "../../platform/images/index.js";
 import { type JobHandler, type JobRequest, PermanentJobError } from "../../platform/jobs/index.js";
 import { ObjectNotFoundError, type ObjectStorage } from "../../platform/storage/index.js";
 import type { FilesRepository, StoredFile } from "./files.repository.js";
@@ -51,10 +47,9 @@ async function renderThumbnail(images: ImageProcessor, original: Readable): Prom
 export function thumbnailHandler(deps: {
   filesRepository: FilesRepository;
   storage: ObjectStorage;
-  /** The sharp adapter unless given. */
-  images?: ImageProcessor;
+  images: ImageProcessor;
 }): JobHandler {
-  const { filesRepository, storage, images = createSharpImageProcessor() } = deps;
+  const { filesRepository, storage, images } = deps;
   return async (data) => {
     const fileId = Number(data.file_id);
     if (!Number.isInteger(fileId)) throw new PermanentJobError("thumbnail job without a file_id");
