@@ -6,7 +6,7 @@ import { createAuthModule } from "./modules/auth/index.js";
 import type { PasswordHasher } from "./modules/auth/password-hasher.js";
 import { SCOPES } from "./modules/auth/scopes.js";
 import { createBackupsModule } from "./modules/backups/index.js";
-import { jobsOf } from "./modules/feature-module.js";
+import { type FeatureModule, jobsOf } from "./modules/feature-module.js";
 import { createFilesModule } from "./modules/files/index.js";
 import { createHealthModule } from "./modules/health/index.js";
 import { createJobsModule } from "./modules/jobs/index.js";
@@ -72,6 +72,7 @@ export async function createModules(
     deleteExpiredIdempotencyKeys: transfers.services.deleteExpiredIdempotencyKeys,
     outbox: live.services.outbox,
   });
+  // The API's routes are registered in this order.
   return { auth, users, posts, files, search, transfers, live, jobs, backups, maintenance };
 }
 
@@ -107,18 +108,20 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     isDraining: () => app.lifecycle.draining,
   });
   await app.register(health.routes);
-  const { auth, users, posts, files, search, transfers, live, jobs, backups } = modules;
+  // In the order createModules lists them, which is the order of the OpenAPI document.
+  const features: FeatureModule<unknown>[] = Object.values(modules);
   await registerApi(
     app,
-    [auth, users, posts, files, search, transfers, live, jobs, backups].map((module) => module.routes),
+    features.flatMap((module) => (module.routes ? [module.routes] : [])),
   );
+  const { live, users } = modules;
 
   manageLifecycle(app, {
     platform: opened,
     subscriptions: live.services.subscriptions,
     outboxRelay: live.services.outboxRelay,
     startupTasks: [users.services.ensureConfiguredAdmin],
-    work: jobsOf(Object.values(modules)),
+    work: jobsOf(features),
     workerPresence,
   });
   return app;
