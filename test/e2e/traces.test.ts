@@ -144,6 +144,12 @@ describe.skipIf(!distributed)(
       // No span is named by a raw URL, and nothing but OTLP JSON reached the receiver.
       expect(receiver.spans.filter((s) => /\/\d+(\/|$)/.test(s.name))).toEqual([]);
       expect(receiver.rejected).toEqual([]);
+      // Readiness was polled until the API was up: probes leave no traces.
+      expect(
+        receiver.spans.filter(
+          (s) => s.name.includes("/health") || s.attributes["url.path"] === "/health/ready",
+        ),
+      ).toEqual([]);
       // The API's log lines for the request carry its trace.
       expect(api.output()).toContain(`"trace_id":"${request.traceId}","span_id":"${request.spanId}"`);
       expect(id).toBeGreaterThan(0);

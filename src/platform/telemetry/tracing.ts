@@ -34,6 +34,9 @@ const KINDS: Record<NonNullable<SpanOptions["kind"]>, SpanKind> = {
   consumer: SpanKind.CONSUMER,
 };
 
+const UNTRACED_PATHS = new Set(["/health/live", "/health/ready", "/metrics"]);
+const SENTRY_ENVELOPE = /^\/api\/\d+\/envelope\/?(\?|$)/;
+
 const traceparentGetter: TextMapGetter<string> = {
   keys: () => ["traceparent"],
   get: (carrier, key) => (key === "traceparent" ? carrier : undefined),
@@ -64,7 +67,12 @@ export function startTracing(config: TracesConfig, defaultServiceName: string, v
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation(),
+      new HttpInstrumentation({
+        // Probes and scrapes arrive every few seconds: traces of them would drown the rest.
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? "").split("?")[0] ?? ""),
+        // Error reports leaving for Sentry are not Kaira's work.
+        ignoreOutgoingRequestHook: (request) => SENTRY_ENVELOPE.test(request.path ?? ""),
+      }),
       // Statements are recorded as sent (with placeholders), never their parameter values.
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
