@@ -4,14 +4,14 @@
 //
 //   npm run bench:search-load -- [--db NAME] [--posts N] [--users N] [--vocabulary N]
 //                                [--duration S] [--clients N] [--profile-clients N] [--runs N]
-//                                [--kinds common,rare,phrases] [--explain]
+//                                [--kinds common,rare,phrases] [--explain] [--honor-retry-after]
 //
 // 1. The database NAME (default kaira_bench_search_load) is created and filled with the app's
 //    own CLI, `kaira seed --users 50000 --posts 1000000 --vocabulary 5000`, unless it already
 //    holds that many posts (then it is reused: seeding a million posts takes minutes).
 // 2. `kaira serve` on core 0 with the read cache off (CACHE_TTL_SECONDS=0: every profile is
 //    read from the database), the global rate limit off, everything else at its defaults
-//    (pool of 10, SEARCH_CONCURRENCY 4, SEARCH_TIMEOUT_MS 2000, SEARCH_RANK_WINDOW 10000).
+//    (pool of 10, SEARCH_CONCURRENCY half the cores, SEARCH_TIMEOUT_MS 2000, SEARCH_RANK_WINDOW 10000).
 // 3. Idle: `--profile-clients` (2) closed-loop clients read GET /api/v1/users/{id} alone.
 // 4. For each kind of search — common words, rare words, phrases — `--clients` (8) signed-in
 //    users search in closed loops (each its own user, so each has its own per-client share),
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     kinds: { type: "string", default: "common,rare,phrases" },
     explain: { type: "boolean", default: false },
+    "honor-retry-after": { type: "boolean", default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -231,22 +232,32 @@ async function signUp(base, n) {
   return { id, access: (await token.json()).access_token };
 }
 
-/** A closed-loop client: sends the next request as soon as the last answered. */
+/**
+ * A closed-loop client: sends the next request as soon as the last answered — or, with
+ * --honor-retry-after, after the Retry-After of a 429/503, as a well-behaved client would.
+ */
 async function closedLoop(until, nextRequest, record) {
   while (performance.now() < until) {
     const { url, headers } = nextRequest();
     const started = performance.now();
     let status;
     let code;
+    let retryAfterSeconds = 0;
     try {
       const res = await fetch(url, { headers });
       status = res.status;
       const body = await res.text();
       if (status !== 200) code = JSON.parse(body).code;
+      retryAfterSeconds = Number(res.headers.get("retry-after") ?? 0) || 0;
     } catch {
       status = "error";
     }
     record(performance.now() - started, status, code);
+    if (values["honor-retry-after"] && retryAfterSeconds > 0) {
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(retryAfterSeconds * 1000, until - performance.now())),
+      );
+    }
   }
 }
 
@@ -412,7 +423,7 @@ async function main() {
     out.push("");
     out.push(
       `${posts} posts (${seededSeconds ? `seeded in ${seededSeconds.toFixed(0)} s` : "reused"}), vocabulary ${VOCABULARY} · ` +
-        `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops, ${seconds} s per row · ` +
+        `${SEARCH_CLIENTS} search clients, ${PROFILE_CLIENTS} profile clients, closed loops${values["honor-retry-after"] ? " (waiting out Retry-After)" : ""}, ${seconds} s per row · ` +
         `${RUNS} runs, medians (max: of all runs; outcomes: all runs) · read cache off · Kaira on core 0, PostgreSQL unpinned · ` +
         `settings: ${
           Object.entries(process.env)

@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, readDotenv } from "../../src/config.js";
@@ -70,10 +70,14 @@ describe("loadConfig", () => {
     });
     expect(loadConfig({}).databaseStatementTimeoutMs).toBe(30_000);
     // The embedded PostgreSQL server has a pool like any other.
-    expect(loadConfig({}).search.concurrency).toBe(4);
+    // Half the machine's cores, at least one (a broad search keeps a core busy).
+    const halfTheCores = Math.max(1, Math.floor(availableParallelism() / 2));
+    expect(loadConfig({}).search.concurrency).toBe(halfTheCores);
     const onPostgres = { DATABASE_URL: "postgres://u:p@db:5432/kaira" };
-    expect(loadConfig(onPostgres).search.concurrency).toBe(4);
-    expect(loadConfig({ ...onPostgres, DATABASE_POOL_SIZE: "3" }).search.concurrency).toBe(2);
+    expect(loadConfig(onPostgres).search.concurrency).toBe(Math.min(halfTheCores, 9));
+    expect(loadConfig({ ...onPostgres, DATABASE_POOL_SIZE: "3" }).search.concurrency).toBe(
+      Math.min(halfTheCores, 2),
+    );
     expect(() => loadConfig({ ...onPostgres, SEARCH_CONCURRENCY: "10" })).toThrow(
       /SEARCH_CONCURRENCY.*below/,
     );
