@@ -1,4 +1,5 @@
-import { Redis } from "ioredis";
+import type * as IORedis from "ioredis";
+import { loadDriver } from "../drivers.js";
 import type { Cache } from "./cache.js";
 
 /**
@@ -6,6 +7,7 @@ import type { Cache } from "./cache.js";
  * Redis is unreachable, so callers see an error instead of a request that hangs.
  */
 export function createRedisCache(url: string, options: { keyPrefix?: string } = {}): Cache {
+  const { Redis } = loadDriver<typeof IORedis>("ioredis");
   const redis = new Redis(url, {
     keyPrefix: options.keyPrefix ?? "kaira:",
     enableOfflineQueue: false,

@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../config.js";
 import type { Database } from "./database.js";
-import { openEmbeddedDatabase } from "./embedded.js";
 import { openEmbeddedPostgresDatabase } from "./embedded-postgres.js";
 import { findPlatformPackage, platformPackageName } from "./embedded-server/binaries.js";
 import { openPostgresDatabase } from "./postgres.js";
@@ -52,7 +51,10 @@ export function openDatabase(config: DatabaseConfig, options: OpenDatabaseOption
           ? "Using PGlite (EMBEDDED_ENGINE=pglite): one process only; CLI commands need the server stopped"
           : `No PostgreSQL binaries for ${platformPackageName() ?? `${process.platform}-${process.arch}`}: using PGlite, one process only`,
       );
-      return openEmbeddedDatabase({ dataDir: config.dataDir });
+      // PGlite (a WebAssembly PostgreSQL) is loaded only where it is used.
+      return import("./embedded.js").then(({ openEmbeddedDatabase }) =>
+        openEmbeddedDatabase({ dataDir: config.dataDir }),
+      );
     case "embedded-postgres":
       if (hasPgliteData(config.dataDir) && !existsSync(join(config.dataDir, "postgres", PGLITE_IMPORTED))) {
         log(

@@ -1,11 +1,12 @@
 import type { Readable } from "node:stream";
-import sharp from "sharp";
+import { loadDriver } from "../drivers.js";
 import { type ImageProcessor, UndecodableImageError } from "./images.js";
 
 /** The image port on sharp (libvips): streams the input, decodes it once, never fully buffers it. */
 export function createSharpImageProcessor(): ImageProcessor {
   return {
     async thumbnail(input: Readable, options) {
+      const sharp = loadDriver<typeof import("sharp")["default"]>("sharp");
       const transformer = sharp({
         limitInputPixels: options.maxInputPixels,
         failOn: "error",

@@ -1,10 +1,13 @@
-import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from "bullmq";
+import type * as BullMQ from "bullmq";
+import type { Job, JobsOptions, Queue, Worker } from "bullmq";
 import { asc, inArray } from "drizzle-orm";
-import { Redis } from "ioredis";
+import type * as IORedis from "ioredis";
+import type { Redis } from "ioredis";
 import { type Poller, startPoller } from "../../shared/poller.js";
 import { settledWithin, withTimeout } from "../../shared/timeouts.js";
 import type { Db } from "../database/index.js";
 import { jobOutbox } from "../database/schema.js";
+import { loadDriver } from "../drivers.js";
 import {
   dataWithTrace,
   type JobInfo,
@@ -42,6 +45,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * the same row twice (a relay that died before deleting it) adds the job only once.
  */
 export function createBullmqJobQueue(db: Db, options: BullmqJobsOptions): JobQueue {
+  const { Queue, UnrecoverableError, Worker } = loadDriver<typeof BullMQ>("bullmq");
+  const { Redis } = loadDriver<typeof IORedis>("ioredis");
   const prefix = options.prefix ?? "kaira:bull";
   const connections: Redis[] = [];
   const connect = (purpose: "producer" | "worker" | "control") => {

@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import { loadDriver } from "../drivers.js";
 import { inSpan } from "../telemetry/telemetry.js";
 import type { Mailer } from "./mailer.js";
 
@@ -9,6 +9,7 @@ export function createSmtpMailer(options: { url: string; from: string }): Mailer
     hostname: url.hostname,
     port: Number(url.port || (url.protocol === "smtps:" ? 465 : 587)),
   };
+  const nodemailer = loadDriver<typeof import("nodemailer")>("nodemailer");
   const transport = nodemailer.createTransport(options.url, {
     from: options.from,
   });

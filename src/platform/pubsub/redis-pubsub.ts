@@ -1,8 +1,11 @@
-import { Redis } from "ioredis";
+import type * as IORedis from "ioredis";
+import type { Redis } from "ioredis";
+import { loadDriver } from "../drivers.js";
 import type { PubSub } from "./pubsub.js";
 
 export function createRedisPubSub(url: string, options: { channelPrefix?: string } = {}): PubSub {
   const prefix = options.channelPrefix ?? "kaira:";
+  const { Redis } = loadDriver<typeof IORedis>("ioredis");
   // Fails fast: the outbox relay publishes while holding its lock, so a Redis that stops
   // answering must turn into an error (and a retry) within seconds, not a wait.
   const publisher = new Redis(url, {
