@@ -1,20 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { EmbeddedServer } from "../../src/platform/database/embedded-server/server.js";
+import { EmbeddedServer, freePort } from "../../src/platform/database/embedded-server/server.js";
 
 const KAIRA_BIN = fileURLToPath(new URL("../../bin/kaira.js", import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+// A port on 127.0.0.1 that nothing listens on right now: the embedded server's own finder.
+export { freePort };
 
 export interface KairaProcess {
   child: ChildProcess;

@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { isAlive } from "../process/pids.js";
 
 export class DataDirLockedError extends Error {
   constructor(dataDir: string, pid: number) {
@@ -9,16 +10,6 @@ export class DataDirLockedError extends Error {
         "or set DATABASE_URL to run several processes on PostgreSQL.",
     );
     this.name = "DataDirLockedError";
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else — still alive.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

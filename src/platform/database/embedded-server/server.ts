@@ -18,6 +18,7 @@ import {
 import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
+import { isAlive } from "../../process/pids.js";
 import { locateBinaries, type PostgresBinaries } from "./binaries.js";
 import { EmbeddedPostgresSetupError, reachableBy, type SystemUser, serverUser } from "./system-user.js";
 
@@ -94,15 +95,6 @@ export interface ServerStatus {
 
 const PINNED = "pinned";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * The PostgreSQL server of one DATA_DIR, shared by every Kaira process that uses it: the
