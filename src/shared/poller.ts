@@ -1,3 +1,5 @@
+import { AsyncResource } from "node:async_hooks";
+
 export interface PollerOptions {
   /**
    * One round of work. `stopping` is aborted once `stop()` is called, so a step that drains
@@ -30,6 +32,10 @@ export interface Poller {
  */
 export function startPoller(options: PollerOptions): Poller {
   const { step, intervalMs, onError } = options;
+  // Every step runs in the async context the poller was started in, never in that of whoever
+  // woke it: a request that wakes the relay must not find every later poll inside its trace
+  // (or its logging context).
+  const scope = new AsyncResource("kaira.poller");
   const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -60,17 +66,17 @@ export function startPoller(options: PollerOptions): Poller {
   }
 
   function schedule() {
-    timer = setTimeout(run, intervalMs);
+    timer = setTimeout(() => scope.runInAsyncScope(run), intervalMs);
   }
 
-  if (options.immediate) run();
+  if (options.immediate) scope.runInAsyncScope(run);
   else schedule();
 
   return {
     wake() {
       if (stopping.signal.aborted) return;
       if (busy) wokenWhileRunning = true;
-      else run();
+      else scope.runInAsyncScope(run);
     },
     async stop() {
       stopping.abort();

@@ -199,6 +199,28 @@ describe.skipIf(!distributed)(
         15_000,
         "the Redis PUBLISH under the relay's span",
       );
+      // The relay's later polls are in no trace: its steps never inherit the waking request's.
+      const pollsAfter = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(
+        receiver.spans.filter(
+          (s) => s.traceId === request.traceId && s.startTimeMs > pollsAfter && s.service === "kaira",
+        ),
+      ).toEqual([]);
+
+      // A credential in a query string stays out of the span, as out of the access log.
+      const withTokenInUrl = await fetch(
+        `${api.baseUrl}/api/v1/users/me?access_token=${token.access_token}&page=2`,
+        { headers: { authorization: `Bearer ${token.access_token}` } },
+      );
+      expect(withTokenInUrl.status).toBe(200);
+      const me = await waitFor(
+        async () => receiver.spans.find((s) => s.service === "kaira" && s.name === "GET /api/v1/users/me"),
+        15_000,
+        "the /users/me span",
+      );
+      expect(me.attributes["url.query"]).toBe("access_token=[redacted]&page=2");
+      expect(JSON.stringify(receiver.spans)).not.toContain(token.access_token);
     });
   },
 );

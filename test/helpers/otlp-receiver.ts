@@ -9,6 +9,8 @@ export interface ReceivedSpan {
   name: string;
   /** OTLP's numbering: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
   kind: number;
+  /** When the span started, in milliseconds since the epoch. */
+  startTimeMs: number;
   attributes: Record<string, string | number | boolean>;
 }
 
@@ -65,6 +67,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               parentSpanId?: string;
               name: string;
               kind: number;
+              startTimeUnixNano?: string | number;
               attributes?: { key: string; value: AnyValue }[];
             }[];
           }[];
@@ -81,6 +84,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               parentSpanId: span.parentSpanId || undefined,
               name: span.name,
               kind: span.kind,
+              startTimeMs: Number(BigInt(span.startTimeUnixNano ?? 0) / 1_000_000n),
               attributes: attributesOf(span.attributes),
             });
           }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Poller, startPoller } from "../../src/shared/poller.js";
 
@@ -131,5 +132,23 @@ describe("startPoller", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(runs).toBe(3);
     expect(errors).toHaveLength(1);
+  });
+
+  it("runs every step in the context it was started in, never in the waker's", async () => {
+    // A request that wakes the outbox relay must not find every later poll inside its
+    // context: with tracing on, that context is the request's trace.
+    const request = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    poller = startPoller({
+      intervalMs: 10,
+      onError: () => {},
+      async step() {
+        seen.push(request.getStore());
+      },
+    });
+    request.run("POST /api/v1/posts", () => poller?.wake());
+    await vi.advanceTimersByTimeAsync(100);
+    expect(seen.length).toBeGreaterThan(5);
+    expect(seen.filter((store) => store !== undefined)).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
  * until `startTelemetry` installs the real ones. This file imports no telemetry package, so a
  * process with traces and error reports off loads none of them (see ./index.ts).
  */
+import { settledWithin } from "../../shared/timeouts.js";
 
 export interface SpanOptions {
   /** "consumer" for work taken from a queue, "producer" for a publish, "client" for an outgoing call. */
@@ -66,7 +67,13 @@ export function reportError(error: unknown, context: ErrorContext = {}): void {
   reporter?.report(error, context);
 }
 
-/** Sends what is still buffered; called on the way out of a process. Bounded by each exporter. */
+/**
+ * Sends what is still buffered; called on the way out of a process. At most 2 s: a collector
+ * that is down or never answers must not hold up a shutdown (the exporter would retry).
+ */
 export async function flushTelemetry(): Promise<void> {
-  await Promise.allSettled([tracer?.flush(), reporter?.flush()]);
+  await settledWithin(
+    [tracer?.flush(), reporter?.flush()].filter((flush) => flush !== undefined),
+    2_000,
+  );
 }

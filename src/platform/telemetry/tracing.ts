@@ -25,6 +25,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import type { FastifyInstance } from "fastify";
 import type { TracesConfig } from "../../config.js";
+import { redactUrl } from "../../shared/redaction.js";
 import type { SpanOptions, Tracer } from "./telemetry.js";
 
 const KINDS: Record<NonNullable<SpanOptions["kind"]>, SpanKind> = {
@@ -72,6 +73,12 @@ export function startTracing(config: TracesConfig, defaultServiceName: string, v
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? "").split("?")[0] ?? ""),
         // Error reports leaving for Sentry are not Kaira's work.
         ignoreOutgoingRequestHook: (request) => SENTRY_ENVELOPE.test(request.path ?? ""),
+        // A credential in a query string (?access_token=…) stays out of traces, as out of logs.
+        requestHook: (span, request) => {
+          const url = "url" in request ? request.url : undefined;
+          const query = url?.indexOf("?") ?? -1;
+          if (url && query !== -1) span.setAttribute("url.query", redactUrl(url).slice(query + 1));
+        },
       }),
       // Statements are recorded as sent (with placeholders), never their parameter values.
       new PgInstrumentation({ requireParentSpan: true }),
