@@ -246,6 +246,19 @@ describe("kaira processes sharing the embedded server", { timeout: 180_000 }, ()
     }
   });
 
+  it("a command interrupted while it starts the server still stops it", async () => {
+    const dir = dataDir();
+    const first = runKaira(["migrate"], env(dir));
+    expect(await first.exited, first.output()).toBe(0); // initdb done: the next start is pg_ctl's alone
+    const pidFile = join(serverPaths(dir).pgdata, "postmaster.pid");
+    const migrate = runKaira(["migrate"], env(dir));
+    // Interrupt as soon as the postmaster exists, while `pg_ctl start -w` still waits for it.
+    while (!existsSync(pidFile)) await new Promise((resolve) => setTimeout(resolve, 2));
+    migrate.child.kill("SIGINT");
+    expect(await migrate.exited, migrate.output()).toBe(130);
+    await waitFor(async () => !(await server(dir).status()).running, 20_000, "the server to stop");
+  });
+
   it("a command interrupted by Ctrl-C stops the server it started, and keeps what it committed", async () => {
     const dir = dataDir();
     const seed = runKaira(["seed", "--users", "20", "--posts", "2000000"], env(dir));

@@ -124,7 +124,7 @@ export class EmbeddedServer {
   /** Starts the server if needed and records this process as a client; returns its URL. */
   async attach(): Promise<{ url: string; detach: () => Promise<void> }> {
     const lease = `${process.pid}-${randomBytes(4).toString("hex")}`;
-    const url = await this.withLock(async () => {
+    const attaching = this.withLock(async () => {
       const url = await this.ensureRunning();
       mkdirSync(this.paths.clients, { recursive: true });
       writeFileSync(join(this.paths.clients, lease), "");
@@ -135,14 +135,23 @@ export class EmbeddedServer {
       if (detached) return;
       detached = true;
       heldLeases.delete(detach);
+      // Interrupted while starting: once the start is over (or has failed — a Ctrl-C reaches
+      // pg_ctl too), this process is out, and a server nobody else uses stops.
+      await attaching.catch(() => undefined);
       await this.withLock(async () => {
         rmSync(join(this.paths.clients, lease), { force: true });
         if (this.pinned() || this.liveClients().length > 0) return;
         await this.stopServer();
       });
     };
+    // Held from the start, so an interrupt during the server's start still gives it back.
     heldLeases.add(detach);
-    return { url, detach };
+    try {
+      return { url: await attaching, detach };
+    } catch (error) {
+      heldLeases.delete(detach);
+      throw error;
+    }
   }
 
   /** `kaira db start`: starts the server and keeps it running after this process exits. */
