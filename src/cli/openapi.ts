@@ -25,7 +25,14 @@ export async function printOpenApi(config: Config, outputFile?: string): Promise
     const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
     await app.close();
     if (outputFile) await writeFile(outputFile, document);
-    else process.stdout.write(document);
+    else {
+      // `kaira openapi | head` closes the pipe early: that is the reader's choice, not a failure.
+      process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code === "EPIPE") process.exit(0);
+        throw error;
+      });
+      process.stdout.write(document);
+    }
   } finally {
     await database.close();
   }

@@ -254,4 +254,11 @@ describe("kaira CLI", { timeout: 120_000 }, () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.paths["/api/v1/posts"]).toBeDefined();
   });
+
+  it("stops quietly when the reader of the document goes away (`kaira openapi | head`)", async () => {
+    const run = runKaira(["openapi"], {});
+    run.child.stdout?.destroy(); // the reader is gone before the document is written
+    expect(await run.exited).toBe(0);
+    expect(run.output()).not.toMatch(/EPIPE|\n\s+at /);
+  });
 });
