@@ -29,6 +29,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["service"],
+        operationId: "getMetrics",
         summary: "Prometheus metrics",
         description:
           "The Prometheus text exposition of this instance's metrics. When the server sets " +

@@ -129,6 +129,30 @@ describe("OpenAPI and docs", () => {
     expect(doc.paths["/api/v1/users"].post.responses["422"]).toBeDefined();
   });
 
+  it("gives every operation a unique, readable operationId and a summary", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    const methods = ["get", "put", "post", "patch", "delete", "head", "options"];
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, item]) =>
+        methods
+          .filter((method) => item[method])
+          .map((method) => ({
+            where: `${method} ${path}`,
+            ...(item[method] as { operationId?: string; summary?: string }),
+          })),
+    );
+    expect(operations.length).toBeGreaterThan(20);
+    for (const op of operations) {
+      expect(op.operationId, op.where).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(op.summary, op.where).toBeTruthy();
+    }
+    const ids = operations.map((op) => op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(
+      expect.arrayContaining(["createPost", "listPosts", "getPost", "createUser", "getCurrentUser"]),
+    );
+  });
+
   it("renders the interactive docs at /docs", async () => {
     const res = await t.app.inject({ url: "/docs" });
     const page = res.statusCode === 302 ? await t.app.inject({ url: res.headers.location as string }) : res;

@@ -25,6 +25,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
     {
       schema: {
         tags: ["auth"],
+        operationId: "createToken",
         summary: "Log in (OAuth2 password-grant shape)",
         description:
           "A first-party login: `username` is the email or the username. Kept in the OAuth2 " +
@@ -60,6 +61,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
     {
       schema: {
         tags: ["auth"],
+        operationId: "refreshToken",
         summary: "Exchange a refresh token for a new pair",
         description:
           "The presented token is spent. Presenting a spent token again revokes its whole session " +
@@ -85,6 +87,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
     {
       schema: {
         tags: ["auth"],
+        operationId: "logout",
         summary: "End the session a refresh token belongs to",
         description:
           "The session's refresh tokens and access tokens stop working at once on every instance, " +

@@ -28,6 +28,7 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["admin"],
+        operationId: "listBackups",
         summary: "Backups in BACKUP_DIR, newest first (admin)",
         security: requireAuth("admin"),
         response: { 200: BackupListSchema },
@@ -41,6 +42,7 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["admin"],
+        operationId: "createBackup",
         summary: "Start a backup (admin)",
         description:
           "Records a `backup.create` job and answers at once. The archive appears under `name` in the list when the job has completed; a failure shows in `GET /api/v1/admin/jobs?state=failed`.",
@@ -64,6 +66,7 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["admin"],
+        operationId: "downloadBackup",
         summary: "Download a backup (admin)",
         description: "Streams the `.tar.gz` archive.",
         security: requireAuth("admin"),

@@ -105,6 +105,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["files"],
+        operationId: "uploadFile",
         summary: "Upload a file",
         description: UPLOAD_DESCRIPTION,
         consumes: ["multipart/form-data"],
@@ -141,6 +142,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["files"],
+        operationId: "downloadFile",
         summary: "Download a file",
         description: DOWNLOAD_DESCRIPTION,
         security: optionalAuth,
@@ -191,6 +193,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["files"],
+        operationId: "getFileThumbnail",
         summary: "A file's thumbnail",
         description:
           "A WebP preview of at most 320×320 pixels for images, made in the background after the upload; 404 until it exists. Same access rules as the file.",
@@ -218,6 +221,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["files"],
+        operationId: "deleteFile",
         summary: "Delete a file (its owner or an admin)",
         description:
           "The file disappears from every post that shows it; its bytes are removed in the background.",

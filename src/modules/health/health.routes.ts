@@ -39,6 +39,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["service"],
+        operationId: "getLiveness",
         summary: "Liveness: the process runs",
         response: { 200: LivenessSchema },
       },
@@ -51,6 +52,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ["service"],
+        operationId: "getReadiness",
         summary: "Readiness: dependencies answer and the process is not shutting down",
         response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },

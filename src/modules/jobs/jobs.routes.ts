@@ -22,6 +22,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
     {
       schema: {
         tags: ["admin"],
+        operationId: "listJobs",
         summary: "Background jobs in one state (admin)",
         description:
           "Failed jobs are kept (30 days) after their last attempt so an admin can inspect and retry them; completed jobs are kept 24 hours. `counts` gives the number of jobs in every state.",
@@ -43,6 +44,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
     {
       schema: {
         tags: ["admin"],
+        operationId: "retryJob",
         summary: "Run a failed job again (admin)",
         description:
           "The job goes back to the queue with a fresh set of attempts. Only failed jobs can be retried.",

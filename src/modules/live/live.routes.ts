@@ -95,6 +95,7 @@ export async function liveRoutes(
       websocket: true,
       schema: {
         tags: ["live"],
+        operationId: "openLiveFeed",
         summary: "Live feed (WebSocket)",
         description:
           'Upgrade to WebSocket, then send `{"type":"auth","access_token":"…","since":<last event id>}` ' +

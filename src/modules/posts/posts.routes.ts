@@ -22,6 +22,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
     {
       schema: {
         tags: ["posts"],
+        operationId: "listPosts",
         summary: "List posts, newest first",
         querystring: PostListQuerySchema,
         response: { 200: PostPageSchema, 422: ProblemRef },
@@ -44,6 +45,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
     {
       schema: {
         tags: ["posts"],
+        operationId: "getPost",
         summary: "One post",
         params: PostIdParamsSchema,
         response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
@@ -57,6 +59,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
     {
       schema: {
         tags: ["posts"],
+        operationId: "createPost",
         summary: "Write a post",
         security: requireAuth("posts:write"),
         body: PostCreateSchema,
@@ -78,6 +81,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
     {
       schema: {
         tags: ["posts"],
+        operationId: "updatePost",
         summary: "Edit a post (its author or an admin)",
         security: requireAuth("posts:write"),
         params: PostIdParamsSchema,
@@ -100,6 +104,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
     {
       schema: {
         tags: ["posts"],
+        operationId: "deletePost",
         summary: "Delete a post (its author or an admin)",
         security: requireAuth("posts:write"),
         params: PostIdParamsSchema,

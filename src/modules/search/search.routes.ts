@@ -29,6 +29,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
     {
       schema: {
         tags: ["search"],
+        operationId: "searchPosts",
         summary: "Full-text search of posts, best match first",
         description:
           "Matches titles, content and tags (English stemming, stop words ignored). Results are ordered by " +
@@ -70,6 +71,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
     {
       schema: {
         tags: ["search"],
+        operationId: "suggestPostTitles",
         summary: "Title suggestions while typing",
         description:
           "Posts whose title starts with `q`, has a word starting with `q`, or resembles `q` despite a " +

@@ -29,6 +29,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     {
       schema: {
         tags: ["transfers"],
+        operationId: "createTransfer",
         summary: "Send credits to another user",
         description: IDEMPOTENCY_DOC,
         security: requireAuth("transfers:write"),
@@ -55,6 +56,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     {
       schema: {
         tags: ["transfers"],
+        operationId: "listTransfers",
         summary: "The caller's transfers, sent and received, newest first",
         security: requireAuth(),
         querystring: TransferListQuerySchema,
@@ -73,6 +75,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     {
       schema: {
         tags: ["transfers"],
+        operationId: "mintCredits",
         summary: "Mint credits to a user (admin)",
         description: "Recorded in the ledger as a `mint` entry; the user's balance grows by `amount`.",
         security: requireAuth("admin"),

@@ -26,6 +26,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "createUser",
         summary: "Sign up",
         description:
           "Sign-ups are limited per client address (`SIGNUP_PER_HOUR`, 429 with Retry-After). The " +
@@ -47,6 +48,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "getCurrentUser",
         summary: "The caller's account",
         security: requireAuth(),
         response: { 200: MeSchema },
@@ -60,6 +62,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "updateCurrentUser",
         summary: "Change the caller's username or password",
         description:
           "A new `password` needs `current_password`. It signs out every other session at once " +
@@ -88,6 +91,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "listUsers",
         summary: "List users (admin)",
         security: requireAuth("admin"),
         querystring: UserListQuerySchema,
@@ -106,6 +110,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "getUser",
         summary: "A user's profile",
         description: "Public fields for anyone; `email` and `role` too for the user themself and admins.",
         security: optionalAuth,
@@ -125,6 +130,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     {
       schema: {
         tags: ["users"],
+        operationId: "updateUser",
         summary: "Change a user's role or activation (admin)",
         description:
           "Either change revokes that user's access tokens at once and closes their live sockets (4401); " +
