@@ -91,6 +91,6 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
       concurrency: config.jobs.concurrency,
       metrics_port: metricsServer?.port,
     },
-    `Kaira worker running (${queue.engine} queue)`,
+    `Kaira worker running (${queue.engine === "bullmq" ? "BullMQ on Redis" : "jobs queued in the database"})`,
   );
 }
