@@ -35,6 +35,32 @@ describe("error report scrubbing (Sentry beforeSend / beforeBreadcrumb)", () => 
     expect(JSON.stringify(event)).not.toMatch(/secret|extra-token|someone@|10\.0\.0\.1/);
   });
 
+  it("redacts every key named like a credential, and keeps look-alikes such as author ids", () => {
+    const event = scrubEvent({
+      type: undefined,
+      extra: {
+        jwt: "a-jwt",
+        private_key: "a-private-key",
+        smtp_url: "smtp://u:smtp-pass@mail",
+        signature: "a-signature",
+        auth: "an-auth",
+        key: "a-key",
+        author_id: 7,
+        monkey: "kept",
+      },
+    } as ErrorEvent);
+    expect(event.extra).toEqual({
+      jwt: "[redacted]",
+      private_key: "[redacted]",
+      smtp_url: "[redacted]",
+      signature: "[redacted]",
+      auth: "[redacted]",
+      key: "[redacted]",
+      author_id: 7,
+      monkey: "kept",
+    });
+  });
+
   it("drops HTTP breadcrumbs and redacts credential-named data in the others", () => {
     expect(scrubBreadcrumb({ type: "http", data: { url: "/x" } })).toBeNull();
     expect(scrubBreadcrumb({ category: "console", message: "hello", data: { password: "p", n: 1 } })).toEqual(

@@ -6,7 +6,8 @@ type SentryEvent = Sentry.ErrorEvent;
 type Breadcrumb = Sentry.Breadcrumb;
 
 /** Keys whose values never leave the process, wherever they appear in a report. */
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|credential|session|dsn/i;
+const SECRET_KEY =
+  /pass(word)?|secret|token|^auth$|authoriz|authent|cookie|api[-_]?key|private[-_]?key|^key$|credential|session|dsn|jwt|signature|^sig$|smtp[-_]?url|database[-_]?url|redis[-_]?url/i;
 const REDACTED = "[redacted]";
 
 /**
