@@ -10,5 +10,18 @@ const require = createRequire(import.meta.url);
  * packages, so `require` returns the same module an `import` would.
  */
 export function loadDriver<T>(name: "ioredis" | "bullmq" | "nodemailer" | "sharp"): T {
-  return require(name) as T;
+  try {
+    return require(name) as T;
+  } catch (error) {
+    // Found late now, so say plainly what is wrong rather than show a require stack.
+    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") {
+      throw new Error(
+        `The ${name} package is not installed: run \`npm install\` (it is one of Kaira's dependencies)`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
 }
