@@ -31,6 +31,9 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{
         tags: ["service"],
         operationId: "getMetrics",
         summary: "Prometheus metrics",
+        // Documentation only: the handler checks the token itself (the OAuth2 hook never sees
+        // this route). Open when no METRICS_TOKEN is set, hence the empty alternative.
+        security: [{ MetricsToken: [] }, {}],
         description:
           "The Prometheus text exposition of this instance's metrics. When the server sets " +
           "METRICS_TOKEN, send it as `Authorization: Bearer <token>`; without it the answer is 401. " +

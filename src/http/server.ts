@@ -133,10 +133,23 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "Kaira API", version: "1.0.0", description: API_DESCRIPTION },
+      info: {
+        title: "Kaira API",
+        version: "1.0.0",
+        description: API_DESCRIPTION,
+        license: { name: "MIT", identifier: "MIT" },
+      },
+      // Relative: the API is at the address the document itself was fetched from, whatever the
+      // host or proxy in front of it.
+      servers: [{ url: "/", description: "This server" }],
       tags: TAGS,
       components: {
         securitySchemes: {
+          MetricsToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "METRICS_TOKEN, for GET /metrics when the server sets one.",
+          },
           OAuth2: {
             type: "oauth2",
             description:

@@ -153,6 +153,16 @@ describe("OpenAPI and docs", () => {
     );
   });
 
+  it("names its server and licence, and says which operations are public", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    expect(doc.servers).toEqual([{ url: "/", description: "This server" }]);
+    expect(doc.info.license).toEqual({ name: "MIT", identifier: "MIT" });
+    expect(doc.paths["/api/v1/posts"].get.security).toEqual([]);
+    expect(doc.paths["/api/v1/auth/token"].post.security).toEqual([]);
+    expect(doc.paths["/health/live"].get.security).toEqual([]);
+    expect(doc.paths["/api/v1/posts"].post.security).toEqual([{ OAuth2: ["posts:write"] }]);
+  });
+
   it("renders the interactive docs at /docs", async () => {
     const res = await t.app.inject({ url: "/docs" });
     const page = res.statusCode === 302 ? await t.app.inject({ url: res.headers.location as string }) : res;

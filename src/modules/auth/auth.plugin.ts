@@ -35,6 +35,8 @@ declare module "fastify" {
  * the OpenAPI document shows:
  *   security: requireAuth("posts:write")   a valid token carrying these scopes
  *   security: optionalAuth                 anonymous allowed; a token, if sent, must be valid
+ *   security: []                           public: no token is read (said explicitly for the document)
+ * A requirement that names no OAuth2 scheme (GET /metrics' own token) is not this plugin's.
  */
 type SecurityRequirement = Record<string, string[]>;
 export const requireAuth = (...scopes: Scope[]): SecurityRequirement[] => [{ [SECURITY_SCHEME]: scopes }];
@@ -49,9 +51,10 @@ function requirementOf(route: RouteOptions): Requirement | undefined {
   const security = (route.schema as { security?: Record<string, string[]>[] } | undefined)?.security;
   if (!security || security.length === 0) return undefined;
   const scheme = security.find((entry) => SECURITY_SCHEME in entry);
+  if (!scheme) return undefined;
   return {
     optional: security.some((entry) => Object.keys(entry).length === 0),
-    scopes: scheme?.[SECURITY_SCHEME] ?? [],
+    scopes: scheme[SECURITY_SCHEME] ?? [],
   };
 }
 

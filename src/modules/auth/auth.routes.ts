@@ -27,6 +27,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         tags: ["auth"],
         operationId: "createToken",
         summary: "Log in (OAuth2 password-grant shape)",
+        security: [],
         description:
           "A first-party login: `username` is the email or the username. Kept in the OAuth2 " +
           "password-grant form so the docs' Authorize button and OAuth2 clients work; no third " +
@@ -63,6 +64,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         tags: ["auth"],
         operationId: "refreshToken",
         summary: "Exchange a refresh token for a new pair",
+        security: [],
         description:
           "The presented token is spent. Presenting a spent token again revokes its whole session " +
           "(theft detection), its access tokens included — except the token spent last, presented " +
@@ -89,6 +91,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         tags: ["auth"],
         operationId: "logout",
         summary: "End the session a refresh token belongs to",
+        security: [],
         description:
           "The session's refresh tokens and access tokens stop working at once on every instance, " +
           "and its live sockets close with 4401.",

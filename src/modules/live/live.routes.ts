@@ -97,6 +97,7 @@ export async function liveRoutes(
         tags: ["live"],
         operationId: "openLiveFeed",
         summary: "Live feed (WebSocket)",
+        security: [],
         description:
           'Upgrade to WebSocket, then send `{"type":"auth","access_token":"…","since":<last event id>}` ' +
           "as the first message. Events: `post.created`, `post.updated`, `post.deleted` to everyone; " +

@@ -28,6 +28,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
         tags: ["users"],
         operationId: "createUser",
         summary: "Sign up",
+        security: [],
         description:
           "Sign-ups are limited per client address (`SIGNUP_PER_HOUR`, 429 with Retry-After). The " +
           "password must be 8–128 characters, not one of the 10,000 most common passwords, and must " +
