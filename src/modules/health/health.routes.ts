@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { ProblemRef } from "../../http/openapi.js";
 import { withTimeout } from "../../shared/timeouts.js";
 import { LivenessSchema, ReadinessSchema } from "./health.schemas.js";
 
@@ -42,7 +43,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
         operationId: "getLiveness",
         summary: "Liveness: the process runs",
         security: [],
-        response: { 200: LivenessSchema },
+        // 400 invalid_host: a Host outside TRUSTED_HOSTS, refused before any route runs.
+        response: { 200: LivenessSchema, 400: ProblemRef },
       },
     },
     async () => ({ status: "ok" as const }),
@@ -56,7 +58,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
         operationId: "getReadiness",
         summary: "Readiness: dependencies answer and the process is not shutting down",
         security: [],
-        response: { 200: ReadinessSchema, 503: ReadinessSchema },
+        response: { 200: ReadinessSchema, 400: ProblemRef, 503: ReadinessSchema },
       },
     },
     async (_request, reply) => {
