@@ -163,6 +163,16 @@ describe("OpenAPI and docs", () => {
     expect(doc.paths["/api/v1/posts"].post.security).toEqual([{ OAuth2: ["posts:write"] }]);
   });
 
+  it("documents the upload's multipart body without validating it", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    const body = doc.paths["/api/v1/files"].post.requestBody;
+    expect(body.required).toBe(true);
+    const schema = body.content["multipart/form-data"].schema;
+    expect(schema.required).toEqual(["file"]);
+    expect(schema.properties.file).toMatchObject({ type: "string", format: "binary" });
+    expect(schema.properties.file.description).toMatch(/MAX_UPLOAD_BYTES/);
+  });
+
   it("renders the interactive docs at /docs", async () => {
     const res = await t.app.inject({ url: "/docs" });
     const page = res.statusCode === 302 ? await t.app.inject({ url: res.headers.location as string }) : res;

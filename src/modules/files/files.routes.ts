@@ -38,6 +38,28 @@ ranges → the whole file with 200. Raster images are served \`inline\`, everyth
 \`attachment\`. Files shown by a post are public; others only to their owner and admins (404
 for anyone else).`;
 
+/**
+ * The upload's body for the OpenAPI document only (set by the route's swaggerTransform): the
+ * route declares no body schema, so Fastify never validates the multipart stream; the handler
+ * reads its one part itself.
+ */
+function uploadBodyDocument(config: UploadsConfig) {
+  return {
+    type: "object",
+    required: ["file"],
+    additionalProperties: false,
+    properties: {
+      file: {
+        type: "string",
+        format: "binary",
+        description:
+          `The file, at most ${config.maxBytes} bytes (\`MAX_UPLOAD_BYTES\`); its type, detected from ` +
+          `the bytes, one of ${config.allowedTypes.join(", ")} (\`UPLOAD_ALLOWED_TYPES\`).`,
+      },
+    },
+  };
+}
+
 /** Part headers (disposition with a 1 KiB name, percent-encoded at worst, and a type) fit in this. */
 const MAX_PART_HEADER_BYTES = 8 * 1024;
 
@@ -111,6 +133,12 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         consumes: ["multipart/form-data"],
         security: requireAuth("files:write"),
         response: { 201: FileSchema, 400: ProblemRef, 413: ProblemRef, 415: ProblemRef, 422: ProblemRef },
+      },
+      config: {
+        swaggerTransform: ({ schema, url }) => ({
+          schema: { ...schema, body: uploadBodyDocument(config) },
+          url,
+        }),
       },
     },
     async (request, reply) => {
