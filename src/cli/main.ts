@@ -416,8 +416,8 @@ function releaseOnInterrupt(): void {
     if (interrupted) process.exit(exitCode);
     interrupted = true;
     console.error(`Interrupted (${signal}).`);
-    import("../platform/database/embedded-server/server.js")
-      .then(({ detachEverything }) => detachEverything())
+    import("../platform/process/interrupt-cleanups.js")
+      .then(({ runInterruptCleanups }) => runInterruptCleanups())
       .catch(() => {})
       .finally(() => process.exit(exitCode));
   };

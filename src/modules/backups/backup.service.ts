@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
 import { sql } from "drizzle-orm";
 import type { Database } from "../../platform/database/index.js";
+import { onInterrupt } from "../../platform/process/interrupt-cleanups.js";
 import type { ObjectStorage } from "../../platform/storage/index.js";
 import {
   ArchiveWriter,
@@ -119,6 +120,10 @@ export async function createBackup(deps: BackupDeps, target: string): Promise<Ba
   await mkdir(dirname(target), { recursive: true });
   const spool = await mkdtemp(join(dirname(target), `.${basename(target)}.spool-`));
   const partial = join(dirname(target), `.${basename(target)}.partial`);
+  // Ctrl-C during `kaira backup` leaves neither the spool (rows in plain text) nor a partial archive.
+  const forgetOnInterrupt = onInterrupt(() =>
+    Promise.all([rm(spool, { recursive: true, force: true }), rm(partial, { force: true })]),
+  );
   try {
     const snapshot = await spoolSnapshot(deps.database, spool);
     const archive = new ArchiveWriter(partial);
@@ -161,6 +166,7 @@ export async function createBackup(deps: BackupDeps, target: string): Promise<Ba
       throw error;
     }
   } finally {
+    forgetOnInterrupt();
     await rm(spool, { recursive: true, force: true });
     await rm(partial, { force: true });
   }

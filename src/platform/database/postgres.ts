@@ -64,6 +64,13 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
   // An idle client that loses its server emits 'error' on the pool; without a listener that
   // would crash the process. The pool replaces the client on the next checkout.
   pool.on("error", () => {});
+  // A checked-out client whose server goes away between two statements (a transaction busy
+  // in JavaScript, a backup writing its spool) emits 'error' itself, and the pool's listener
+  // is only on idle clients: unheard, it would crash the process. The work holding the client
+  // fails on its next statement instead.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const listeners = new QueryListeners();
   const db = drizzle({ client: pool, schema, logger: listeners }) as unknown as Db;
   return {

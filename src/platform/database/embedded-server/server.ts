@@ -18,22 +18,10 @@ import {
 import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
+import { onInterrupt } from "../../process/interrupt-cleanups.js";
 import { isAlive } from "../../process/pids.js";
 import { locateBinaries, type PostgresBinaries } from "./binaries.js";
 import { EmbeddedPostgresSetupError, reachableBy, type SystemUser, serverUser } from "./system-user.js";
-
-/** Every lease this process holds, so an interrupted command can give them back (see below). */
-const heldLeases = new Set<() => Promise<void>>();
-
-/**
- * Gives back every lease this process holds, stopping the server where this process was the
- * last one using it. For a one-shot command interrupted by Ctrl-C: the server runs in a session
- * of its own (pg_ctl detaches it from the terminal), so without this it would outlive the
- * command until some later Kaira process came and went.
- */
-export async function detachEverything(): Promise<void> {
-  await Promise.allSettled([...heldLeases].map((detach) => detach()));
-}
 
 /** The role and database Kaira creates in its embedded server. */
 export const EMBEDDED_ROLE = "kaira";
@@ -131,10 +119,14 @@ export class EmbeddedServer {
       return url;
     });
     let detached = false;
+    // Held from the start, so an interrupt during the server's start still gives it back: the
+    // server runs in a session of its own (pg_ctl detaches it from the terminal), so without
+    // this it would outlive an interrupted command until some later Kaira process came and went.
+    const forgetOnInterrupt = onInterrupt(() => detach());
     const detach = async () => {
       if (detached) return;
       detached = true;
-      heldLeases.delete(detach);
+      forgetOnInterrupt();
       // Interrupted while starting: once the start is over (or has failed — a Ctrl-C reaches
       // pg_ctl too), this process is out, and a server nobody else uses stops.
       await attaching.catch(() => undefined);
@@ -144,12 +136,10 @@ export class EmbeddedServer {
         await this.stopServer();
       });
     };
-    // Held from the start, so an interrupt during the server's start still gives it back.
-    heldLeases.add(detach);
     try {
       return { url: await attaching, detach };
     } catch (error) {
-      heldLeases.delete(detach);
+      forgetOnInterrupt();
       throw error;
     }
   }
