@@ -161,6 +161,8 @@ describe("OpenAPI and docs", () => {
     expect(doc.paths["/api/v1/auth/token"].post.security).toEqual([]);
     expect(doc.paths["/health/live"].get.security).toEqual([]);
     expect(doc.paths["/api/v1/posts"].post.security).toEqual([{ OAuth2: ["posts:write"] }]);
+    // The WebSocket upgrade answers 101, not 2xx; its other refusals are the document's `default`.
+    expect(Object.keys(doc.paths["/api/v1/ws"].get.responses)).toEqual(["101", "403", "404", "default"]);
   });
 
   it("documents the upload's multipart body without validating it", async () => {

@@ -7,6 +7,13 @@ import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import { CLOSE_POLICY_VIOLATION, CLOSE_UNAUTHORIZED, type LiveHub } from "./live-hub.js";
 import type { SocketSlot, SocketSlots } from "./socket-slots.js";
 
+/** The document's `default` answer of the upgrade route (see its swaggerTransform). */
+const UpgradeRefusedRef = {
+  description:
+    "Refused before the upgrade: 400 invalid_host (a Host outside TRUSTED_HOSTS), 429 rate_limited",
+  content: { "application/problem+json": { schema: ProblemRef } },
+};
+
 export { CLOSE_UNAUTHORIZED } from "./live-hub.js";
 export const CLOSE_AUTH_TIMEOUT = 4408;
 const CLOSE_INTERNAL_ERROR = 1011;
@@ -128,8 +135,19 @@ export async function liveRoutes(
         }
       },
       // @fastify/websocket hides its routes from the OpenAPI document; this one is part of
-      // the API, so it is listed (documented as the upgrade it is).
-      config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
+      // the API, so it is listed (documented as the upgrade it is). Its success is 101, never a
+      // 2xx: the document adds `default` for the other refusals any request can meet before the
+      // upgrade (400 invalid_host, 429 rate_limited), not the route.
+      config: {
+        swaggerTransform: ({ schema, url }) => ({
+          schema: {
+            ...schema,
+            hide: false,
+            response: { ...(schema.response as object), default: UpgradeRefusedRef },
+          },
+          url,
+        }),
+      },
     },
     (socket, _request) => {
       // Handlers are attached synchronously, before any await, so no message is missed.
