@@ -13,7 +13,7 @@ import type { Cache } from "../platform/cache/index.js";
 import type { Metrics } from "../platform/metrics/metrics.js";
 import { AccessLog } from "./access-log.js";
 import { metricsRoutes } from "./metrics-endpoint.js";
-import { ProblemRef } from "./openapi.js";
+import { documentProblems, ProblemRef } from "./openapi.js";
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from "./plugins/error-handler.js";
 import { httpMetricsPlugin } from "./plugins/http-metrics.js";
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
@@ -165,6 +165,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         },
       },
     },
+    transformObject: (documentObject) =>
+      "openapiObject" in documentObject
+        ? documentProblems(documentObject.openapiObject)
+        : documentObject.swaggerObject,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   // The document is still built (`kaira openapi` prints it); only serving it is optional.

@@ -132,7 +132,9 @@ describe("the OpenAPI document", () => {
     expect(ws).toBeDefined();
     expect(ws.tags).toEqual(["live"]);
     expect(Object.keys(ws.responses)).toContain("101");
-    expect(doc.paths["/api/v1/auth/token"].post.responses["401"].content["application/json"].schema).toEqual({
+    expect(
+      doc.paths["/api/v1/auth/token"].post.responses["401"].content["application/problem+json"].schema,
+    ).toEqual({
       $ref: "#/components/schemas/OAuthProblem",
     });
   });
