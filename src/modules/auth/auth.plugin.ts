@@ -36,7 +36,8 @@ declare module "fastify" {
  *   security: requireAuth("posts:write")   a valid token carrying these scopes
  *   security: optionalAuth                 anonymous allowed; a token, if sent, must be valid
  *   security: []                           public: no token is read (said explicitly for the document)
- * A requirement that names no OAuth2 scheme (GET /metrics' own token) is not this plugin's.
+ * Any other non-empty requirement is read as needing a token (fail closed): GET /metrics
+ * declares its own scheme, and is registered before this plugin, which never sees it.
  */
 type SecurityRequirement = Record<string, string[]>;
 export const requireAuth = (...scopes: Scope[]): SecurityRequirement[] => [{ [SECURITY_SCHEME]: scopes }];
@@ -51,10 +52,9 @@ function requirementOf(route: RouteOptions): Requirement | undefined {
   const security = (route.schema as { security?: Record<string, string[]>[] } | undefined)?.security;
   if (!security || security.length === 0) return undefined;
   const scheme = security.find((entry) => SECURITY_SCHEME in entry);
-  if (!scheme) return undefined;
   return {
     optional: security.some((entry) => Object.keys(entry).length === 0),
-    scopes: scheme[SECURITY_SCHEME] ?? [],
+    scopes: scheme?.[SECURITY_SCHEME] ?? [],
   };
 }
 
