@@ -218,5 +218,6 @@ while IFS= read -r expr; do
   [[ $answer == success ]] || fail "dashboard query failed: $expr"
   checked=$((checked + 1))
 done <<<"$dashboard_exprs"
-has_at_least 1 'sum by (route) (rate(kaira_http_request_duration_seconds_count[1m]))' || fail "the requests panel has no data"
+# rate() needs two scrapes of a series inside its window: wait for the second one.
+wait_until 60 "the requests panel has data" has_at_least 1 'sum by (route) (rate(kaira_http_request_duration_seconds_count[1m]))'
 log "ok: all $checked dashboard queries evaluate in Prometheus"
