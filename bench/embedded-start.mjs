@@ -3,9 +3,10 @@
 //   node bench/embedded-start.mjs [--engines postgres,pglite] [--runs 3]
 // For each run: a fresh DATA_DIR, `kaira serve` until /health/ready answers 200 (first start:
 // initdb or PGlite's first open, and the migrations), SIGTERM, then `kaira serve` again on the
-// same DATA_DIR (later start), 3 s idle, and the memory of the whole process tree: the node
-// process plus every process of the embedded PostgreSQL server (the postmaster and its
-// children). RSS counts shared memory once per process; PSS splits it between them, so the
+// same DATA_DIR (later start), and the memory of the whole process tree — the node process
+// plus every process of the embedded PostgreSQL server (the postmaster and its children) —
+// twice: 3 s after the start, and settled, after --idle seconds (45) without requests (V8 has
+// shrunk its heap by then, and the pool has closed the connections start-up opened). RSS counts shared memory once per process; PSS splits it between them, so the
 // PSS sum is what the tree really holds. Prints medians as a markdown table.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -19,6 +20,7 @@ const { values } = parseArgs({
   options: {
     engines: { type: "string", default: "postgres,pglite" },
     runs: { type: "string", default: "3" },
+    idle: { type: "string", default: "45" },
   },
 });
 const engines = values.engines.split(",");
@@ -126,7 +128,16 @@ const median = (xs) => {
 const loadAtStart = loadavg()[0];
 const results = {};
 for (const engine of engines) {
-  const samples = { first: [], later: [], rss: [], pss: [], processes: [] };
+  const samples = {
+    first: [],
+    later: [],
+    rss: [],
+    pss: [],
+    processes: [],
+    idleRss: [],
+    idlePss: [],
+    idleProcesses: [],
+  };
   for (let run = 1; run <= runs; run++) {
     const dataDir = mkdtempSync(join(tmpdir(), `kaira-bench-start-${engine}-`));
     const env = { DATA_DIR: dataDir, EMBEDDED_ENGINE: engine };
@@ -142,10 +153,17 @@ for (const engine of engines) {
       samples.rss.push(memory.reduce((sum, m) => sum + m.rss, 0) / 1024);
       samples.pss.push(memory.reduce((sum, m) => sum + m.pss, 0) / 1024);
       samples.processes.push(tree.length);
+      await sleep(Number(values.idle) * 1000 - 3_000);
+      const settledTree = processTree(later.pid, dataDir);
+      const settled = settledTree.map(memoryOf);
+      samples.idleRss.push(settled.reduce((sum, m) => sum + m.rss, 0) / 1024);
+      samples.idlePss.push(settled.reduce((sum, m) => sum + m.pss, 0) / 1024);
+      samples.idleProcesses.push(settledTree.length);
       await later.stop();
       console.error(
         `${engine} run ${run}: first ${first.seconds.toFixed(2)} s, later ${later.seconds.toFixed(2)} s, ` +
-          `RSS ${samples.rss.at(-1).toFixed(0)} MB, PSS ${samples.pss.at(-1).toFixed(0)} MB (${tree.length} processes)`,
+          `at 3 s RSS ${samples.rss.at(-1).toFixed(0)} MB, PSS ${samples.pss.at(-1).toFixed(0)} MB (${tree.length} processes); ` +
+          `settled RSS ${samples.idleRss.at(-1).toFixed(0)} MB, PSS ${samples.idlePss.at(-1).toFixed(0)} MB (${settledTree.length} processes)`,
       );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -158,11 +176,11 @@ console.log(
   `\nMedians of ${runs} runs; 1-minute load average at start ${loadAtStart.toFixed(2)}, at end ${loadavg()[0].toFixed(2)}.\n`,
 );
 console.log(
-  "| engine | first start (s) | later start (s) | RSS sum, idle (MB) | PSS sum, idle (MB) | processes |",
+  `| engine | first start (s) | later start (s) | RSS sum at 3 s (MB) | PSS sum at 3 s (MB) | processes | RSS sum, idle ${values.idle} s (MB) | PSS sum, idle ${values.idle} s (MB) | processes |`,
 );
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const [engine, s] of Object.entries(results)) {
   console.log(
-    `| ${engine} | ${median(s.first).toFixed(2)} | ${median(s.later).toFixed(2)} | ${median(s.rss).toFixed(0)} | ${median(s.pss).toFixed(0)} | ${median(s.processes)} |`,
+    `| ${engine} | ${median(s.first).toFixed(2)} | ${median(s.later).toFixed(2)} | ${median(s.rss).toFixed(0)} | ${median(s.pss).toFixed(0)} | ${median(s.processes)} | ${median(s.idleRss).toFixed(0)} | ${median(s.idlePss).toFixed(0)} | ${median(s.idleProcesses)} |`,
   );
 }
