@@ -22,6 +22,16 @@ export function multipartBody(filename: string, content: Buffer, field = "file")
   };
 }
 
+/**
+ * `size` random bytes that no file signature matches. Bare random bytes look like MP3, AAC or
+ * PostScript about once in 1,300 draws (their signatures are two or three bytes long), which
+ * would make a test of "arbitrary binary" flaky; a fixed text-free header rules that out.
+ */
+export function opaqueBytes(size: number): Buffer {
+  const header = Buffer.from([0x00, 0x4b, 0x41, 0x49, 0x52, 0x41, 0x00, 0x01]);
+  return Buffer.concat([header, randomBytes(Math.max(0, size - header.length))]).subarray(0, size);
+}
+
 export function upload(
   app: FastifyInstance,
   token: string,

@@ -5,7 +5,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
-import { filesUnder, pngClaiming, pngOf, upload } from "../helpers/files.js";
+import { filesUnder, opaqueBytes, pngClaiming, pngOf, upload } from "../helpers/files.js";
 import { waitFor } from "../helpers/process.js";
 import { createTestApp, type TestApp } from "../helpers/test-app.js";
 
@@ -62,7 +62,7 @@ async function backgroundJobsDone() {
 
 describe("POST /api/v1/files", () => {
   it("stores binary bytes exactly and returns them byte for byte", async () => {
-    const content = randomBytes(200_000);
+    const content = opaqueBytes(200_000);
     const res = await upload(t.app, owner.access, "random.bin", content);
     expect(res.statusCode).toBe(201);
     const file = res.json();
@@ -91,13 +91,13 @@ describe("POST /api/v1/files", () => {
   it("refuses a file over MAX_UPLOAD_BYTES with 413 and leaves no bytes behind", async () => {
     await backgroundJobsDone();
     const before = await filesUnder(storageDir);
-    const res = await upload(t.app, owner.access, "big.bin", randomBytes(MAX_UPLOAD + 1));
+    const res = await upload(t.app, owner.access, "big.bin", opaqueBytes(MAX_UPLOAD + 1));
     expect(res.statusCode).toBe(413);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.json().code).toBe("file_too_large");
     expect(await filesUnder(storageDir)).toEqual(before);
     // Exactly the limit is fine.
-    expect((await upload(t.app, other.access, "edge.bin", randomBytes(MAX_UPLOAD))).statusCode).toBe(201);
+    expect((await upload(t.app, other.access, "edge.bin", opaqueBytes(MAX_UPLOAD))).statusCode).toBe(201);
   });
 
   it("takes the type from the bytes: HTML named .png is refused, never served as an image", async () => {
@@ -192,21 +192,21 @@ describe("POST /api/v1/files", () => {
     const chunk = MAX_UPLOAD - 1024;
     let stored = 0;
     for (let i = 0; stored + chunk <= QUOTA; i++) {
-      expect((await upload(t.app, hoarder.access, `part${i}.bin`, randomBytes(chunk))).statusCode).toBe(201);
+      expect((await upload(t.app, hoarder.access, `part${i}.bin`, opaqueBytes(chunk))).statusCode).toBe(201);
       stored += chunk;
     }
-    const over = await upload(t.app, hoarder.access, "one-more.bin", randomBytes(chunk));
+    const over = await upload(t.app, hoarder.access, "one-more.bin", opaqueBytes(chunk));
     expect(over.statusCode).toBe(413);
     expect(over.json().code).toBe("quota_exceeded");
     expect((await originals()).length - before.length).toBe(stored / chunk);
     // Others are not affected.
-    expect((await upload(t.app, other.access, "fine.bin", randomBytes(chunk))).statusCode).toBe(201);
+    expect((await upload(t.app, other.access, "fine.bin", opaqueBytes(chunk))).statusCode).toBe(201);
   });
 });
 
 describe("GET /api/v1/files/{id}", () => {
   let file: { id: number; sha256: string };
-  const content = randomBytes(1000);
+  const content = opaqueBytes(1000);
   beforeAll(async () => {
     file = await uploaded(owner, "ranges.bin", content);
   });
