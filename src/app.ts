@@ -10,7 +10,7 @@ import { type FeatureModule, jobsOf } from "./modules/feature-module.js";
 import { createFilesModule } from "./modules/files/index.js";
 import { createHealthModule } from "./modules/health/index.js";
 import { createJobsModule } from "./modules/jobs/index.js";
-import { createLiveModule, LIVE_MAX_PAYLOAD } from "./modules/live/index.js";
+import { createLiveModule, LIVE_MAX_PAYLOAD, liveAsyncApiDocument } from "./modules/live/index.js";
 import { createMaintenanceModule } from "./modules/maintenance/index.js";
 import { createPostsModule } from "./modules/posts/index.js";
 import { createSearchModule } from "./modules/search/index.js";
@@ -93,6 +93,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     rateLimitCounters: platform.counters,
     oauth2Scopes: SCOPES,
     websocketMaxPayload: LIVE_MAX_PAYLOAD,
+    asyncApiDocument: liveAsyncApiDocument,
   });
   platform.metrics.observe({
     outboxLagSeconds: () => modules.live.services.outbox.oldestUnpublishedAgeSeconds(),

@@ -49,6 +49,11 @@ export interface ServerOptions {
   oauth2Scopes: Record<string, string>;
   /** The largest WebSocket message accepted. */
   websocketMaxPayload: number;
+  /**
+   * The WebSocket messages' AsyncAPI document (served at /asyncapi.json beside
+   * /openapi.json), for a client that reached the server at `host`, over TLS when `secure`.
+   */
+  asyncApiDocument: (where: { host: string; secure: boolean }) => object;
 }
 
 const API_DESCRIPTION = `Kaira's public API, version 1.
@@ -175,6 +180,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   if (config.docsEnabled) {
     await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
     app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    app.get("/asyncapi.json", { schema: { hide: true } }, async (request) =>
+      options.asyncApiDocument({ host: request.host, secure: request.protocol === "https" }),
+    );
   }
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });

@@ -111,12 +111,19 @@ describe("access log", () => {
 });
 
 describe("DOCS_ENABLED", () => {
-  it("serves /docs and /openapi.json by default and hides both when off", async () => {
+  it("serves /docs, /openapi.json and /asyncapi.json by default and hides them when off", async () => {
     expect((await app.inject({ url: "/openapi.json" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/asyncapi.json" })).statusCode).toBe(200);
     expect((await app.inject({ url: "/docs" })).statusCode).toBe(200);
     const hidden = await build({ DOCS_ENABLED: "false" });
     try {
-      for (const url of ["/openapi.json", "/docs", "/docs/json", "/docs/static/index.html"]) {
+      for (const url of [
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs",
+        "/docs/json",
+        "/docs/static/index.html",
+      ]) {
         const res = await hidden.inject({ url });
         expect(res.statusCode, url).toBe(404);
         expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);

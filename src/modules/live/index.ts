@@ -7,6 +7,7 @@ import { liveRoutes, SOCKET_SLOT_LEASE_MS } from "./live.routes.js";
 import { createLiveHub } from "./live-hub.js";
 import { createSocketSlots } from "./socket-slots.js";
 
+export { liveAsyncApiDocument } from "./live.asyncapi.js";
 export { LIVE_MAX_PAYLOAD } from "./live.routes.js";
 
 const OUTBOX_POLL_MS = 50;

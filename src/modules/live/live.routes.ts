@@ -112,7 +112,7 @@ export async function liveRoutes(
           "or its session was revoked (log out, password change, deactivation: reconnect with a fresh " +
           "token and `since`); 4408 no auth within 5 s; 1008 too many sockets for this user; 1013 too " +
           "slow to read; 1001 server shutting down. A browser's handshake from an origin not in " +
-          "CORS_ORIGINS gets 403.",
+          "CORS_ORIGINS gets 403. Every message is described in the AsyncAPI 3.0 document at `/asyncapi.json`.",
         response: {
           101: {
             description: "Switching Protocols: the connection is now a WebSocket carrying JSON messages",
