@@ -50,7 +50,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
     async (request) => {
       const { username, password, scope } = request.body;
       const pair = await authService.login(
-        { login: username.trim(), password, ...(scope !== undefined ? { scope } : {}), address: request.ip },
+        {
+          login: username.trim(),
+          password,
+          ...(scope !== undefined ? { scope } : {}),
+          address: request.ip,
+          userAgent: request.headers["user-agent"],
+        },
         securityLogFor(request),
       );
       return toTokenResponse(pair);

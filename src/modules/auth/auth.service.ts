@@ -10,6 +10,16 @@ import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
 import type { SessionRevocations } from "./session-revocations.js";
 
+/** The client a session was started from, as its owner will see it in the list of sessions. */
+export interface ClientInfo {
+  address: string;
+  userAgent?: string | undefined;
+}
+
+// Bounded: a client chooses its User-Agent, and the list of sessions shows it back.
+const USER_AGENT_MAX = 256;
+const ADDRESS_MAX = 64;
+
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -70,6 +80,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     scopes: Scope[],
     familyId: string,
     sessionExpiresAt: Date,
+    client: { userAgent: string | null; ipAddress: string | null },
   ): Promise<TokenPair> {
     const now = Date.now();
     const sessionEnd = sessionExpiresAt.getTime();
@@ -81,6 +92,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       scope: scopes.join(" "),
       expiresAt: new Date(Math.min(now + config.refreshTokenTtlSeconds * 1000, sessionEnd)),
       sessionExpiresAt,
+      ...client,
     });
     const ttlSeconds = Math.max(
       1,
@@ -119,7 +131,7 @@ export function createAuthService(deps: AuthServiceDeps) {
      * hash like a known one), bcrypt-to-argon2id upgrade, then a new session.
      */
     async login(
-      input: { login: string; password: string; scope?: string; address: string },
+      input: { login: string; password: string; scope?: string } & ClientInfo,
       log: (event: SecurityEvent) => void,
     ): Promise<TokenPair> {
       const user = await accounts.findByLogin(input.login);
@@ -148,7 +160,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         log({ event: "auth.password.rehashed", user_id: user.id });
       }
       log({ event: "auth.login.succeeded", user_id: user.id, ip: input.address, scope: scopes.join(" ") });
-      return issuePair(user, scopes, randomUUID(), new Date(Date.now() + config.sessionMaxSeconds * 1000));
+      return issuePair(user, scopes, randomUUID(), new Date(Date.now() + config.sessionMaxSeconds * 1000), {
+        userAgent: input.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+        ipAddress: input.address.slice(0, ADDRESS_MAX),
+      });
     },
 
     /**
@@ -177,7 +192,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         throw INVALID_REFRESH();
       }
       const scopes = stillAllowed(user.role, row.scope.split(" "));
-      const pair = await issuePair(user, scopes, row.familyId, sessionExpiresAt);
+      const pair = await issuePair(user, scopes, row.familyId, sessionExpiresAt, {
+        userAgent: row.userAgent,
+        ipAddress: row.ipAddress,
+      });
       // A revocation racing this rotation (a logout, reuse detected by another request) may
       // have run before the new token existed; it must not survive that revocation.
       if (await refreshTokensRepository.isFamilyRevoked(row.familyId)) {

@@ -12,6 +12,8 @@ import { createCredentialThrottle } from "./credential-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./password-hasher.js";
 import { createRefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { createSessionRevocations } from "./session-revocations.js";
+import { sessionsRoutes } from "./sessions.routes.js";
+import { createSessionsService } from "./sessions.service.js";
 import { loadSigningKeys } from "./signing-keys.js";
 
 export interface AuthModuleDeps
@@ -62,6 +64,7 @@ export async function createAuthModule(deps: AuthModuleDeps) {
     config: config.auth,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
+  const sessionsService = createSessionsService({ refreshTokensRepository, sessionRevocations });
   /** Checks the token of every route that declares `security` (register it before those routes). */
   const authentication: FastifyPluginAsync = fp(async (app) => {
     await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
@@ -69,6 +72,7 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   return {
     routes: async (api) => {
       await api.register(authRoutes, { authService });
+      await api.register(sessionsRoutes, { sessionsService });
     },
     authentication,
     services: { passwordHasher, refreshTokensRepository, authState, sessionRevocations, credentialThrottle },

@@ -32,6 +32,10 @@ export const users = pgTable(
     id: serial("id").primaryKey(),
     email: varchar("email", { length: 320 }).notNull(),
     username: varchar("username", { length: 32 }).notNull(),
+    /**
+     * Empty for an account created by an OpenID Connect sign-in that never set a password:
+     * no password verifies against it (see `hasPassword` in the auth module).
+     */
     passwordHash: text("password_hash").notNull(),
     role: varchar("role", { length: 16 }).$type<Role>().notNull().default("user"),
     isActive: boolean("is_active").notNull().default(true),
@@ -123,6 +127,12 @@ export const refreshTokens = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true, precision: 3 }),
     /** The session's absolute end (login + SESSION_MAX_DAYS), carried to every rotation. */
     sessionExpiresAt: timestamp("session_expires_at", { withTimezone: true, precision: 3 }),
+    /**
+     * The client that logged in (its User-Agent and address, truncated), carried to every
+     * rotation so the owner can tell their sessions apart in the list of sessions.
+     */
+    userAgent: varchar("user_agent", { length: 256 }),
+    ipAddress: varchar("ip_address", { length: 64 }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
@@ -130,6 +140,66 @@ export const refreshTokens = pgTable(
     index("refresh_tokens_family_idx").on(t.familyId),
     index("refresh_tokens_user_idx").on(t.userId),
     index("refresh_tokens_expires_at_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * A user's TOTP authenticator (RFC 6238). The secret is encrypted with a key derived from
+ * SECRET_KEY, so a leaked database alone yields no codes. `enabled_at` is null while the
+ * enrolment awaits its first code. `last_used_step` is the time step of the last accepted
+ * code: a code is accepted only for a later step, in one conditional UPDATE, so no code is
+ * ever accepted twice, even by two instances at once.
+ */
+export const userMfa = pgTable("user_mfa", {
+  userId: integer("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  totpSecret: text("totp_secret").notNull(),
+  enabledAt: timestamp("enabled_at", { withTimezone: true, precision: 3 }),
+  lastUsedStep: bigint("last_used_step", { mode: "number" }),
+  createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
+/**
+ * Single-use recovery codes, as SHA-256 hashes: each has 120 random bits, beyond guessing, so
+ * a fast hash is enough (ASVS 6.5.2) and a code can be looked up by its hash.
+ */
+export const mfaRecoveryCodes = pgTable(
+  "mfa_recovery_codes",
+  {
+    id: serial("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: varchar("code_hash", { length: 64 }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, precision: 3 }),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("mfa_recovery_codes_user_hash_key").on(t.userId, t.codeHash)],
+);
+
+/**
+ * Accounts at OpenID Connect providers linked to a user. A person is identified by the
+ * provider's name and its `sub` together: `sub` is unique only within its issuer, and an
+ * email is never an identity (ASVS 6.8.1, 10.5.2).
+ */
+export const userIdentities = pgTable(
+  "user_identities",
+  {
+    id: serial("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    provider: varchar("provider", { length: 64 }).notNull(),
+    subject: varchar("subject", { length: 255 }).notNull(),
+    /** The email the provider gave at the last sign-in (for display only). */
+    email: varchar("email", { length: 320 }),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    lastLoginAt: timestamp("last_login_at", { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex("user_identities_provider_subject_key").on(t.provider, t.subject),
+    index("user_identities_user_idx").on(t.userId),
   ],
 );
 
@@ -331,5 +401,7 @@ export const postAttachments = pgTable(
 export type TransferRow = typeof transfers.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
+export type UserMfaRow = typeof userMfa.$inferSelect;
+export type UserIdentityRow = typeof userIdentities.$inferSelect;
 export type PostRow = typeof posts.$inferSelect;
 export type FileRow = typeof files.$inferSelect;
