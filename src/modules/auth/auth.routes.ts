@@ -1,16 +1,35 @@
 import fastifyFormbody from "@fastify/formbody";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
+import { UnauthorizedError } from "../../shared/errors.js";
 import { toTokenResponse } from "./auth.mappers.js";
 import { RefreshBodySchema, TokenRequestSchema, TokenResponseSchema } from "./auth.schemas.js";
-import type { AuthService } from "./auth.service.js";
+import type { AuthService, TokenPair } from "./auth.service.js";
+import {
+  CookieRefreshHeadersSchema,
+  clearRefreshCookie,
+  presentedRefreshToken,
+  setRefreshCookie,
+  TokenDeliveryHeadersSchema,
+  wantsRefreshCookie,
+} from "./browser-session.js";
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }> = async (
-  app,
-  { authService },
-) => {
+export const authRoutes: FastifyPluginAsyncTypebox<{
+  authService: AuthService;
+  /** How long the browser keeps a refresh cookie (the refresh token's lifetime). */
+  refreshCookieMaxAgeSeconds: number;
+}> = async (app, { authService, refreshCookieMaxAgeSeconds }) => {
+  /** A pair as the client asked for it: the refresh token in the body, or in the cookie. */
+  const answer = (request: FastifyRequest, reply: FastifyReply, pair: TokenPair, inCookie: boolean) => {
+    if (!inCookie) return toTokenResponse(pair);
+    setRefreshCookie(request, reply, pair.refreshToken, refreshCookieMaxAgeSeconds);
+    const { refresh_token: _kept, ...body } = toTokenResponse(pair);
+    return body;
+  };
+
   // Only these routes take form bodies (the OAuth2 token request is a form); elsewhere a form
   // sent where JSON belongs is refused with 415 rather than read as one odd field.
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
@@ -35,6 +54,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
           "address) and per client address (429 with Retry-After); failures on an account from many " +
           "addresses only slow guessing down and never refuse an address with no failures.",
         consumes: ["application/x-www-form-urlencoded"],
+        headers: TokenDeliveryHeadersSchema,
         body: TokenRequestSchema,
         response: {
           200: TokenResponseSchema,
@@ -47,7 +67,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
       },
       config: { oauth2Errors: true },
     },
-    async (request) => {
+    async (request, reply) => {
       const { username, password, scope } = request.body;
       const pair = await authService.login(
         {
@@ -59,7 +79,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         },
         securityLogFor(request),
       );
-      return toTokenResponse(pair);
+      return answer(request, reply, pair, wantsRefreshCookie(request));
     },
   );
 
@@ -75,19 +95,27 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
           "The presented token is spent. Presenting a spent token again revokes its whole session " +
           "(theft detection), its access tokens included — except the token spent last, presented " +
           "again within REFRESH_REUSE_LEEWAY_SECONDS of its rotation (a double refresh), which gets " +
-          "another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS.",
+          "another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS. " +
+          "Browser apps send no body token: the refresh cookie set by the token endpoint, with the " +
+          "X-CSRF-Token header (403 `csrf_failed` without it), and get the new one as a cookie.",
+        headers: CookieRefreshHeadersSchema,
         body: RefreshBodySchema,
         response: {
           200: TokenResponseSchema,
           401: OAuthProblemRef,
+          403: OAuthProblemRef,
           415: OAuthProblemRef,
           422: OAuthProblemRef,
         },
       },
       config: { oauth2Errors: true },
     },
-    async (request) =>
-      toTokenResponse(await authService.refresh(request.body.refresh_token, securityLogFor(request))),
+    async (request, reply) => {
+      const presented = presentedRefreshToken(request, request.body.refresh_token);
+      if (!presented) throw new UnauthorizedError("No refresh token", "invalid_refresh_token");
+      const pair = await authService.refresh(presented.token, securityLogFor(request));
+      return answer(request, reply, pair, presented.fromCookie);
+    },
   );
 
   app.post(
@@ -100,13 +128,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ authService: AuthService }>
         security: [],
         description:
           "The session's refresh tokens and access tokens stop working at once on every instance, " +
-          "and its live sockets close with 4401.",
+          "and its live sockets close with 4401. Browser apps send the refresh cookie with the " +
+          "X-CSRF-Token header instead of a body token; the cookies are cleared.",
+        headers: CookieRefreshHeadersSchema,
         body: RefreshBodySchema,
-        response: { 204: Type.Null(), 422: ProblemRef },
+        response: { 204: Type.Null(), 403: ProblemRef, 422: ProblemRef },
       },
     },
     async (request, reply) => {
-      await authService.logout(request.body.refresh_token, securityLogFor(request));
+      const presented = presentedRefreshToken(request, request.body.refresh_token);
+      if (presented) await authService.logout(presented.token, securityLogFor(request));
+      if (presented?.fromCookie) clearRefreshCookie(request, reply);
       return reply.code(204).send(null);
     },
   );

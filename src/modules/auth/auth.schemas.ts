@@ -20,13 +20,26 @@ export const TokenResponseSchema = Type.Object(
     access_token: Type.String(),
     token_type: Type.Literal("bearer"),
     expires_in: Type.Integer({ description: "Seconds the access token lives" }),
-    refresh_token: Type.String({ description: "Single use: each refresh returns a new one" }),
+    refresh_token: Type.Optional(
+      Type.String({
+        description:
+          "Single use: each refresh returns a new one. Absent when it was delivered as a cookie (X-Refresh-Token-Delivery: cookie)",
+      }),
+    ),
     scope: Type.String({ description: "Space-separated scopes granted" }),
   },
   { title: "TokenResponse" },
 );
 
 export const RefreshBodySchema = Type.Object(
-  { refresh_token: Type.String({ minLength: 1, maxLength: 200 }) },
+  {
+    refresh_token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "Required unless the refresh cookie is sent (browser apps)",
+      }),
+    ),
+  },
   { additionalProperties: false, title: "RefreshRequest" },
 );

@@ -71,7 +71,10 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   });
   return {
     routes: async (api) => {
-      await api.register(authRoutes, { authService });
+      await api.register(authRoutes, {
+        authService,
+        refreshCookieMaxAgeSeconds: config.auth.refreshTokenTtlSeconds,
+      });
       await api.register(sessionsRoutes, { sessionsService });
     },
     authentication,
