@@ -14,6 +14,7 @@ import { createLiveModule, LIVE_MAX_PAYLOAD, liveAsyncApiDocument } from "./modu
 import { createMaintenanceModule } from "./modules/maintenance/index.js";
 import { createPostsModule } from "./modules/posts/index.js";
 import { createSearchModule } from "./modules/search/index.js";
+import { createSecurityEventsModule } from "./modules/security-events/index.js";
 import { createTransfersModule } from "./modules/transfers/index.js";
 import { createUserAccounts, createUsersModule } from "./modules/users/index.js";
 import type { Cache } from "./platform/cache/index.js";
@@ -66,14 +67,16 @@ export async function createModules(
   const transfers = createTransfersModule({ ...platform, afterEventsCommitted });
   const jobs = createJobsModule({ ...platform, workerPresence: options.workerPresence });
   const backups = createBackupsModule(platform);
+  const securityEvents = createSecurityEventsModule(platform);
   const maintenance = createMaintenanceModule({
     ...platform,
     deleteExpiredRefreshTokens: auth.services.refreshTokensRepository.deleteExpired,
     deleteExpiredIdempotencyKeys: transfers.services.deleteExpiredIdempotencyKeys,
+    deleteExpiredSecurityEvents: securityEvents.services.deleteExpired,
     outbox: live.services.outbox,
   });
   // The API's routes are registered in this order.
-  return { auth, users, posts, files, search, transfers, live, jobs, backups, maintenance };
+  return { auth, users, posts, files, search, transfers, live, jobs, backups, securityEvents, maintenance };
 }
 
 /**
@@ -100,6 +103,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   app.decorate("cache", platform.cache);
   app.decorate("revocationStore", platform.revocationStore);
+  // Security events reported on requests are also stored for the admin view; what is still
+  // buffered is written when the app closes (the database closes after it).
+  const securityEventWriter = modules.securityEvents.services.writer;
+  app.decorate("securityEvents", securityEventWriter);
+  app.addHook("onClose", () => securityEventWriter.close());
   // Routes registered after this declare in their schema's `security` what they need.
   await app.register(modules.auth.authentication);
   const { workerPresence } = modules.jobs.services;

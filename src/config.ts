@@ -69,6 +69,8 @@ export interface Config {
   metrics: MetricsConfig;
   search: SearchConfig;
   telemetry: TelemetryConfig;
+  /** Stored security events are deleted past this age, and past this count (oldest first). */
+  securityEvents: { retentionDays: number; maxRows: number };
 }
 
 /** Traces and error reports: each off (and none of its code loaded) unless its setting is there. */
@@ -568,5 +570,9 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     ),
     staticDir: resolve(readString(env, "STATIC_DIR", fileURLToPath(new URL("../static", import.meta.url)))),
     telemetry: { traces: readTraces(env), errorReports: readErrorReports(env, nodeEnv) },
+    securityEvents: {
+      retentionDays: readInt(env, "SECURITY_EVENTS_RETENTION_DAYS", 90, 1, 3650),
+      maxRows: readInt(env, "SECURITY_EVENTS_MAX_ROWS", 1_000_000, 1_000, 1_000_000_000),
+    },
   };
 }

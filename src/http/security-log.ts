@@ -5,7 +5,19 @@ import type { Metrics } from "../platform/metrics/metrics.js";
 export type SecurityEvent = { event: string; [field: string]: unknown };
 export type SecurityLog = (event: SecurityEvent) => void;
 
-const WARNING = /(\.failed|\.reused|\.throttled|^auth\.throttled)$/;
+/** Where security events are also kept beside the log (the admin view reads them there). */
+export interface SecurityEventSink {
+  /** Must not wait on anything: it runs on the request path. */
+  record(event: SecurityEvent & { request_id: string }): void;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    securityEvents?: SecurityEventSink;
+  }
+}
+
+const WARNING = /(\.failed|\.reused|\.throttled|^auth\.throttled|\.origin_refused|\.exceeded)$/;
 
 /** The security events that are also counted, and how. */
 function count(metrics: Metrics, event: string): void {
@@ -31,6 +43,8 @@ export function securityLogFor(request: FastifyRequest): SecurityLog {
   return (fields) => {
     count(request.server.metrics, fields.event);
     const level = WARNING.test(fields.event) ? "warn" : "info";
-    request.log[level]({ ip: request.ip, route: request.routeOptions.url, ...fields }, fields.event);
+    const event = { ip: request.ip, route: request.routeOptions.url, ...fields };
+    request.log[level](event, fields.event);
+    request.server.securityEvents?.record({ ...event, request_id: request.id });
   };
 }

@@ -79,7 +79,7 @@ const TAGS = [
   { name: "search", description: "Full-text search of posts and title suggestions" },
   { name: "transfers", description: "Credits: balances, transfers, the ledger" },
   { name: "live", description: "The live WebSocket feed" },
-  { name: "admin", description: "Operations for admins: background jobs" },
+  { name: "admin", description: "Operations for admins: background jobs, backups, security events" },
   { name: "service", description: "Health probes" },
 ];
 

@@ -3,6 +3,7 @@ import fp from "fastify-plugin";
 import type { Cache } from "../../platform/cache/index.js";
 import type { Metrics } from "../../platform/metrics/metrics.js";
 import { DomainError, retryAfter } from "../../shared/errors.js";
+import { securityLogFor } from "../security-log.js";
 
 export class RateLimitedError extends DomainError {
   constructor(retryAfterSeconds: number) {
@@ -39,7 +40,10 @@ export const rateLimitPlugin = fp(
       reply.header("x-ratelimit-limit", String(perMinute));
       reply.header("x-ratelimit-remaining", String(Math.max(0, perMinute - count)));
       if (count > perMinute) {
-        request.log.warn({ event: "rate_limit.exceeded", ip: request.ip }, "rate limit exceeded");
+        // Stored once per client and window (the log still has every refusal): a flood of
+        // refused requests must not become a flood of stored events.
+        if (count === perMinute + 1) securityLogFor(request)({ event: "rate_limit.exceeded" });
+        else request.log.warn({ event: "rate_limit.exceeded", ip: request.ip }, "rate limit exceeded");
         metrics.authThrottledRequests.inc({ limit: "rate_limit" });
         throw new RateLimitedError(Math.ceil(((window + 1) * 60_000 - now) / 1000));
       }

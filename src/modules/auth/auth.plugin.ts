@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { InvalidTokenError } from "./access-tokens.js";
@@ -118,10 +119,11 @@ export const authenticationPlugin = fp(
       }
       const missing = requirement.scopes.filter((scope) => !principal.scopes.has(scope));
       if (missing.length > 0) {
-        request.log.info(
-          { event: "authz.denied", user_id: principal.userId, missing_scopes: missing },
-          "scope denied",
-        );
+        securityLogFor(request)({
+          event: "authz.denied",
+          user_id: principal.userId,
+          missing_scopes: missing,
+        });
         throw new ForbiddenError(`Missing scope: ${missing.join(" ")}`, "insufficient_scope");
       }
       request.principal = principal;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { BackupsConfig } from "../../config.js";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import type { Db } from "../../platform/database/index.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
 import { NotFoundError } from "../../shared/errors.js";
@@ -53,10 +54,11 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       const name = backupFileName(new Date());
       await jobs.record(db, { name: BACKUP_JOB, data: { file: name } });
-      request.log.info(
-        { event: "backup.requested", file: name, actor_id: principalOf(request).userId },
-        "backup requested",
-      );
+      securityLogFor(request)({
+        event: "backup.requested",
+        file: name,
+        actor_id: principalOf(request).userId,
+      });
       return reply.code(202).send({ name, job: BACKUP_JOB, state: "waiting" as const });
     },
   );

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
 import { NotFoundError, ServiceUnavailableError } from "../../shared/errors.js";
 import { withTimeout } from "../../shared/timeouts.js";
@@ -56,10 +57,11 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
     async (request, reply) => {
       const { id } = request.params;
       if (!(await fromQueue(jobs.retry(id)))) throw new NotFoundError(`No failed job ${id}`, "job_not_found");
-      request.log.info(
-        { event: "job.retried_by_admin", job_id: id, actor_id: principalOf(request).userId },
-        "job retried",
-      );
+      securityLogFor(request)({
+        event: "job.retried_by_admin",
+        job_id: id,
+        actor_id: principalOf(request).userId,
+      });
       return reply.code(202).send({ id, state: "waiting" as const });
     },
   );

@@ -2,6 +2,7 @@ import type {} from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
 import { WebSocket } from "ws";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import type { OutboxRepository } from "../../platform/events/outbox.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import { CLOSE_POLICY_VIOLATION, CLOSE_UNAUTHORIZED, type LiveHub } from "./live-hub.js";
@@ -127,10 +128,10 @@ export async function liveRoutes(
       },
       preValidation: async (request) => {
         if (!originAllowed(request.headers.origin, corsOrigins)) {
-          request.log.warn(
-            { event: "live.origin_refused", origin: request.headers.origin?.slice(0, 200), ip: request.ip },
-            "WebSocket origin refused",
-          );
+          securityLogFor(request)({
+            event: "live.origin_refused",
+            origin: request.headers.origin?.slice(0, 200),
+          });
           throw new ForbiddenError("This origin may not open the live feed", "origin_not_allowed");
         }
       },

@@ -10,24 +10,27 @@ export interface CleanupResult {
   refreshTokens: number;
   idempotencyKeys: number;
   events: number;
+  securityEvents: number;
 }
 
 /**
- * Deletes what has expired: refresh tokens, idempotency keys (kept 24 h) and published
- * events past their retention. Idempotent by nature, so a repeated run only finds less.
+ * Deletes what has expired: refresh tokens, idempotency keys (kept 24 h), published events
+ * past their retention, and stored security events past their age or count. Idempotent by nature, so a repeated run only finds less.
  */
 export function cleanupHandler(deps: {
   deleteExpiredRefreshTokens: (now: Date) => Promise<number>;
   deleteExpiredIdempotencyKeys: () => Promise<number>;
+  deleteExpiredSecurityEvents: (now: Date) => Promise<number>;
   outbox: Pick<OutboxRepository, "deletePublishedBefore">;
   onDone?: (result: CleanupResult) => void;
 }): JobHandler {
   return async () => {
-    const [refreshTokens, idempotencyKeys, events] = await Promise.all([
+    const [refreshTokens, idempotencyKeys, events, securityEvents] = await Promise.all([
       deps.deleteExpiredRefreshTokens(new Date()),
       deps.deleteExpiredIdempotencyKeys(),
       deps.outbox.deletePublishedBefore(new Date(Date.now() - EVENT_RETENTION_MS)),
+      deps.deleteExpiredSecurityEvents(new Date()),
     ]);
-    deps.onDone?.({ refreshTokens, idempotencyKeys, events });
+    deps.onDone?.({ refreshTokens, idempotencyKeys, events, securityEvents });
   };
 }

@@ -6,6 +6,7 @@ import { CLEANUP_INTERVAL_MS, CLEANUP_JOB, cleanupHandler } from "./cleanup.job.
 export interface MaintenanceModuleDeps extends Pick<Platform, "logger"> {
   deleteExpiredRefreshTokens: (now: Date) => Promise<number>;
   deleteExpiredIdempotencyKeys: () => Promise<number>;
+  deleteExpiredSecurityEvents: (now: Date) => Promise<number>;
   outbox: Pick<OutboxRepository, "deletePublishedBefore">;
 }
 
@@ -17,6 +18,7 @@ export function createMaintenanceModule(deps: MaintenanceModuleDeps) {
       [CLEANUP_JOB]: cleanupHandler({
         deleteExpiredRefreshTokens: deps.deleteExpiredRefreshTokens,
         deleteExpiredIdempotencyKeys: deps.deleteExpiredIdempotencyKeys,
+        deleteExpiredSecurityEvents: deps.deleteExpiredSecurityEvents,
         outbox: deps.outbox,
         onDone: (result) =>
           logger.info(
@@ -25,6 +27,7 @@ export function createMaintenanceModule(deps: MaintenanceModuleDeps) {
               refresh_tokens: result.refreshTokens,
               idempotency_keys: result.idempotencyKeys,
               events: result.events,
+              security_events: result.securityEvents,
             },
             "expired rows deleted",
           ),

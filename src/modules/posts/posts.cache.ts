@@ -61,8 +61,8 @@ export function withPostsCache(
       return post;
     },
 
-    async deletePost(actor, id) {
-      await service.deletePost(actor, id);
+    async deletePost(actor, id, moderation) {
+      await service.deletePost(actor, id, moderation);
       await cache.invalidate(postKey(id), FEED_FIRST_PAGE_KEY);
     },
 

@@ -1,10 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toPostResponse } from "./posts.mappers.js";
 import {
   PostCreateSchema,
+  PostDeleteQuerySchema,
   PostIdParamsSchema,
   PostListQuerySchema,
   PostPageSchema,
@@ -108,13 +110,21 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         tags: ["posts"],
         operationId: "deletePost",
         summary: "Delete a post (its author or an admin)",
+        description:
+          "An admin deleting another user's post moderates it: the deletion is recorded as the " +
+          "security event `post.moderated` with the admin, the author and `reason` " +
+          "(see GET /api/v1/admin/security-events).",
         security: requireAuth("posts:write"),
         params: PostIdParamsSchema,
+        querystring: PostDeleteQuerySchema,
         response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
       },
     },
     async (request, reply) => {
-      await postsService.deletePost(principalOf(request), request.params.id);
+      await postsService.deletePost(principalOf(request), request.params.id, {
+        reason: request.query.reason,
+        log: securityLogFor(request),
+      });
       return reply.code(204).send(null);
     },
   );

@@ -87,3 +87,16 @@ export const PostUpdateSchema = Type.Object(
 );
 
 export const PostIdParamsSchema = Type.Object({ id: PostId });
+
+export const PostDeleteQuerySchema = Type.Object(
+  {
+    reason: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description: "Why an admin removes another user's post; kept in the security events",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,3 +1,4 @@
+import type { SecurityLog } from "../../http/security-log.js";
 import { decodeCursor, isId, isIsoTimestamp } from "../../shared/cursor.js";
 import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../shared/errors.js";
 import { fetchPage, type Page } from "../../shared/paging.js";
@@ -65,12 +66,14 @@ export function createPostsService({
   /** Told after a write and its live event committed (the relay sends the event at once). */
   afterEventsCommitted?: () => void;
 }) {
-  async function assertMayChange(actor: Actor, postId: number): Promise<void> {
+  /** The post's author, once the actor may change the post. */
+  async function assertMayChange(actor: Actor, postId: number): Promise<number> {
     const authorId = await postsRepository.findAuthorId(postId);
     if (authorId === undefined) throw new NotFoundError(`Post ${postId} not found`, "post_not_found");
     if (authorId !== actor.userId && actor.role !== "admin") {
       throw new ForbiddenError("Only the author or an admin may change this post", "not_post_author");
     }
+    return authorId;
   }
 
   return {
@@ -135,10 +138,27 @@ export function createPostsService({
      * Deleting a post detaches its files but keeps them: they stay with their owner (counted
      * in the quota, private again unless another post shows them) until the owner deletes them.
      */
-    async deletePost(actor: Actor, id: number): Promise<void> {
-      await assertMayChange(actor, id);
+    /**
+     * An admin deleting another user's post is moderation: it is recorded as a security event
+     * (`post.moderated`) with the admin, the author and the reason given, so it can be audited.
+     */
+    async deletePost(
+      actor: Actor,
+      id: number,
+      moderation: { reason?: string | undefined; log: SecurityLog },
+    ): Promise<void> {
+      const authorId = await assertMayChange(actor, id);
       await postsRepository.delete(id, { topic: "post.deleted", userId: null, payload: { id } });
       afterEventsCommitted();
+      if (authorId !== actor.userId) {
+        moderation.log({
+          event: "post.moderated",
+          actor_id: actor.userId,
+          user_id: authorId,
+          post_id: id,
+          reason: moderation.reason ?? null,
+        });
+      }
     },
   };
 }

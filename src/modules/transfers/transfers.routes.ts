@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
+import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toCreditMintResult } from "./transfers.mappers.js";
 import {
@@ -86,10 +87,12 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
     async (request, reply) => {
       const { user_id, amount, memo } = request.body;
       const minted = await transfersService.mintCredits(user_id, amount, memo ?? null);
-      request.log.info(
-        { event: "credits.minted", actor_id: principalOf(request).userId, user_id, amount },
-        "credits minted",
-      );
+      securityLogFor(request)({
+        event: "credits.minted",
+        actor_id: principalOf(request).userId,
+        user_id,
+        amount,
+      });
       return reply.code(201).send(toCreditMintResult(minted));
     },
   );

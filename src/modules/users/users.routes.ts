@@ -39,7 +39,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request, reply) => {
       const user = await usersService.signUp(request.body, request.ip);
-      request.log.info({ event: "user.registered", user_id: user.id, ip: request.ip }, "user registered");
+      securityLogFor(request)({ event: "user.registered", user_id: user.id });
       return reply.code(201).send(toUserAccount(user));
     },
   );

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  bigserial,
   boolean,
   check,
   customType,
@@ -306,6 +307,33 @@ export const outboxEvents = pgTable(
 );
 
 /**
+ * Security events (logins, refusals, admin actions, moderation), kept beside the logs so admins
+ * can read them in the API. Written in batches off the request path; bounded by age and count
+ * (SECURITY_EVENTS_RETENTION_DAYS, SECURITY_EVENTS_MAX_ROWS) by the hourly cleanup. No foreign
+ * keys: the history of a user outlives the user.
+ */
+export const securityEvents = pgTable(
+  "security_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, precision: 3 }).notNull(),
+    event: varchar("event", { length: 64 }).notNull(),
+    userId: integer("user_id"),
+    actorId: integer("actor_id"),
+    ip: varchar("ip", { length: 64 }),
+    requestId: varchar("request_id", { length: 128 }),
+    /** The event's other fields (reason, scope, …); never a password or a token. */
+    details: jsonb("details").notNull(),
+  },
+  (t) => [
+    // The admin view filters by one of these and pages newest first by id.
+    index("security_events_event_idx").on(t.event, t.id),
+    index("security_events_user_idx").on(t.userId, t.id),
+    index("security_events_occurred_idx").on(t.occurredAt),
+  ],
+);
+
+/**
  * The embedded job runner's queue: jobs recorded in the same transaction as the write that
  * triggers them, claimed by workers with `FOR UPDATE SKIP LOCKED` and a lease that a crashed
  * worker's job outlives (it is claimed again once the lease expires).
@@ -405,3 +433,4 @@ export type UserMfaRow = typeof userMfa.$inferSelect;
 export type UserIdentityRow = typeof userIdentities.$inferSelect;
 export type PostRow = typeof posts.$inferSelect;
 export type FileRow = typeof files.$inferSelect;
+export type SecurityEventRow = typeof securityEvents.$inferSelect;
