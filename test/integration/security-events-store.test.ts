@@ -101,7 +101,11 @@ describe("GET /api/v1/admin/security-events", () => {
       headers: bearer(user.access),
       payload: { title: "Mine", content: "x" },
     });
-    await t.app.inject({ method: "DELETE", url: `/api/v1/posts/${own.json().id}`, headers: bearer(user.access) });
+    await t.app.inject({
+      method: "DELETE",
+      url: `/api/v1/posts/${own.json().id}`,
+      headers: bearer(user.access),
+    });
     await eventually({ event: "post.moderated" }, 1);
     expect((await list({ event: "post.moderated" })).json().items).toHaveLength(1);
   });
@@ -132,7 +136,11 @@ describe("the writer", () => {
   it("drops events past its buffer and survives a failing insert, warning about both", async () => {
     const insertMany = vi.fn().mockRejectedValueOnce(new Error("database down")).mockResolvedValue(undefined);
     const warn = vi.fn();
-    const writer = createSecurityEventWriter({ repository: { insertMany }, logger: { warn }, maxBuffered: 2 });
+    const writer = createSecurityEventWriter({
+      repository: { insertMany },
+      logger: { warn },
+      maxBuffered: 2,
+    });
     for (let i = 0; i < 5; i++) writer.record({ event: "test.flood", request_id: `r${i}` });
     await writer.flush();
     expect(insertMany).toHaveBeenCalledTimes(1);
