@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { parse, serialize } from "cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ForbiddenError } from "../../shared/errors.js";
@@ -53,6 +52,34 @@ export const CookieRefreshHeadersSchema = Type.Object({
 const csrfTokenOf = (refreshToken: string) =>
   createHash("sha256").update(`kaira-csrf:${refreshToken}`).digest("base64url");
 
+/**
+ * The two cookies here are ours, with values that need no escaping (base64url), so setting
+ * and reading them takes a few lines; the `cookie` package's current major needs Node 22.
+ */
+function serialize(
+  name: string,
+  value: string,
+  options: { httpOnly?: boolean; secure: boolean; path: string; maxAge: number },
+): string {
+  return [
+    `${name}=${value}`,
+    `Path=${options.path}`,
+    `Max-Age=${options.maxAge}`,
+    "SameSite=Strict",
+    ...(options.httpOnly ? ["HttpOnly"] : []),
+    ...(options.secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
+/** The value of one cookie in a Cookie header (the first, as browsers send the most specific path first). */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(";") ?? []) {
+    const separator = part.indexOf("=");
+    if (separator > 0 && part.slice(0, separator).trim() === name) return part.slice(separator + 1).trim();
+  }
+  return undefined;
+}
+
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /**
@@ -77,14 +104,12 @@ export function setRefreshCookie(
     serialize(REFRESH_COOKIE, refreshToken, {
       httpOnly: true,
       secure,
-      sameSite: "strict",
       path: REFRESH_COOKIE_PATH,
       maxAge: maxAgeSeconds,
     }),
     // Readable by the page (not HttpOnly) so it can echo it; path / so every page sees it.
     serialize(CSRF_COOKIE, csrfTokenOf(refreshToken), {
       secure,
-      sameSite: "strict",
       path: "/",
       maxAge: maxAgeSeconds,
     }),
@@ -97,11 +122,10 @@ export function clearRefreshCookie(request: FastifyRequest, reply: FastifyReply)
     serialize(REFRESH_COOKIE, "", {
       httpOnly: true,
       secure,
-      sameSite: "strict",
       path: REFRESH_COOKIE_PATH,
       maxAge: 0,
     }),
-    serialize(CSRF_COOKIE, "", { secure, sameSite: "strict", path: "/", maxAge: 0 }),
+    serialize(CSRF_COOKIE, "", { secure, path: "/", maxAge: 0 }),
   ]);
 }
 
@@ -120,8 +144,7 @@ export function presentedRefreshToken(
   bodyToken: string | undefined,
 ): PresentedRefreshToken | undefined {
   if (bodyToken !== undefined) return { token: bodyToken, fromCookie: false };
-  const header = request.headers.cookie;
-  const token = header ? parse(header)[REFRESH_COOKIE] : undefined;
+  const token = cookieValue(request.headers.cookie, REFRESH_COOKIE);
   if (!token) return undefined;
   const presented = request.headers[CSRF_HEADER];
   const expected = Buffer.from(csrfTokenOf(token));
