@@ -12,6 +12,7 @@ import { createHealthModule } from "./modules/health/index.js";
 import { createJobsModule } from "./modules/jobs/index.js";
 import { createLiveModule, LIVE_MAX_PAYLOAD, liveAsyncApiDocument } from "./modules/live/index.js";
 import { createMaintenanceModule } from "./modules/maintenance/index.js";
+import { createMfaEnrolments, createMfaModule } from "./modules/mfa/index.js";
 import { createPostsModule } from "./modules/posts/index.js";
 import { createSearchModule } from "./modules/search/index.js";
 import { createSecurityEventsModule } from "./modules/security-events/index.js";
@@ -47,7 +48,14 @@ export async function createModules(
   options: Pick<AppDependencies, "passwordHasher" | "workerPresence" | "testHooks"> = {},
 ) {
   const accounts = createUserAccounts(platform);
-  const auth = await createAuthModule({ ...platform, accounts, passwordHasher: options.passwordHasher });
+  const mfaEnrolments = createMfaEnrolments(platform);
+  const auth = await createAuthModule({
+    ...platform,
+    accounts,
+    secondFactor: mfaEnrolments,
+    passwordHasher: options.passwordHasher,
+  });
+  const mfa = createMfaModule({ enrolments: mfaEnrolments, accounts, auth: auth.services });
   const live = createLiveModule({ ...platform, sessionRevocations: auth.services.sessionRevocations });
   const afterEventsCommitted = () => live.services.outboxRelay.wake();
   const posts = createPostsModule({ ...platform, afterEventsCommitted });
@@ -76,7 +84,20 @@ export async function createModules(
     outbox: live.services.outbox,
   });
   // The API's routes are registered in this order.
-  return { auth, users, posts, files, search, transfers, live, jobs, backups, securityEvents, maintenance };
+  return {
+    auth,
+    mfa,
+    users,
+    posts,
+    files,
+    search,
+    transfers,
+    live,
+    jobs,
+    backups,
+    securityEvents,
+    maintenance,
+  };
 }
 
 /**

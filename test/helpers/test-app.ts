@@ -33,7 +33,7 @@ export interface TestApp {
 export async function createTestApp(
   env: Record<string, string> = {},
   testHooks?: AppDependencies["testHooks"],
-  options: Pick<AppDependencies, "workerPresence" | "passwordHasher"> = {},
+  options: Pick<AppDependencies, "workerPresence" | "passwordHasher" | "logger"> = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: "test",

@@ -147,11 +147,20 @@ function formatBytes(bytes: number): string {
 }
 
 /** RFC 6749 §5.2 error codes for the problems a token endpoint can answer with. */
+/** Refusals of a credential presented to a token endpoint: OAuth2's `invalid_grant`. */
+const INVALID_GRANT_CODES = new Set([
+  "invalid_credentials",
+  "invalid_refresh_token",
+  "invalid_mfa_token",
+  "invalid_mfa_code",
+  "invalid_sign_in_code",
+]);
+
 function withOAuth2Error(body: Problem): Problem & { error: string; error_description: string } {
   const error =
     body.code === "invalid_scope"
       ? "invalid_scope"
-      : body.code === "invalid_credentials" || body.code === "invalid_refresh_token"
+      : INVALID_GRANT_CODES.has(body.code)
         ? "invalid_grant"
         : body.errors?.some((e) => e.loc.includes("grant_type"))
           ? "unsupported_grant_type"

@@ -5,8 +5,13 @@ import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { UnauthorizedError } from "../../shared/errors.js";
-import { toTokenResponse } from "./auth.mappers.js";
-import { RefreshBodySchema, TokenRequestSchema, TokenResponseSchema } from "./auth.schemas.js";
+import { sendMfaRequired, toTokenResponse } from "./auth.mappers.js";
+import {
+  MfaRequiredSchema,
+  RefreshBodySchema,
+  TokenRequestSchema,
+  TokenResponseSchema,
+} from "./auth.schemas.js";
 import type { AuthService, TokenPair } from "./auth.service.js";
 import {
   CookieRefreshHeadersSchema,
@@ -48,7 +53,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         summary: "Log in (OAuth2 password-grant shape)",
         security: [],
         description:
-          "A first-party login: `username` is the email or the username. Kept in the OAuth2 " +
+          "A first-party login: `username` is the email or the username. A user with two-factor " +
+          "authentication gets 403 `mfa_required` with an `mfa_token` instead of tokens: send it " +
+          "with a code to POST /api/v1/auth/mfa/verify. Kept in the OAuth2 " +
           "password-grant form so the docs' Authorize button and OAuth2 clients work; no third " +
           "party is ever given users' passwords. Failed attempts are throttled per (account, client " +
           "address) and per client address (429 with Retry-After); failures on an account from many " +
@@ -60,6 +67,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
           200: TokenResponseSchema,
           400: OAuthProblemRef,
           401: OAuthProblemRef,
+          403: MfaRequiredSchema,
           415: OAuthProblemRef,
           422: OAuthProblemRef,
           429: OAuthProblemRef,
@@ -69,7 +77,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       const { username, password, scope } = request.body;
-      const pair = await authService.login(
+      const result = await authService.login(
         {
           login: username.trim(),
           password,
@@ -79,7 +87,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         },
         securityLogFor(request),
       );
-      return answer(request, reply, pair, wantsRefreshCookie(request));
+      if (result.kind === "second_factor") return sendMfaRequired(result, request, reply);
+      return answer(request, reply, result.pair, wantsRefreshCookie(request));
     },
   );
 

@@ -43,3 +43,38 @@ export const RefreshBodySchema = Type.Object(
   },
   { additionalProperties: false, title: "RefreshRequest" },
 );
+
+/** The token endpoint's answer for a user with two-factor authentication. */
+export const MfaRequiredSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Literal(403),
+    detail: Type.String(),
+    code: Type.Literal("mfa_required"),
+    request_id: Type.String(),
+    error: Type.Literal("mfa_required"),
+    error_description: Type.String(),
+    mfa_token: Type.String({
+      description: "Single use; redeem it with a code at POST /api/v1/auth/mfa/verify",
+    }),
+    expires_in: Type.Integer({ description: "Seconds the mfa_token stays valid" }),
+  },
+  {
+    title: "MfaRequired",
+    examples: [
+      {
+        type: "about:blank",
+        title: "Forbidden",
+        status: 403,
+        detail: "Two-factor authentication required: send the mfa_token with a code",
+        code: "mfa_required",
+        request_id: "4f7c1d2e9a8b",
+        error: "mfa_required",
+        error_description: "Two-factor authentication required: send the mfa_token with a code",
+        mfa_token: "Zk9yYW5kb20tMjU2LWJpdC10b2tlbi1zZWVuLW9uY2U",
+        expires_in: 300,
+      },
+    ],
+  },
+);

@@ -5,7 +5,8 @@ import type { RefreshTokenRow } from "../../platform/database/schema.js";
 import { UnauthorizedError } from "../../shared/errors.js";
 import type { AccessTokens } from "./access-tokens.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
-import type { PasswordHasher } from "./password-hasher.js";
+import { hasPassword, type PasswordHasher } from "./password-hasher.js";
+import type { PendingSignIn, PendingSignIns } from "./pending-sign-ins.js";
 import type { RefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { grantScopes, type Role, type Scope, stillAllowed } from "./scopes.js";
 import type { SessionRevocations } from "./session-revocations.js";
@@ -46,7 +47,25 @@ export interface Accounts {
   update(id: number, changes: { passwordHash: string }): Promise<unknown>;
 }
 
+/**
+ * Whether a user must prove a second factor before getting tokens. The MFA module answers;
+ * auth only asks, so it never depends on that module.
+ */
+export interface SecondFactor {
+  isEnrolled(userId: number): Promise<boolean>;
+}
+
+/** A sign-in either ends with tokens or waits for the second factor (`mfa_token`). */
+export type SignInResult =
+  | { kind: "tokens"; pair: TokenPair }
+  | { kind: "second_factor"; mfaToken: string; expiresIn: number };
+
+const SECOND_FACTOR_REFUSED = () =>
+  new UnauthorizedError("The sign-in expired or is no longer valid; log in again", "invalid_mfa_token");
+
 export interface AuthServiceDeps {
+  secondFactor: SecondFactor;
+  pendingSignIns: PendingSignIns;
   accounts: Accounts;
   refreshTokensRepository: RefreshTokensRepository;
   passwordHasher: PasswordHasher;
@@ -67,6 +86,49 @@ const sha256 = (value: string) => createHash("sha256").update(value).digest("hex
 export function createAuthService(deps: AuthServiceDeps) {
   const { accounts, refreshTokensRepository, passwordHasher, accessTokens, credentialThrottle, config } =
     deps;
+  const clientOf = (client: ClientInfo) => ({
+    userAgent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+    ipAddress: client.address.slice(0, ADDRESS_MAX),
+  });
+  const newSession = (
+    user: Account,
+    scopes: Scope[],
+    client: { userAgent: string | null; ipAddress: string | null },
+  ) => issuePair(user, scopes, randomUUID(), new Date(Date.now() + config.sessionMaxSeconds * 1000), client);
+
+  /**
+   * The first factor is proven (a password, a provider's ID token): tokens, or — for a user
+   * with a second factor — a pending sign-in that only that factor can finish.
+   */
+  async function afterFirstFactor(
+    user: Account,
+    scopes: Scope[],
+    client: ClientInfo,
+    method: string,
+    log: (event: SecurityEvent) => void,
+  ): Promise<SignInResult> {
+    if (await deps.secondFactor.isEnrolled(user.id)) {
+      const { userAgent, ipAddress } = clientOf(client);
+      const pending = await deps.pendingSignIns.create({
+        userId: user.id,
+        scopes,
+        tokenVersion: user.tokenVersion,
+        address: ipAddress,
+        userAgent,
+        method,
+      });
+      log({ event: "auth.login.second_factor_required", user_id: user.id, ip: client.address, method });
+      return { kind: "second_factor", mfaToken: pending.token, expiresIn: pending.expiresIn };
+    }
+    log({
+      event: "auth.login.succeeded",
+      user_id: user.id,
+      ip: client.address,
+      scope: scopes.join(" "),
+      method,
+    });
+    return { kind: "tokens", pair: await newSession(user, scopes, clientOf(client)) };
+  }
 
   /** Ends a session: its refresh tokens in the database, then its access tokens and sockets everywhere. */
   async function endSession(userId: number, familyId: string): Promise<void> {
@@ -133,7 +195,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async login(
       input: { login: string; password: string; scope?: string } & ClientInfo,
       log: (event: SecurityEvent) => void,
-    ): Promise<TokenPair> {
+    ): Promise<SignInResult> {
       const user = await accounts.findByLogin(input.login);
       const account = user ? `user:${user.id}` : `name:${input.login.toLowerCase().slice(0, 320)}`;
       try {
@@ -142,7 +204,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         log({ event: "auth.throttled", user_id: user?.id ?? null, ip: input.address });
         throw error;
       }
-      const valid = await passwordHasher.verify(user?.passwordHash ?? deps.dummyHash, input.password);
+      // An account without a password (made by an OpenID Connect sign-in) costs the same hash.
+      const valid =
+        (await passwordHasher.verify(user?.passwordHash || deps.dummyHash, input.password)) &&
+        hasPassword(user);
       if (!user || !valid || !user.isActive) {
         await credentialThrottle.recordFailure(account, input.address);
         log({
@@ -159,11 +224,47 @@ export function createAuthService(deps: AuthServiceDeps) {
         await accounts.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
         log({ event: "auth.password.rehashed", user_id: user.id });
       }
-      log({ event: "auth.login.succeeded", user_id: user.id, ip: input.address, scope: scopes.join(" ") });
-      return issuePair(user, scopes, randomUUID(), new Date(Date.now() + config.sessionMaxSeconds * 1000), {
-        userAgent: input.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-        ipAddress: input.address.slice(0, ADDRESS_MAX),
+      return afterFirstFactor(user, scopes, input, "password", log);
+    },
+
+    /**
+     * A sign-in whose first factor was proven elsewhere (an OpenID Connect provider): the
+     * account must still be active, and a second factor is still asked for when enrolled.
+     */
+    async signInVerified(
+      userId: number,
+      client: ClientInfo,
+      method: string,
+      log: (event: SecurityEvent) => void,
+    ): Promise<SignInResult> {
+      const user = await accounts.findById(userId);
+      if (!user?.isActive) {
+        log({ event: "auth.login.failed", user_id: userId, reason: "inactive", ip: client.address, method });
+        throw INVALID_CREDENTIALS();
+      }
+      return afterFirstFactor(user, grantScopes(user.role, undefined), client, method, log);
+    },
+
+    /**
+     * The second factor was proven for `pending`: a new session, unless the account was
+     * deactivated or its password changed since the first factor.
+     */
+    async finishSignIn(
+      pending: PendingSignIn,
+      factor: string,
+      log: (event: SecurityEvent) => void,
+    ): Promise<TokenPair> {
+      const user = await accounts.findById(pending.userId);
+      if (!user?.isActive || user.tokenVersion !== pending.tokenVersion) throw SECOND_FACTOR_REFUSED();
+      const scopes = stillAllowed(user.role, pending.scopes);
+      log({
+        event: "auth.login.succeeded",
+        user_id: user.id,
+        ip: pending.address,
+        scope: scopes.join(" "),
+        method: `${pending.method}+${factor}`,
       });
+      return newSession(user, scopes, { userAgent: pending.userAgent, ipAddress: pending.address });
     },
 
     /**

@@ -6,10 +6,11 @@ import type { FeatureModule } from "../feature-module.js";
 import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./access-tokens.js";
 import { authenticationPlugin } from "./auth.plugin.js";
 import { authRoutes } from "./auth.routes.js";
-import { type Accounts, createAuthService } from "./auth.service.js";
+import { type Accounts, createAuthService, type SecondFactor } from "./auth.service.js";
 import { createAuthStateCache } from "./auth-state.js";
 import { createCredentialThrottle } from "./credential-throttle.js";
 import { createArgon2Hasher, type PasswordHasher } from "./password-hasher.js";
+import { createPendingSignIns } from "./pending-sign-ins.js";
 import { createRefreshTokensRepository } from "./refresh-tokens.repository.js";
 import { createSessionRevocations } from "./session-revocations.js";
 import { sessionsRoutes } from "./sessions.routes.js";
@@ -23,6 +24,8 @@ export interface AuthModuleDeps
   > {
   /** The accounts to sign in (the users module's repository). */
   accounts: Accounts;
+  /** Who must prove a second factor after the first (the MFA module's enrolments). */
+  secondFactor: SecondFactor;
   /** Argon2id unless given (tests pass a cheap one). */
   passwordHasher?: PasswordHasher;
 }
@@ -32,7 +35,9 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   const { config, logger, metrics, accounts } = deps;
   const passwordHasher = deps.passwordHasher ?? createArgon2Hasher();
   const refreshTokensRepository = createRefreshTokensRepository(deps.database.db);
-  const accessTokens = createAccessTokens(loadSigningKeys(config), config.auth);
+  const signingKeys = loadSigningKeys(config);
+  const accessTokens = createAccessTokens(signingKeys, config.auth);
+  const pendingSignIns = createPendingSignIns(deps.cache);
   const authState = createAuthStateCache(
     deps.cache,
     async (userId) => {
@@ -55,6 +60,8 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   // One throttle for every check of a secret: logins and the current password alike.
   const credentialThrottle = createCredentialThrottle(deps.counters, config.auth);
   const authService = createAuthService({
+    secondFactor: deps.secondFactor,
+    pendingSignIns,
     accounts,
     refreshTokensRepository,
     passwordHasher,
@@ -78,7 +85,18 @@ export async function createAuthModule(deps: AuthModuleDeps) {
       await api.register(sessionsRoutes, { sessionsService });
     },
     authentication,
-    services: { passwordHasher, refreshTokensRepository, authState, sessionRevocations, credentialThrottle },
+    services: {
+      passwordHasher,
+      refreshTokensRepository,
+      authState,
+      sessionRevocations,
+      credentialThrottle,
+      /** Signing in after a first factor proven elsewhere, and finishing pending sign-ins. */
+      authService,
+      pendingSignIns,
+      /** SECRET_KEY and its predecessors: other modules derive their own keys from them. */
+      signingKeys,
+    },
   } satisfies FeatureModule<object> & { authentication: FastifyPluginAsync };
 }
 

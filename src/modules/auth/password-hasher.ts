@@ -1,6 +1,13 @@
 import { hash, verify } from "@node-rs/argon2";
 import bcrypt from "bcryptjs";
 
+/**
+ * False for an account made by an OpenID Connect sign-in that never set a password: its
+ * stored hash is empty, and no password may ever sign it in.
+ */
+export const hasPassword = (account: { passwordHash: string } | undefined): boolean =>
+  account !== undefined && account.passwordHash !== "";
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   verify(hash: string, password: string): Promise<boolean>;
