@@ -12,6 +12,7 @@ import type { Config } from "../config.js";
 import type { Cache } from "../platform/cache/index.js";
 import type { Metrics } from "../platform/metrics/metrics.js";
 import { AccessLog } from "./access-log.js";
+import { announceDeprecations } from "./deprecation.js";
 import { metricsRoutes } from "./metrics-endpoint.js";
 import { documentProblems, ProblemRef } from "./openapi.js";
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from "./plugins/error-handler.js";
@@ -109,6 +110,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // Before any route: a route's `config.deprecation` becomes headers and a flag in the document.
+  announceDeprecations(app);
   // The API speaks JSON (and forms, only on the token endpoint): other bodies get 415.
   app.removeContentTypeParser("text/plain");
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
@@ -131,7 +134,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
       credentials: !config.corsOrigins.includes("*"),
       methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-      exposedHeaders: ["x-request-id", "retry-after"],
+      exposedHeaders: ["x-request-id", "retry-after", "deprecation", "sunset", "link"],
     });
   }
 

@@ -4,6 +4,7 @@ import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
+import { pngOf, upload } from "../helpers/files.js";
 import { waitFor } from "../helpers/process.js";
 import { createTestApp, type TestApp } from "../helpers/test-app.js";
 
@@ -119,7 +120,16 @@ describe("GET /asyncapi.json", () => {
       payload: { to_user_id: await idOf(reader), amount: 250, memo: "documented" },
     });
     expect(sent.statusCode).toBe(201);
-    const expected = ["ready", "post.created", "post.updated", "post.deleted", "transfer.received"];
+    const image = await upload(t.app, reader.access, "pixel.png", await pngOf(32, 32));
+    expect(image.statusCode).toBe(201);
+    const expected = [
+      "ready",
+      "post.created",
+      "post.updated",
+      "post.deleted",
+      "transfer.received",
+      "file.processed",
+    ];
     await waitFor(
       async () => expected.every((type) => received.some((m) => m.type === type)),
       10_000,

@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { type Static, Type } from "typebox";
 
 export const FileId = Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "File id" });
 
@@ -13,6 +13,18 @@ export const FileSchema = Type.Object(
   },
   { title: "File" },
 );
+
+/** The live feed's `file.processed` event: an uploaded image's thumbnail is ready. */
+export const FileProcessedSchema = Type.Object(
+  {
+    id: Type.Integer({ description: "The file's id" }),
+    thumbnail_url: Type.String({ description: "Where to download the preview" }),
+    thumbnail_content_type: Type.Literal("image/webp"),
+    thumbnail_size: Type.Integer({ description: "Bytes" }),
+  },
+  { title: "FileProcessed", additionalProperties: false },
+);
+export type FileProcessed = Static<typeof FileProcessedSchema>;
 
 /** A stream of bytes; documented for OpenAPI, never serialized (streams bypass serializers). */
 export const FileBytes = Type.Unsafe<unknown>({ type: "string", format: "binary", description: "The bytes" });

@@ -3,6 +3,7 @@ import { type ImageProcessor, UndecodableImageError } from "../../platform/image
 import { type JobHandler, type JobRequest, PermanentJobError } from "../../platform/jobs/index.js";
 import { ObjectNotFoundError, type ObjectStorage } from "../../platform/storage/index.js";
 import type { FilesRepository, StoredFile } from "./files.repository.js";
+import type { FileProcessed } from "./files.schemas.js";
 
 export const FILE_THUMBNAIL_JOB = "files.thumbnail";
 
@@ -74,7 +75,7 @@ export function thumbnailHandler(deps: {
         thumbnail_url: thumbnailUrlOf(saved.id),
         thumbnail_content_type: "image/webp",
         thumbnail_size: size,
-      },
+      } satisfies FileProcessed,
     }));
     // The file was deleted while we worked: its cleanup may have run already, so remove ours.
     if (!marked && !(await filesRepository.findById(fileId))) await storage.delete(key);

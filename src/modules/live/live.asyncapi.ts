@@ -1,3 +1,4 @@
+import { FileProcessedSchema } from "../files/files.schemas.js";
 import { PostSchema } from "../posts/posts.schemas.js";
 import { TransferSchema } from "../transfers/transfers.schemas.js";
 
@@ -147,6 +148,27 @@ const messages = {
       },
     ],
   },
+  fileProcessed: {
+    name: "file.processed",
+    title: "Thumbnail ready",
+    summary: "Sent only to the file's owner, when the preview of an uploaded image is ready.",
+    payload: eventEnvelope("file.processed", jsonSchema(FileProcessedSchema), "A thumbnail was made."),
+    examples: [
+      {
+        name: "thumbnail",
+        payload: {
+          id: 1295,
+          type: "file.processed",
+          data: {
+            id: 12,
+            thumbnail_url: "/api/v1/files/12/thumbnail",
+            thumbnail_content_type: "image/webp",
+            thumbnail_size: 5120,
+          },
+        },
+      },
+    ],
+  },
 } as const;
 
 type MessageName = keyof typeof messages;
@@ -214,6 +236,13 @@ export function liveAsyncApiDocument({ host, secure }: { host: string; secure: b
         summary: "Every post written on any instance, to every authenticated socket.",
         channel: { $ref: "#/channels/liveFeed" },
         messages: [messageRef("postCreated"), messageRef("postUpdated"), messageRef("postDeleted")],
+      },
+      sendFileEvents: {
+        action: "send",
+        title: "File events",
+        summary: "An uploaded image's thumbnail is ready, to the file's owner only.",
+        channel: { $ref: "#/channels/liveFeed" },
+        messages: [messageRef("fileProcessed")],
       },
       sendTransferEvents: {
         action: "send",
