@@ -89,7 +89,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a refresh token for a new pair
-         * @description The presented token is spent. Presenting a spent token again revokes its whole session (theft detection), its access tokens included — except the token spent last, presented again within REFRESH_REUSE_LEEWAY_SECONDS of its rotation (a double refresh), which gets another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS.
+         * @description The presented token is spent. Presenting a spent token again revokes its whole session (theft detection), its access tokens included — except the token spent last, presented again within REFRESH_REUSE_LEEWAY_SECONDS of its rotation (a double refresh), which gets another pair in the same session. No pair outlives the session's SESSION_MAX_DAYS. Browser apps send no body token: the refresh cookie set by the token endpoint, with the X-CSRF-Token header (403 `csrf_failed` without it), and get the new one as a cookie.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -109,9 +109,69 @@ export interface paths {
         put?: never;
         /**
          * End the session a refresh token belongs to
-         * @description The session's refresh tokens and access tokens stop working at once on every instance, and its live sockets close with 4401.
+         * @description The session's refresh tokens and access tokens stop working at once on every instance, and its live sockets close with 4401. Browser apps send the refresh cookie with the X-CSRF-Token header instead of a body token; the cookies are cleared.
          */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's active sessions
+         * @description One entry per login that still holds a usable refresh token (a refresh-token family), most recently used first, at most 100. `current` marks the session of the access token making the request.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions
+         * @description Its refresh tokens and access tokens stop working at once on every instance, and its live sockets close with 4401. Ending the current session logs the caller out. A session of another user and an unknown id are the same 404.
+         */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/revoke-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End every session but the current one
+         * @description For after a lost device or a changed authentication factor: every other session's tokens and sockets end at once on every instance.
+         */
+        post: operations["revokeOtherSessions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -213,7 +273,10 @@ export interface paths {
         get: operations["getPost"];
         put?: never;
         post?: never;
-        /** Delete a post (its author or an admin) */
+        /**
+         * Delete a post (its author or an admin)
+         * @description An admin deleting another user's post moderates it: the deletion is recorded as the security event `post.moderated` with the admin, the author and `reason` (see GET /api/v1/admin/security-events).
+         */
         delete: operations["deletePost"];
         options?: never;
         head?: never;
@@ -489,6 +552,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/security-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Security events, newest first (admin)
+         * @description What the security log recorded: logins and their failures, throttling, refresh-token reuse, logouts, role changes, deactivations, refused scopes, rate limiting, moderation. Stored in batches within about a second of the request; kept SECURITY_EVENTS_RETENTION_DAYS and at most SECURITY_EVENTS_MAX_ROWS. Filter by `event`, `user_id` and a time range.
+         */
+        get: operations["listSecurityEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -672,7 +755,10 @@ export interface operations {
     createToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description For browser apps: `cookie` puts the refresh token in an HttpOnly, SameSite=Strict cookie (`kaira_refresh`, path /api/v1/auth; Secure except on localhost over http) instead of the body, and sets a readable `kaira_csrf` cookie whose value refresh and logout then need in the `X-CSRF-Token` header. */
+                "x-refresh-token-delivery"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -703,8 +789,8 @@ export interface operations {
                         token_type: "bearer";
                         /** @description Seconds the access token lives */
                         expires_in: number;
-                        /** @description Single use: each refresh returns a new one */
-                        refresh_token: string;
+                        /** @description Single use: each refresh returns a new one. Absent when it was delivered as a cookie (X-Refresh-Token-Delivery: cookie) */
+                        refresh_token?: string;
                         /** @description Space-separated scopes granted */
                         scope: string;
                     };
@@ -769,14 +855,18 @@ export interface operations {
     refreshToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With the `kaira_refresh` cookie instead of a body token: the value of the `kaira_csrf` cookie. */
+                "x-csrf-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
-                    refresh_token: string;
+                    /** @description Required unless the refresh cookie is sent (browser apps) */
+                    refresh_token?: string;
                 };
             };
         };
@@ -793,8 +883,8 @@ export interface operations {
                         token_type: "bearer";
                         /** @description Seconds the access token lives */
                         expires_in: number;
-                        /** @description Single use: each refresh returns a new one */
-                        refresh_token: string;
+                        /** @description Single use: each refresh returns a new one. Absent when it was delivered as a cookie (X-Refresh-Token-Delivery: cookie) */
+                        refresh_token?: string;
                         /** @description Space-separated scopes granted */
                         scope: string;
                     };
@@ -802,6 +892,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OAuthProblem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -841,14 +940,18 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With the `kaira_refresh` cookie instead of a body token: the value of the `kaira_csrf` cookie. */
+                "x-csrf-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
-                    refresh_token: string;
+                    /** @description Required unless the refresh cookie is sent (browser apps) */
+                    refresh_token?: string;
                 };
             };
         };
@@ -860,8 +963,222 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0b7c5c1e-4a53-4c1b-9a55-2f1d0d6f7a10",
+                     *           "created_at": "2026-11-30T09:12:44.120Z",
+                     *           "last_used_at": "2026-11-30T10:02:01.503Z",
+                     *           "user_agent": "curl/8.5.0",
+                     *           "ip_address": "203.0.113.7",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "id": "7e7f1a7e-0d4e-4a5f-8f0c-3c9a1f2b6d44",
+                     *           "created_at": "2026-11-28T18:40:10.000Z",
+                     *           "last_used_at": "2026-11-29T21:15:33.871Z",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                     *           "ip_address": "198.51.100.23",
+                     *           "current": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            /**
+                             * Format: uuid
+                             * @description The session id (the `sid` claim of its access tokens)
+                             */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description When the session logged in
+                             */
+                            created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description When the session last logged in or refreshed its tokens
+                             */
+                            last_used_at: string;
+                            /** @description The User-Agent that logged in (at most 256 characters) */
+                            user_agent: string | null;
+                            /** @description The client address that logged in */
+                            ip_address: string | null;
+                            /** @description True for the session making this request */
+                            current: boolean;
+                        }[];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7e7f1a7e-0d4e-4a5f-8f0c-3c9a1f2b6d44 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeOtherSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": 2
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description How many sessions ended */
+                        revoked: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1583,7 +1900,10 @@ export interface operations {
     };
     deletePost: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Why an admin removes another user's post; kept in the security events */
+                reason?: string;
+            };
             header?: never;
             path: {
                 /** @description Post id */
@@ -2862,6 +3182,91 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSecurityEvents: {
+        parameters: {
+            query: {
+                /** @description Exact event name */
+                event?: string;
+                user_id?: number;
+                /** @description Events at or after this time */
+                from?: string;
+                /** @description Events at or before this time */
+                to?: string;
+                limit: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: number;
+                            /** Format: date-time */
+                            occurred_at: string;
+                            /** @description e.g. auth.login.failed, user.deactivated, post.moderated */
+                            event: string;
+                            /** @description The user concerned */
+                            user_id: number | null;
+                            /** @description The admin who acted, for admin actions */
+                            actor_id: number | null;
+                            ip: string | null;
+                            request_id: string | null;
+                            /** @description The event's other fields (reason, scope, …); never a password or a token */
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
