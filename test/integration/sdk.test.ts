@@ -8,6 +8,7 @@ import {
 } from "../../clients/typescript/src/index.js";
 import { waitFor } from "../helpers/process.js";
 import { createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
+import { codeFor } from "../helpers/totp.js";
 
 // The TypeScript client against a listening Kaira: real fetch, real WebSockets.
 let t: TestApp;
@@ -92,6 +93,34 @@ describe("the TypeScript client", () => {
     expect(me.response.status).toBe(401);
     expect(stale.session).toBeNull();
     expect(sessions).toEqual([null]);
+  });
+
+  it("finishes a login with the MFA step", async () => {
+    const { client, user } = await signedUp();
+    const setup = await client.api.POST("/api/v1/auth/mfa/totp/setup", {
+      body: { current_password: user.password },
+    });
+    expect(setup.response.status).toBe(200);
+    const confirmed = await client.api.POST("/api/v1/auth/mfa/totp/confirm", {
+      body: { code: codeFor(setup.data?.secret as string) },
+    });
+    const recoveryCodes = confirmed.data?.recovery_codes as string[];
+    expect(recoveryCodes).toHaveLength(10);
+
+    const { client: next } = clientFor();
+    const step = await next.login(user.email, user.password);
+    expect(step.mfaRequired).toBe(true);
+    expect(next.session).toBeNull();
+    if (!step.mfaRequired) return;
+    const wrong = await next.verifyMfa(step.mfaToken, "000000").catch((error) => error);
+    expect(wrong).toBeInstanceOf(KairaError);
+    expect(wrong.status).toBe(401);
+    // The mfa_token may be single-use: a fresh login gives a fresh one.
+    const again = await next.login(user.email, user.password);
+    if (!again.mfaRequired) throw new Error("expected the MFA step");
+    const session = await next.verifyMfa(again.mfaToken, recoveryCodes[0] as string);
+    expect(session.accessToken).toEqual(expect.any(String));
+    expect((await next.api.GET("/api/v1/users/me")).data?.email).toBe(user.email);
   });
 
   it("uploads a file as multipart and reads it back", async () => {

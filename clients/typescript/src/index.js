@@ -139,10 +139,19 @@ export function createKairaClient(options) {
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: form,
       });
-      if (!response.ok) throw new KairaError(response.status, await problemOf(response));
-      const body = await response.json();
-      if (body.mfa_required) return { mfaRequired: true, mfaToken: body.mfa_token };
-      setSession(toSession(body));
+      if (!response.ok) {
+        const problem = await problemOf(response);
+        // A second factor is needed: a 403 whose problem carries the token for the next step.
+        if (
+          response.status === 403 &&
+          problem.code === "mfa_required" &&
+          typeof problem.mfa_token === "string"
+        ) {
+          return { mfaRequired: true, mfaToken: problem.mfa_token };
+        }
+        throw new KairaError(response.status, problem);
+      }
+      setSession(toSession(await response.json()));
       return { mfaRequired: false, session };
     },
 
