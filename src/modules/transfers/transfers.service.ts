@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { currentTraceparent } from "../../platform/telemetry/telemetry.js";
 import { decodeCursor, isIdCursor } from "../../shared/cursor.js";
 import {
   BadRequestError,
@@ -10,7 +11,7 @@ import {
 import { fetchPage } from "../../shared/paging.js";
 import { withTransactionRetry } from "../../shared/transactions.js";
 import { type MintedCredits, toTransferResponse } from "./transfers.mappers.js";
-import type { TransfersRepository, Tx } from "./transfers.repository.js";
+import type { TransfersRepository } from "./transfers.repository.js";
 import type { TransferResponse } from "./transfers.schemas.js";
 
 export interface TransferRequest {
@@ -71,41 +72,6 @@ export function createTransfersService({
   /** Told after a transaction that recorded live events committed (the relay sends them at once). */
   afterEventsCommitted?: () => void;
 }) {
-  /** Moves the credits inside `tx`, or returns the business reason it cannot. */
-  async function move(tx: Tx, fromUserId: number, request: TransferRequest): Promise<Outcome> {
-    const accounts = await transfersRepository.lockAccounts(tx, [fromUserId, request.toUserId]);
-    const sender = accounts.get(fromUserId);
-    const recipient = accounts.get(request.toUserId);
-    if (!recipient?.isActive) {
-      return {
-        status: 404,
-        body: { code: "recipient_not_found", detail: `User ${request.toUserId} not found` },
-      };
-    }
-    if (!sender || sender.balance < request.amount) {
-      return {
-        status: 400,
-        body: { code: "insufficient_funds", detail: "Insufficient funds for this transfer" },
-      };
-    }
-    await transfersRepository.addToBalance(tx, fromUserId, -request.amount);
-    await transfersRepository.addToBalance(tx, request.toUserId, request.amount);
-    const transfer = await transfersRepository.insertTransfer(tx, {
-      fromUserId,
-      toUserId: request.toUserId,
-      amount: request.amount,
-      memo: request.memo ?? null,
-    });
-    const body = toTransferResponse(transfer);
-    // Delivered to the recipient's live feed by the outbox relay, only after this commits.
-    await transfersRepository.recordEvent(tx, {
-      topic: "transfer.received",
-      userId: request.toUserId,
-      payload: body,
-    });
-    return { status: 201, body };
-  }
-
   async function transfer(
     fromUserId: number,
     key: string,
@@ -114,45 +80,37 @@ export function createTransfersService({
     if (request.toUserId === fromUserId) {
       throw new BadRequestError("transfer_to_self", "You cannot transfer credits to yourself");
     }
-    const requestHash = fingerprint(request);
-    const outcome = await withTransactionRetry(
+    const { status, body } = await withTransactionRetry(
       () =>
-        transfersRepository.transaction(async (tx): Promise<Outcome> => {
-          if (!(await transfersRepository.tryLockKey(tx, fromUserId, key))) {
-            throw new ConflictError(
-              "idempotency_key_in_use",
-              "A request with this Idempotency-Key is still in progress",
-            );
-          }
-          const stored = await transfersRepository.findResponse(tx, fromUserId, key);
-          if (stored) {
-            if (stored.requestHash !== requestHash) {
-              throw new ValidationFailedError(
-                [
-                  {
-                    loc: ["header", "idempotency-key"],
-                    msg: "This Idempotency-Key was used with a different request",
-                    type: "idempotency_key_reused",
-                  },
-                ],
-                "idempotency_key_reused",
-              );
-            }
-            return { status: stored.status, body: stored.body } as Outcome;
-          }
-          const result = await move(tx, fromUserId, request);
-          await transfersRepository.saveResponse(tx, {
-            userId: fromUserId,
-            key,
-            requestHash,
-            status: result.status,
-            body: result.body,
-            ttlMs: idempotencyTtlMs,
-          });
-          return result;
+        transfersRepository.transfer({
+          fromUserId,
+          toUserId: request.toUserId,
+          amount: request.amount,
+          memo: request.memo ?? null,
+          key,
+          requestHash: fingerprint(request),
+          ttlMs: idempotencyTtlMs,
+          // With traces on, the recipient's event remembers the request that wrote it.
+          traceparent: currentTraceparent() ?? null,
         }),
       onRetry ? { onRetry } : {},
     );
+    if (status === 409) {
+      throw new ConflictError("idempotency_key_in_use", "A request with this Idempotency-Key is still in progress");
+    }
+    if (status === 422) {
+      throw new ValidationFailedError(
+        [
+          {
+            loc: ["header", "idempotency-key"],
+            msg: "This Idempotency-Key was used with a different request",
+            type: "idempotency_key_reused",
+          },
+        ],
+        "idempotency_key_reused",
+      );
+    }
+    const outcome = { status, body } as Outcome;
     if (outcome.status === 201) afterEventsCommitted?.();
     return outcomeOrThrow(outcome);
   }
@@ -172,10 +130,11 @@ export function createTransfersService({
 
   return {
     /**
-     * One transaction: take the key's lock (409 if a request with it is running), replay a
-     * stored outcome (422 if the body differs), else lock both accounts in id order, check
-     * funds, write the ledger and balances, and store the outcome under the key — all
-     * committed together, so a crash leaves either everything or nothing.
+     * One transaction (one statement, see `transfersRepository.transfer`): take the key's
+     * lock (409 if a request with it is running), replay a stored outcome (422 if the body
+     * differs), else lock both accounts in id order, check funds, write the ledger and
+     * balances, and store the outcome under the key — all committed together, so a crash
+     * leaves either everything or nothing.
      */
     async createTransfer(
       fromUserId: number,
