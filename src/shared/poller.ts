@@ -10,6 +10,12 @@ export interface PollerOptions {
   intervalMs: number;
   /** Run the first step at once instead of after `intervalMs`. */
   immediate?: boolean;
+  /**
+   * Least time between the starts of two steps, even when woken (default 0). Under a stream of
+   * wakes this turns one step per wake into one step per `minGapMs` that handles everything
+   * woken in between: the outbox relay then claims events in batches instead of one by one.
+   */
+  minGapMs?: number;
   /** A step's error; the poller goes on with the next step. Must not throw. */
   onError: (error: unknown) => void;
 }
@@ -32,6 +38,8 @@ export interface Poller {
  */
 export function startPoller(options: PollerOptions): Poller {
   const { step, intervalMs, onError } = options;
+  const minGapMs = options.minGapMs ?? 0;
+  let lastStartedAt = Number.NEGATIVE_INFINITY;
   // Every step runs in the async context the poller was started in, never in that of whoever
   // woke it: a request that wakes the relay must not find every later poll inside its trace
   // (or its logging context).
@@ -42,6 +50,8 @@ export function startPoller(options: PollerOptions): Poller {
   // Set before the step is called, so a wake from the step's synchronous part is coalesced too.
   let busy = false;
   let wokenWhileRunning = false;
+  // A gap-delayed step is already scheduled: further wakes join it.
+  let woken = false;
 
   async function runStep(): Promise<void> {
     try {
@@ -55,28 +65,40 @@ export function startPoller(options: PollerOptions): Poller {
     clearTimeout(timer);
     timer = undefined;
     wokenWhileRunning = false;
+    woken = false;
     busy = true;
+    lastStartedAt = performance.now();
     running = runStep().finally(() => {
       busy = false;
       running = undefined;
       if (stopping.signal.aborted) return;
-      if (wokenWhileRunning) run();
-      else schedule();
+      if (wokenWhileRunning) runSoon();
+      else schedule(intervalMs);
     });
   }
 
-  function schedule() {
-    timer = setTimeout(() => scope.runInAsyncScope(run), intervalMs);
+  function schedule(delayMs: number) {
+    clearTimeout(timer);
+    timer = setTimeout(() => scope.runInAsyncScope(run), delayMs);
   }
 
+  /** A step now, or once `minGapMs` has passed since the last one started. */
+  function runSoon() {
+    const wait = lastStartedAt + minGapMs - performance.now();
+    if (wait <= 0) run();
+    else if (!woken) {
+      woken = true;
+      schedule(wait);
+    }
+  }
   if (options.immediate) scope.runInAsyncScope(run);
-  else schedule();
+  else schedule(intervalMs);
 
   return {
     wake() {
       if (stopping.signal.aborted) return;
       if (busy) wokenWhileRunning = true;
-      else scope.runInAsyncScope(run);
+      else scope.runInAsyncScope(runSoon);
     },
     async stop() {
       stopping.abort();

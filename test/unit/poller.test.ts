@@ -76,6 +76,22 @@ describe("startPoller", () => {
     expect(s.runs).toBe(4); // then back to the interval
   });
 
+  it("with minGapMs, a stream of wakes runs one step per gap, and a lone wake runs at once", async () => {
+    const s = steps();
+    poller = startPoller({ step: s.step, intervalMs: 10_000, minGapMs: 5, onError: () => {} });
+    poller.wake();
+    expect(s.runs).toBe(1); // idle: at once
+    await vi.advanceTimersByTimeAsync(1);
+    for (let i = 0; i < 10; i++) poller.wake();
+    await vi.advanceTimersByTimeAsync(2);
+    expect(s.runs).toBe(1); // within the gap: the wakes wait together
+    await vi.advanceTimersByTimeAsync(2);
+    expect(s.runs).toBe(2); // one step for all ten, 5 ms after the previous one started
+    await vi.advanceTimersByTimeAsync(100);
+    poller.wake();
+    expect(s.runs).toBe(3); // long after the last step: at once again
+  });
+
   it("never runs two steps at once, whatever the mix of wakes and timers", async () => {
     const s = steps();
     s.hold = true;

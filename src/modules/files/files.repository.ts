@@ -40,7 +40,7 @@ export interface FilesRepository {
   delete(
     id: number,
     job: (deleted: StoredFile) => JobRequest,
-    postsChanged?: (tx: Pick<Db, "select" | "insert">, postIds: number[]) => Promise<void>,
+    postsChanged?: (tx: Pick<Db, "select" | "insert" | "execute">, postIds: number[]) => Promise<void>,
   ): Promise<{ postIds: number[] } | undefined>;
   /**
    * Records a finished thumbnail and its event, once: false when the file is gone or already

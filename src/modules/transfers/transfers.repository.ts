@@ -1,6 +1,12 @@
 import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
-import { idempotencyKeys, ledgerEntries, type TransferRow, transfers, users } from "../../platform/database/schema.js";
+import {
+  idempotencyKeys,
+  ledgerEntries,
+  type TransferRow,
+  transfers,
+  users,
+} from "../../platform/database/schema.js";
 
 /** The part of Drizzle a transaction callback receives; the same query API as `Db`. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];

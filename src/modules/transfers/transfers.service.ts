@@ -96,7 +96,10 @@ export function createTransfersService({
       onRetry ? { onRetry } : {},
     );
     if (status === 409) {
-      throw new ConflictError("idempotency_key_in_use", "A request with this Idempotency-Key is still in progress");
+      throw new ConflictError(
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still in progress",
+      );
     }
     if (status === 422) {
       throw new ValidationFailedError(

@@ -6,8 +6,8 @@ import type * as schema from "./schema.js";
 /** The query API both adapters expose: Drizzle over PostgreSQL, embedded or served. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-/** Anything that can run Drizzle inserts: the database or an open transaction. */
-export type Executor = Pick<Db, "insert">;
+/** Anything that can run statements: the database or an open transaction. */
+export type Executor = Pick<Db, "insert" | "execute">;
 
 /** A statement as it was sent to the database; used by tests that count queries per request. */
 export interface ExecutedQuery {
