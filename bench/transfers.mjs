@@ -23,7 +23,7 @@ import pg from "pg";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const DB = "kaira_bench_transfers";
-const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
+const ADMIN = { email: "bench-admin@example.com", password: "Velvet-Lantern-Orbit-42" };
 
 const { values } = parseArgs({
   options: {
