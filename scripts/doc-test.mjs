@@ -305,6 +305,10 @@ function runBlock(block, { stateFile, env }) {
     "  local __doc_name",
     `  { for __doc_name in $(compgen -v); do [[ $__doc_name =~ ${SHELL_VARIABLES.source} ]] || declare -p "$__doc_name" 2>/dev/null; done; declare -f; } > ${JSON.stringify(stateFile)}`,
     "}",
+    // `npx kaira …` is what a reader types; it runs node_modules/.bin/kaira, which is
+    // bin/kaira.js. Calling that directly runs the same program without npm's own start-up
+    // (a second or more per command on a busy machine, and the guide has a dozen of them).
+    `npx() { if [[ "$1" == kaira ]]; then shift; node ${JSON.stringify(join(repoRoot, "bin", "kaira.js"))} "$@"; else command npx "$@"; fi; }`,
     "trap __doc_save EXIT",
     "set -eo pipefail",
     block.body,
