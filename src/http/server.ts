@@ -228,10 +228,32 @@ export async function createServer(config: Config, options: ServerOptions): Prom
 export async function registerApi(app: FastifyInstance, routes: FastifyPluginAsync[]): Promise<void> {
   await app.register(
     async (api) => {
+      // Refusals the platform makes before a handler runs are part of every operation's
+      // contract: overload (503), input the schema refuses (422), a malformed or over-long path
+      // parameter (400), and a body that is not JSON, too large, or of another media type
+      // (400, 413, 415).
       api.addHook("onRoute", (route) => {
-        const schema = route.schema as { response?: Record<string, unknown>; hide?: boolean } | undefined;
+        const schema = route.schema as
+          | {
+              response?: Record<string, unknown>;
+              hide?: boolean;
+              body?: unknown;
+              consumes?: unknown;
+              params?: unknown;
+              querystring?: unknown;
+              headers?: unknown;
+            }
+          | undefined;
         if (!schema || schema.hide) return;
-        schema.response = { 503: ProblemRef, ...schema.response };
+        const takesBody = schema.body !== undefined || schema.consumes !== undefined;
+        const validates = takesBody || schema.params || schema.querystring || schema.headers;
+        schema.response = {
+          503: ProblemRef,
+          ...(validates ? { 422: ProblemRef } : {}),
+          ...(route.url.includes(":") || takesBody ? { 400: ProblemRef } : {}),
+          ...(takesBody ? { 413: ProblemRef, 415: ProblemRef } : {}),
+          ...schema.response,
+        };
       });
       for (const plugin of routes) await api.register(plugin);
     },

@@ -759,10 +759,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example string */
                     "text/plain": string;
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -788,6 +789,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
@@ -820,6 +826,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "pass",
+                     *       "draining": true,
+                     *       "checks": {}
+                     *     }
+                     */
                     "application/json": {
                         status: "pass" | "fail";
                         draining: boolean;
@@ -851,6 +864,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "pass",
+                     *       "draining": true,
+                     *       "checks": {}
+                     *     }
+                     */
                     "application/json": {
                         status: "pass" | "fail";
                         draining: boolean;
@@ -900,6 +920,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "string",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "refresh_token": "string",
+                     *       "scope": "string"
+                     *     }
+                     */
                     "application/json": {
                         access_token: string;
                         /** @enum {string} */
@@ -913,7 +942,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -922,7 +951,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -970,7 +999,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -979,7 +1017,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -988,7 +1026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -997,7 +1035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1033,6 +1071,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "string",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "refresh_token": "string",
+                     *       "scope": "string"
+                     *     }
+                     */
                     "application/json": {
                         access_token: string;
                         /** @enum {string} */
@@ -1046,7 +1093,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1055,7 +1111,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1064,7 +1120,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1073,7 +1138,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1082,7 +1147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1119,7 +1184,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Forbidden */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1128,7 +1202,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1137,7 +1229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1212,7 +1304,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1221,7 +1313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1230,7 +1322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1260,7 +1352,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1269,7 +1370,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1287,7 +1388,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Unprocessable Entity: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1324,7 +1434,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1333,7 +1443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1342,7 +1452,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1383,7 +1493,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1392,7 +1502,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1401,7 +1511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1456,7 +1566,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1465,7 +1575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1474,7 +1584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1492,7 +1602,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,7 +1629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1510,7 +1638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1563,7 +1691,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1572,7 +1700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1581,7 +1709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1599,7 +1727,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1608,7 +1754,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1617,7 +1763,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1655,6 +1801,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "string",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "refresh_token": "string",
+                     *       "scope": "string"
+                     *     }
+                     */
                     "application/json": {
                         access_token: string;
                         /** @enum {string} */
@@ -1668,7 +1823,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1677,7 +1841,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1686,7 +1859,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1695,7 +1868,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1704,7 +1877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1752,7 +1925,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1761,7 +1934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1770,7 +1943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1788,7 +1961,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1797,7 +1988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1806,7 +1997,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1836,7 +2027,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1845,7 +2045,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1863,7 +2063,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1872,7 +2072,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1901,6 +2101,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "email": "mina@example.com",
+                     *           "username": "string",
+                     *           "role": "user",
+                     *           "is_active": true,
+                     *           "balance": 1,
+                     *           "created_at": "2026-11-30T09:00:00.000Z",
+                     *           "updated_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -1919,7 +2136,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1928,7 +2145,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1937,7 +2154,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1946,7 +2163,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1989,6 +2206,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "email": "mina@example.com",
+                     *       "username": "string",
+                     *       "role": "user",
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         /** Format: email */
@@ -2000,7 +2226,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2009,7 +2235,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2018,7 +2262,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2027,7 +2271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2053,6 +2297,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "email": "mina@example.com",
+                     *       "username": "string",
+                     *       "role": "user",
+                     *       "balance": 1,
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         /** Format: email */
@@ -2066,7 +2320,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2075,7 +2329,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2084,7 +2338,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2119,6 +2373,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "email": "mina@example.com",
+                     *       "username": "string",
+                     *       "role": "user",
+                     *       "balance": 1,
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         /** Format: email */
@@ -2132,7 +2396,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2141,7 +2405,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2150,7 +2414,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2159,7 +2423,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2168,7 +2450,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2177,7 +2459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2206,6 +2488,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "username": "string",
+                     *       "email": "mina@example.com",
+                     *       "role": "user",
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         username: string;
@@ -2217,7 +2508,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2226,7 +2526,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2244,7 +2544,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2553,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2289,6 +2589,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "email": "mina@example.com",
+                     *       "username": "string",
+                     *       "role": "user",
+                     *       "is_active": true,
+                     *       "balance": 1,
+                     *       "created_at": "2026-11-30T09:00:00.000Z",
+                     *       "updated_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         /** Format: email */
@@ -2304,7 +2616,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2313,7 +2634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2340,7 +2661,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2349,7 +2688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2381,6 +2720,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "title": "string",
+                     *           "content": "string",
+                     *           "tags": [
+                     *             "string"
+                     *           ],
+                     *           "author": {
+                     *             "id": 1,
+                     *             "username": "string"
+                     *           },
+                     *           "attachments": [
+                     *             {
+                     *               "id": 1,
+                     *               "filename": "string",
+                     *               "content_type": "string",
+                     *               "size": 1
+                     *             }
+                     *           ],
+                     *           "created_at": "2026-11-30T09:00:00.000Z",
+                     *           "updated_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -2408,7 +2776,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2417,7 +2785,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2453,6 +2821,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "title": "string",
+                     *       "content": "string",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "author": {
+                     *         "id": 1,
+                     *         "username": "string"
+                     *       },
+                     *       "attachments": [
+                     *         {
+                     *           "id": 1,
+                     *           "filename": "string",
+                     *           "content_type": "string",
+                     *           "size": 1
+                     *         }
+                     *       ],
+                     *       "created_at": "2026-11-30T09:00:00.000Z",
+                     *       "updated_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         title: string;
@@ -2476,7 +2868,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2485,7 +2886,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2494,7 +2895,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2503,7 +2922,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2532,6 +2951,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "title": "string",
+                     *       "content": "string",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "author": {
+                     *         "id": 1,
+                     *         "username": "string"
+                     *       },
+                     *       "attachments": [
+                     *         {
+                     *           "id": 1,
+                     *           "filename": "string",
+                     *           "content_type": "string",
+                     *           "size": 1
+                     *         }
+                     *       ],
+                     *       "created_at": "2026-11-30T09:00:00.000Z",
+                     *       "updated_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         title: string;
@@ -2555,6 +2998,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2564,7 +3016,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2573,7 +3025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2606,7 +3058,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2615,7 +3076,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,7 +3094,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2642,7 +3103,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2681,6 +3142,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "title": "string",
+                     *       "content": "string",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "author": {
+                     *         "id": 1,
+                     *         "username": "string"
+                     *       },
+                     *       "attachments": [
+                     *         {
+                     *           "id": 1,
+                     *           "filename": "string",
+                     *           "content_type": "string",
+                     *           "size": 1
+                     *         }
+                     *       ],
+                     *       "created_at": "2026-11-30T09:00:00.000Z",
+                     *       "updated_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         title: string;
@@ -2704,7 +3189,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2713,7 +3207,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2731,7 +3225,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2740,7 +3252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2776,6 +3288,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "filename": "string",
+                     *       "content_type": "string",
+                     *       "size": 1,
+                     *       "sha256": "string",
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         /** @description The uploaded name, sanitized to a plain file name */
@@ -2791,7 +3313,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2800,7 +3322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2809,7 +3331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2818,7 +3340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Payload Too Large */
+            /** @description Payload Too Large: `ctp_body_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2827,7 +3349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2836,7 +3358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2845,7 +3367,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2874,6 +3396,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <bytes> */
                     "application/json": string;
                 };
             };
@@ -2883,6 +3406,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <bytes> */
                     "application/json": string;
                 };
             };
@@ -2893,7 +3417,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2902,7 +3435,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2929,7 +3462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2938,7 +3471,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2968,7 +3501,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2977,7 +3519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2995,7 +3537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3004,7 +3546,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3033,6 +3575,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <bytes> */
                     "application/json": string;
                 };
             };
@@ -3043,7 +3586,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3052,7 +3604,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3079,7 +3631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3113,6 +3665,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "title": "string",
+                     *           "content": "string",
+                     *           "tags": [
+                     *             "string"
+                     *           ],
+                     *           "author": {
+                     *             "id": 1,
+                     *             "username": "string"
+                     *           },
+                     *           "attachments": [
+                     *             {
+                     *               "id": 1,
+                     *               "filename": "string",
+                     *               "content_type": "string",
+                     *               "size": 1
+                     *             }
+                     *           ],
+                     *           "created_at": "2026-11-30T09:00:00.000Z",
+                     *           "updated_at": "2026-11-30T09:00:00.000Z",
+                     *           "highlight": "How we run <mark>Kubernetes</mark> upgrades with a <mark>rolling</mark> <mark>update</mark>",
+                     *           "rank": 1
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -3147,7 +3730,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3156,7 +3739,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3165,7 +3748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3174,7 +3757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3183,7 +3766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3216,6 +3799,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "title": "string",
+                     *           "score": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -3226,7 +3820,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3235,7 +3829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3244,7 +3838,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3253,7 +3847,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,7 +3856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3291,6 +3885,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "from_user_id": 1,
+                     *           "to_user_id": 1,
+                     *           "amount": 1,
+                     *           "memo": "string",
+                     *           "created_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -3305,7 +3914,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3314,7 +3923,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3323,7 +3932,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3332,7 +3941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3369,6 +3978,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "from_user_id": 1,
+                     *       "to_user_id": 1,
+                     *       "amount": 1,
+                     *       "memo": "string",
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: number;
                         from_user_id: number;
@@ -3380,7 +3999,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3389,7 +4008,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3398,7 +4017,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3425,7 +4044,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3434,7 +4071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3469,6 +4106,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "user_id": 1,
+                     *       "amount": 1,
+                     *       "memo": "string",
+                     *       "balance": 1,
+                     *       "created_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** @description Ledger entry id */
                         id: number;
@@ -3482,7 +4129,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3491,7 +4147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3509,7 +4165,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3518,7 +4192,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3545,7 +4219,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3567,6 +4241,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "string",
+                     *       "title": "string",
+                     *       "status": 1,
+                     *       "detail": "string",
+                     *       "code": "string",
+                     *       "request_id": "string",
+                     *       "errors": [
+                     *         {
+                     *           "loc": [
+                     *             "string"
+                     *           ],
+                     *           "msg": "string",
+                     *           "type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -3590,6 +4283,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "string",
+                     *           "name": "string",
+                     *           "state": "waiting",
+                     *           "data": {},
+                     *           "attempts_made": 1,
+                     *           "max_attempts": 1,
+                     *           "error": "string",
+                     *           "created_at": "2026-11-30T09:00:00.000Z",
+                     *           "finished_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "counts": {}
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             /** @description The queue's id for the job (a string: BullMQ ids are not numbers) */
@@ -3611,7 +4322,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3620,7 +4331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3629,7 +4340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3638,7 +4349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3666,6 +4377,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "string",
+                     *       "state": "waiting"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         /** @enum {string} */
@@ -3673,7 +4390,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3682,7 +4408,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3700,7 +4426,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3709,7 +4435,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3735,6 +4461,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "name": "string",
+                     *           "size": 1,
+                     *           "created_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             name: string;
@@ -3746,7 +4483,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3755,7 +4492,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3764,7 +4501,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3790,6 +4527,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "name": "string",
+                     *       "job": "backup.create",
+                     *       "state": "waiting"
+                     *     }
+                     */
                     "application/json": {
                         name: string;
                         /** @enum {string} */
@@ -3799,7 +4543,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3808,7 +4552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3817,7 +4561,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3845,10 +4589,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <bytes> */
                     "application/gzip": string;
                 };
             };
-            /** @description Unauthorized */
+            /** @description Bad Request: `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3857,7 +4611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3875,7 +4629,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Unprocessable Entity: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3911,6 +4674,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "occurred_at": "2026-11-30T09:00:00.000Z",
+                     *           "event": "string",
+                     *           "user_id": 1,
+                     *           "actor_id": 1,
+                     *           "ip": "string",
+                     *           "request_id": "string",
+                     *           "details": {}
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
                     "application/json": {
                         items: {
                             id: number;
@@ -3933,7 +4713,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3942,7 +4722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3951,7 +4731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3960,7 +4740,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -156,7 +156,7 @@ const INVALID_GRANT_CODES = new Set([
   "invalid_sign_in_code",
 ]);
 
-function withOAuth2Error(body: Problem): Problem & { error: string; error_description: string } {
+export function withOAuth2Error(body: Problem): Problem & { error: string; error_description: string } {
   const error =
     body.code === "invalid_scope"
       ? "invalid_scope"
