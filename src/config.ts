@@ -64,6 +64,7 @@ export interface Config {
   cacheTtlSeconds: number;
   jobs: JobsConfig;
   mail: MailConfig;
+  accounts: AccountsConfig;
   uploads: UploadsConfig;
   backups: BackupsConfig;
   metrics: MetricsConfig;
@@ -163,6 +164,17 @@ export interface MailConfig {
   smtpUrl: string | undefined;
   from: string;
   dir: string;
+}
+
+export interface AccountsConfig {
+  /** PUBLIC_URL: where users reach Kaira; links in mail start with it (no trailing slash). */
+  publicUrl: string;
+  /** REQUIRE_VERIFIED_EMAIL: unverified users cannot log in or write (posts, files, transfers). */
+  requireVerifiedEmail: boolean;
+  /** Account mails (verification, reset) one client address may ask for per hour; 0 = no limit. */
+  mailPerHourPerAddress: number;
+  /** Account mails of each kind sent to one account per hour; more requests are answered alike but send nothing. */
+  mailPerHourPerAccount: number;
 }
 
 export interface AuthConfig {
@@ -320,6 +332,26 @@ function readUrl(env: Env, name: string, protocols: string[]): string | undefine
     throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(" or ")}`);
   }
   return raw;
+}
+
+/**
+ * PUBLIC_URL, the origin (and optional path prefix) users reach Kaira at. Unset, the listen
+ * address, which is right for development only: a server behind a proxy must set it. In
+ * production it must be https (links carry one-time tokens) unless it names this machine.
+ */
+function readPublicUrl(env: Env, nodeEnv: Config["nodeEnv"], host: string, port: number): string {
+  const raw = readUrl(env, "PUBLIC_URL", ["http:", "https:"]);
+  if (raw === undefined) {
+    const name = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+    return `http://${name}:${port}`;
+  }
+  const url = new URL(raw);
+  if (url.search || url.hash || url.username || url.password)
+    throw new ConfigError("PUBLIC_URL", "must have no query, fragment or credentials");
+  const local = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (nodeEnv === "production" && url.protocol !== "https:" && !local)
+    throw new ConfigError("PUBLIC_URL", "must be https:// in production");
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 function readAddressRanges(env: Env, name: string): string[] {
@@ -551,6 +583,17 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
       smtpUrl: readUrl(env, "SMTP_URL", ["smtp:", "smtps:"]),
       from: readString(env, "MAIL_FROM", "Kaira <no-reply@localhost>"),
       dir: resolve(readString(env, "MAIL_DIR", resolve(dataDir, "mail"))),
+    },
+    accounts: {
+      publicUrl: readPublicUrl(
+        env,
+        nodeEnv,
+        readString(env, "HOST", "0.0.0.0"),
+        readInt(env, "PORT", 9000, 0, 65535),
+      ),
+      requireVerifiedEmail: readBool(env, "REQUIRE_VERIFIED_EMAIL", false),
+      mailPerHourPerAddress: readInt(env, "ACCOUNT_MAIL_PER_HOUR_PER_ADDRESS", 20, 0, 1_000_000),
+      mailPerHourPerAccount: readInt(env, "ACCOUNT_MAIL_PER_HOUR_PER_ACCOUNT", 3, 1, 1_000),
     },
     uploads: {
       maxBytes: readInt(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1, 2 ** 40),

@@ -172,6 +172,7 @@ const COMMANDS: Record<string, Command> = {
                       tokenVersion: user.tokenVersion,
                       isActive: user.isActive,
                       role: user.role,
+                      emailVerified: user.emailVerifiedAt !== null,
                     }
                   );
                 }),

@@ -14,6 +14,8 @@ const aUser = (overrides: Partial<User> = {}): User => ({
   isActive: true,
   tokenVersion: 0,
   balance: 0,
+  emailVerifiedAt: null,
+  deletedAt: null,
   createdAt: new Date("2026-01-01T00:00:00Z"),
   updatedAt: new Date("2026-01-01T00:00:00Z"),
   ...overrides,

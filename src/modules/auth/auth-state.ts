@@ -6,6 +6,11 @@ export interface AuthState {
   tokenVersion: number;
   isActive: boolean;
   role: Role;
+  /**
+   * Whether the current email was proven. Entries cached by an older version lack it and
+   * read as verified for the few minutes they live: the login check still reads the database.
+   */
+  emailVerified?: boolean;
 }
 
 const TTL_MS = 10 * 60 * 1000;

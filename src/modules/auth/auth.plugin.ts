@@ -19,6 +19,8 @@ export interface Principal {
   sessionId: string;
   /** When the access token expires (seconds since the epoch). */
   expiresAt: number;
+  /** Whether the user's current email is verified. */
+  emailVerified: boolean;
 }
 
 declare module "fastify" {
@@ -74,6 +76,8 @@ export const authenticationPlugin = fp(
       accessTokens: AccessTokens;
       authState: AuthStateCache;
       sessionRevocations: SessionRevocations;
+      /** REQUIRE_VERIFIED_EMAIL: routes needing a `…:write` scope refuse unverified users. */
+      requireVerifiedEmail?: boolean;
     },
   ) => {
     const { accessTokens, authState, sessionRevocations } = options;
@@ -102,6 +106,7 @@ export const authenticationPlugin = fp(
         scopes: new Set(claims.scopes),
         sessionId: claims.sessionId,
         expiresAt: claims.expiresAt,
+        emailVerified: state.emailVerified !== false,
       };
     }
     app.decorate("principalFromToken", principalFromToken);
@@ -125,6 +130,18 @@ export const authenticationPlugin = fp(
           missing_scopes: missing,
         });
         throw new ForbiddenError(`Missing scope: ${missing.join(" ")}`, "insufficient_scope");
+      }
+      // Writing (posts, files, transfers) needs a proven address when REQUIRE_VERIFIED_EMAIL
+      // is on; tokens from before the setting or from before sign-up verification are covered
+      // too, since the state is read on every request. Account management stays open, so an
+      // unverified user can still fix a mistyped address or delete the account.
+      if (
+        options.requireVerifiedEmail &&
+        !principal.emailVerified &&
+        requirement.scopes.some((scope) => scope.endsWith(":write"))
+      ) {
+        request.log.info({ event: "authz.denied", user_id: principal.userId, reason: "email_not_verified" }, "unverified");
+        throw new ForbiddenError("Verify your email address before writing", "email_not_verified");
       }
       request.principal = principal;
     }

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { AuthConfig } from "../../config.js";
 import type { SecurityEvent } from "../../http/security-log.js";
 import type { RefreshTokenRow } from "../../platform/database/schema.js";
-import { UnauthorizedError } from "../../shared/errors.js";
+import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import type { AccessTokens } from "./access-tokens.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
 import { hasPassword, type PasswordHasher } from "./password-hasher.js";
@@ -35,6 +35,8 @@ export interface Account {
   passwordHash: string;
   isActive: boolean;
   tokenVersion: number;
+  /** When the current email was proven; null: not (yet). */
+  emailVerifiedAt: Date | null;
 }
 
 /**
@@ -73,6 +75,8 @@ export interface AuthServiceDeps {
   credentialThrottle: CredentialThrottle;
   sessionRevocations: SessionRevocations;
   config: AuthConfig;
+  /** REQUIRE_VERIFIED_EMAIL: a correct password of an unverified account gets 403 instead of tokens. */
+  requireVerifiedEmail?: boolean;
   /** A hash of a random password: unknown users are verified against it (equal work, equal time). */
   dummyHash: string;
 }
@@ -220,6 +224,14 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       const scopes = grantScopes(user.role, input.scope);
       await credentialThrottle.recordSuccess(account, input.address);
+      // Told only after the password proved who is asking, so it reveals nothing to others.
+      if (deps.requireVerifiedEmail && user.emailVerifiedAt === null) {
+        log({ event: "auth.login.unverified", user_id: user.id, ip: input.address });
+        throw new ForbiddenError(
+          "Verify your email address first: follow the link we mailed you, or ask for a new one at /api/v1/auth/verify-email/resend",
+          "email_not_verified",
+        );
+      }
       if (passwordHasher.needsRehash(user.passwordHash)) {
         await accounts.update(user.id, { passwordHash: await passwordHasher.hash(input.password) });
         log({ event: "auth.password.rehashed", user_id: user.id });

@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import type { Platform } from "../../platform/platform.js";
 import type { FeatureModule } from "../feature-module.js";
+import { createAccountTokens } from "./account-tokens.js";
+import { createAccountTokensRepository } from "./account-tokens.repository.js";
 import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, createAccessTokens } from "./access-tokens.js";
 import { authenticationPlugin } from "./auth.plugin.js";
 import { authRoutes } from "./auth.routes.js";
@@ -42,7 +44,14 @@ export async function createAuthModule(deps: AuthModuleDeps) {
     deps.cache,
     async (userId) => {
       const user = await accounts.findById(userId);
-      return user && { tokenVersion: user.tokenVersion, isActive: user.isActive, role: user.role };
+      return (
+        user && {
+          tokenVersion: user.tokenVersion,
+          isActive: user.isActive,
+          role: user.role,
+          emailVerified: user.emailVerifiedAt !== null,
+        }
+      );
     },
     (error) => {
       metrics.cacheErrors.inc({ cache: "auth_state" });
@@ -59,6 +68,9 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   });
   // One throttle for every check of a secret: logins and the current password alike.
   const credentialThrottle = createCredentialThrottle(deps.counters, config.auth);
+  // One-time tokens mailed to users (verification, reset, email change), spent under the same throttle.
+  const accountTokensRepository = createAccountTokensRepository(deps.database.db);
+  const accountTokens = createAccountTokens({ repository: accountTokensRepository, credentialThrottle });
   const authService = createAuthService({
     secondFactor: deps.secondFactor,
     pendingSignIns,
@@ -69,12 +81,18 @@ export async function createAuthModule(deps: AuthModuleDeps) {
     credentialThrottle,
     sessionRevocations,
     config: config.auth,
+    requireVerifiedEmail: config.accounts.requireVerifiedEmail,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
   const sessionsService = createSessionsService({ refreshTokensRepository, sessionRevocations });
   /** Checks the token of every route that declares `security` (register it before those routes). */
   const authentication: FastifyPluginAsync = fp(async (app) => {
-    await app.register(authenticationPlugin, { accessTokens, authState, sessionRevocations });
+    await app.register(authenticationPlugin, {
+      accessTokens,
+      authState,
+      sessionRevocations,
+      requireVerifiedEmail: config.accounts.requireVerifiedEmail,
+    });
   });
   return {
     routes: async (api) => {
@@ -96,6 +114,8 @@ export async function createAuthModule(deps: AuthModuleDeps) {
       pendingSignIns,
       /** SECRET_KEY and its predecessors: other modules derive their own keys from them. */
       signingKeys,
+      accountTokens,
+      deleteExpiredAccountTokens: accountTokensRepository.deleteExpired,
     },
   } satisfies FeatureModule<object> & { authentication: FastifyPluginAsync };
 }

@@ -98,6 +98,7 @@ export function createUsersService({
       tokenVersion: user.tokenVersion,
       isActive: user.isActive,
       role: user.role,
+      emailVerified: user.emailVerifiedAt !== null,
     });
     return user;
   }

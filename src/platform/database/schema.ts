@@ -44,6 +44,10 @@ export const users = pgTable(
     tokenVersion: integer("token_version").notNull().default(0),
     /** Credits in minor units; always the sum of the user's ledger entries. */
     balance: bigint("balance", { mode: "number" }).notNull().default(0),
+    /** When the current email was proven to be the user's (a verification or email-change link); null: never. */
+    emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, precision: 3 }),
+    /** Set when the account was deleted: the row stays, anonymised, as the holder of its ledger entries. */
+    deletedAt: timestamp("deleted_at", { withTimezone: true, precision: 3 }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
@@ -201,6 +205,33 @@ export const userIdentities = pgTable(
   (t) => [
     uniqueIndex("user_identities_provider_subject_key").on(t.provider, t.subject),
     index("user_identities_user_idx").on(t.userId),
+  ],
+);
+
+/**
+ * One-time account tokens (email verification, password reset, email change and its cancel
+ * link), stored only as SHA-256 hashes. A token is bound to its purpose, spent by one atomic
+ * update (`used_at`), and dies at `expires_at`. `email` is the address the token is about:
+ * the one to verify, the new one to confirm, the old one a cancel restores.
+ */
+export const accountTokens = pgTable(
+  "account_tokens",
+  {
+    id: serial("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: varchar("purpose", { length: 32 }).notNull(),
+    tokenHash: varchar("token_hash", { length: 64 }).notNull(),
+    email: varchar("email", { length: 320 }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, precision: 3 }),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("account_tokens_token_hash_key").on(t.tokenHash),
+    index("account_tokens_user_purpose_idx").on(t.userId, t.purpose),
+    index("account_tokens_expires_at_idx").on(t.expiresAt),
   ],
 );
 
@@ -427,6 +458,7 @@ export const postAttachments = pgTable(
 );
 
 export type TransferRow = typeof transfers.$inferSelect;
+export type AccountTokenRow = typeof accountTokens.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type UserMfaRow = typeof userMfa.$inferSelect;

@@ -11,6 +11,30 @@ const header = (value: string) =>
 export const mailFileName = (messageId: string) =>
   `${messageId.replace(/[^A-Za-z0-9@._-]/g, "").replace(/^\.+/, "") || "message"}.eml`;
 
+const crlf = (text: string) => text.replace(/\r?\n/g, "\r\n");
+
+/** The body lines: plain text alone, or multipart/alternative with the HTML part last (preferred). */
+function body(message: MailMessage): string[] {
+  const part = (type: string, content: string) => [
+    `Content-Type: ${type}; charset=utf-8`,
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    crlf(content),
+  ];
+  if (message.html === undefined) return part("text/plain", message.text);
+  // The boundary is random, so no content can contain it by accident or by design.
+  const boundary = `kaira-${randomBytes(12).toString("hex")}`;
+  return [
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    "",
+    `--${boundary}`,
+    ...part("text/plain", message.text),
+    `--${boundary}`,
+    ...part("text/html", message.html),
+    `--${boundary}--`,
+  ];
+}
+
 /** Writes each message to `dir` as an RFC 5322 `.eml` file named after its Message-ID. */
 export function createFileMailer(options: {
   dir: string;
@@ -30,10 +54,7 @@ export function createFileMailer(options: {
         `Message-ID: ${message.messageId}`,
         `Date: ${new Date().toUTCString()}`,
         "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        message.text.replace(/\r?\n/g, "\r\n"),
+        ...body(message),
         "",
       ].join("\r\n");
       const path = join(options.dir, mailFileName(message.messageId));

@@ -2,6 +2,8 @@ export interface MailMessage {
   to: string;
   subject: string;
   text: string;
+  /** An HTML alternative of `text`; values in it must already be escaped. */
+  html?: string;
   /**
    * A stable id such as `<welcome-42@kaira>`. A job that runs twice sends the same id, so
    * the file adapter overwrites its message and mail systems can drop the duplicate.

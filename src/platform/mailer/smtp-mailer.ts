@@ -24,6 +24,7 @@ export function createSmtpMailer(options: { url: string; from: string }): Mailer
             to: message.to,
             subject: message.subject,
             text: message.text,
+            ...(message.html !== undefined ? { html: message.html } : {}),
             messageId: message.messageId,
           }),
       );
