@@ -64,6 +64,7 @@ export async function createModules(
     accounts,
     auth: auth.services,
     invalidateAuthor: posts.services.invalidateAuthor,
+    invalidatePosts: posts.services.invalidatePosts,
   });
   const files = createFilesModule({
     ...platform,
@@ -79,6 +80,7 @@ export async function createModules(
   const maintenance = createMaintenanceModule({
     ...platform,
     deleteExpiredRefreshTokens: auth.services.refreshTokensRepository.deleteExpired,
+    deleteExpiredAccountTokens: auth.services.deleteExpiredAccountTokens,
     deleteExpiredIdempotencyKeys: transfers.services.deleteExpiredIdempotencyKeys,
     deleteExpiredSecurityEvents: securityEvents.services.deleteExpired,
     outbox: live.services.outbox,

@@ -25,7 +25,11 @@ export function createAccountTokensRepository(db: Db) {
      * matches, so of two concurrent uses exactly one gets the row (the other waits for the
      * row lock, re-checks `used_at` and matches nothing).
      */
-    async consume(executor: TokenExecutor, tokenHash: string, purpose: string): Promise<AccountTokenRow | undefined> {
+    async consume(
+      executor: TokenExecutor,
+      tokenHash: string,
+      purpose: string,
+    ): Promise<AccountTokenRow | undefined> {
       const [row] = await executor
         .update(accountTokens)
         .set({ usedAt: sql`now()` })
@@ -38,6 +42,23 @@ export function createAccountTokensRepository(db: Db) {
           ),
         )
         .returning();
+      return row;
+    },
+
+    /** The token's row if it could be spent now, without spending it. */
+    async findUsable(tokenHash: string, purpose: string): Promise<AccountTokenRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(accountTokens)
+        .where(
+          and(
+            eq(accountTokens.tokenHash, tokenHash),
+            eq(accountTokens.purpose, purpose),
+            isNull(accountTokens.usedAt),
+            gt(accountTokens.expiresAt, sql`now()`),
+          ),
+        )
+        .limit(1);
       return row;
     },
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { AccountTokenRow } from "../../platform/database/schema.js";
 import type { SecurityLog } from "../../http/security-log.js";
+import type { AccountTokenRow } from "../../platform/database/schema.js";
 import type { AccountTokensRepository, TokenExecutor } from "./account-tokens.repository.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
 
@@ -84,6 +84,30 @@ export function createAccountTokens(deps: {
           ? { event: "account_token.used", purpose, user_id: row.userId, ip: context.address }
           : { event: "account_token.rejected", purpose, ip: context.address },
       );
+      return row;
+    },
+
+    /**
+     * Whether `token` could be spent for `purpose` now, without spending it: for flows that
+     * must check more (a new password's policy) before the transaction that spends it.
+     * Refusals count against the address like failed uses.
+     */
+    async check(
+      token: string,
+      purpose: AccountTokenPurpose,
+      context: { address: string; log: SecurityLog },
+    ): Promise<AccountTokenRow | undefined> {
+      let row: AccountTokenRow | undefined;
+      try {
+        await credentialThrottle.check(`token:${purpose}|${context.address}`, context.address, async () => {
+          row = await repository.findUsable(hashAccountToken(token), purpose);
+          return row !== undefined;
+        });
+      } catch (error) {
+        context.log({ event: "auth.throttled", purpose, ip: context.address });
+        throw error;
+      }
+      if (!row) context.log({ event: "account_token.rejected", purpose, ip: context.address });
       return row;
     },
 

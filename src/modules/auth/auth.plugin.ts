@@ -140,7 +140,10 @@ export const authenticationPlugin = fp(
         !principal.emailVerified &&
         requirement.scopes.some((scope) => scope.endsWith(":write"))
       ) {
-        request.log.info({ event: "authz.denied", user_id: principal.userId, reason: "email_not_verified" }, "unverified");
+        request.log.info(
+          { event: "authz.denied", user_id: principal.userId, reason: "email_not_verified" },
+          "unverified",
+        );
         throw new ForbiddenError("Verify your email address before writing", "email_not_verified");
       }
       request.principal = principal;

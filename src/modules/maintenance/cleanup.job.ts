@@ -8,6 +8,7 @@ export const EVENT_RETENTION_MS = 48 * 60 * 60 * 1000;
 
 export interface CleanupResult {
   refreshTokens: number;
+  accountTokens: number;
   idempotencyKeys: number;
   events: number;
   securityEvents: number;
@@ -19,18 +20,20 @@ export interface CleanupResult {
  */
 export function cleanupHandler(deps: {
   deleteExpiredRefreshTokens: (now: Date) => Promise<number>;
+  deleteExpiredAccountTokens?: (now: Date) => Promise<number>;
   deleteExpiredIdempotencyKeys: () => Promise<number>;
   deleteExpiredSecurityEvents: (now: Date) => Promise<number>;
   outbox: Pick<OutboxRepository, "deletePublishedBefore">;
   onDone?: (result: CleanupResult) => void;
 }): JobHandler {
   return async () => {
-    const [refreshTokens, idempotencyKeys, events, securityEvents] = await Promise.all([
+    const [refreshTokens, accountTokens, idempotencyKeys, events, securityEvents] = await Promise.all([
       deps.deleteExpiredRefreshTokens(new Date()),
+      deps.deleteExpiredAccountTokens?.(new Date()) ?? 0,
       deps.deleteExpiredIdempotencyKeys(),
       deps.outbox.deletePublishedBefore(new Date(Date.now() - EVENT_RETENTION_MS)),
       deps.deleteExpiredSecurityEvents(new Date()),
     ]);
-    deps.onDone?.({ refreshTokens, idempotencyKeys, events, securityEvents });
+    deps.onDone?.({ refreshTokens, accountTokens, idempotencyKeys, events, securityEvents });
   };
 }

@@ -5,6 +5,7 @@ import { CLEANUP_INTERVAL_MS, CLEANUP_JOB, cleanupHandler } from "./cleanup.job.
 
 export interface MaintenanceModuleDeps extends Pick<Platform, "logger"> {
   deleteExpiredRefreshTokens: (now: Date) => Promise<number>;
+  deleteExpiredAccountTokens: (now: Date) => Promise<number>;
   deleteExpiredIdempotencyKeys: () => Promise<number>;
   deleteExpiredSecurityEvents: (now: Date) => Promise<number>;
   outbox: Pick<OutboxRepository, "deletePublishedBefore">;
@@ -17,6 +18,7 @@ export function createMaintenanceModule(deps: MaintenanceModuleDeps) {
     jobs: {
       [CLEANUP_JOB]: cleanupHandler({
         deleteExpiredRefreshTokens: deps.deleteExpiredRefreshTokens,
+        deleteExpiredAccountTokens: deps.deleteExpiredAccountTokens,
         deleteExpiredIdempotencyKeys: deps.deleteExpiredIdempotencyKeys,
         deleteExpiredSecurityEvents: deps.deleteExpiredSecurityEvents,
         outbox: deps.outbox,
@@ -25,6 +27,7 @@ export function createMaintenanceModule(deps: MaintenanceModuleDeps) {
             {
               event: "cleanup.completed",
               refresh_tokens: result.refreshTokens,
+              account_tokens: result.accountTokens,
               idempotency_keys: result.idempotencyKeys,
               events: result.events,
               security_events: result.securityEvents,

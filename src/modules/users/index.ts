@@ -1,8 +1,13 @@
 import type { Platform } from "../../platform/platform.js";
 import type { AuthModule } from "../auth/index.js";
 import type { FeatureModule } from "../feature-module.js";
+import { createAccountLifecycleRepository } from "./account-lifecycle.repository.js";
+import { accountLifecycleRoutes } from "./account-lifecycle.routes.js";
+import { createAccountLifecycleService } from "./account-lifecycle.service.js";
+import { accountMailHandlers } from "./account-mail.jobs.js";
+import { createAccountMailThrottle } from "./account-mail-throttle.js";
 import { createSignupThrottle } from "./signup-throttle.js";
-import { withUsersCache } from "./users.cache.js";
+import { profileKey, withUsersCache } from "./users.cache.js";
 import { createUsersRepository, type UsersRepository } from "./users.repository.js";
 import { usersRoutes } from "./users.routes.js";
 import { createUsersService } from "./users.service.js";
@@ -17,16 +22,19 @@ export function createUserAccounts(deps: Pick<Platform, "database" | "jobs">): U
 }
 
 export interface UsersModuleDeps
-  extends Pick<Platform, "config" | "logger" | "counters" | "mailer" | "readThrough"> {
+  extends Pick<Platform, "config" | "logger" | "counters" | "mailer" | "readThrough" | "database" | "jobs"> {
   accounts: UsersRepository;
   auth: AuthModule["services"];
   /** A renamed user's posts show the new name: their cached copies go. */
   invalidateAuthor(userId: number): Promise<void>;
+  /** Posts deleted with an account: their cached copies go. */
+  invalidatePosts(postIds: number[]): Promise<void>;
 }
 
-/** Sign-up, profiles and accounts, and the welcome mail. */
+/** Sign-up, profiles and accounts, the account lifecycle (verification, recovery, email change, deletion) and its mail. */
 export function createUsersModule(deps: UsersModuleDeps) {
   const { config, logger, accounts, auth } = deps;
+  const profiles = deps.readThrough("profiles");
   const usersService = withUsersCache(
     createUsersService({
       usersRepository: accounts,
@@ -37,16 +45,47 @@ export function createUsersModule(deps: UsersModuleDeps) {
       credentialThrottle: auth.credentialThrottle,
       signupThrottle: createSignupThrottle(deps.counters, config.signupPerHour),
     }),
-    deps.readThrough("profiles"),
+    profiles,
     deps.invalidateAuthor,
   );
+  const recordJob = (
+    executor: Parameters<typeof deps.jobs.record>[0],
+    job: Parameters<typeof deps.jobs.record>[1],
+  ) => deps.jobs.record(executor, job);
+  const lifecycle = createAccountLifecycleService({
+    repository: createAccountLifecycleRepository(deps.database.db, recordJob),
+    usersRepository: accounts,
+    accountTokens: auth.accountTokens,
+    recordJob,
+    passwordHasher: auth.passwordHasher,
+    credentialThrottle: auth.credentialThrottle,
+    mailThrottle: createAccountMailThrottle(deps.counters, config.accounts),
+    authState: auth.authState,
+    sessionRevocations: auth.sessionRevocations,
+    async afterAccountChanged(userId, deletedPostIds = []) {
+      await profiles.invalidate(profileKey(userId));
+      if (deletedPostIds.length > 0) {
+        await deps.invalidatePosts(deletedPostIds);
+        await deps.invalidateAuthor(userId);
+      }
+    },
+  });
+  const mailDeps = {
+    db: deps.database.db,
+    usersRepository: accounts,
+    accountTokens: auth.accountTokens,
+    mailer: deps.mailer,
+    publicUrl: config.accounts.publicUrl,
+  };
   const { adminEmail, adminPassword } = config;
   return {
     routes: async (api) => {
-      await api.register(usersRoutes, { usersService });
+      await api.register(usersRoutes, { usersService, lifecycle });
+      await api.register(accountLifecycleRoutes, { lifecycle });
     },
     jobs: {
-      [WELCOME_EMAIL_JOB]: welcomeEmailHandler({ usersRepository: accounts, mailer: deps.mailer }),
+      [WELCOME_EMAIL_JOB]: welcomeEmailHandler(mailDeps),
+      ...accountMailHandlers(mailDeps),
     },
     services: {
       /** Creates the admin account ADMIN_EMAIL/ADMIN_PASSWORD name, when it does not exist yet. */

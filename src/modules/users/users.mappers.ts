@@ -7,6 +7,7 @@ export const toUserAccount = (user: User) => ({
   email: user.email,
   username: user.username,
   role: user.role,
+  email_verified: user.emailVerifiedAt !== null,
   created_at: user.createdAt.toISOString(),
 });
 
@@ -24,6 +25,6 @@ export const toAdminUser = (user: User) => ({
 export const toProfile = (user: Profile, seesPrivateFields: boolean) => ({
   id: user.id,
   username: user.username,
-  ...(seesPrivateFields ? { email: user.email, role: user.role } : {}),
+  ...(seesPrivateFields ? { email: user.email, role: user.role, email_verified: user.emailVerified } : {}),
   created_at: user.createdAt.toISOString(),
 });

@@ -10,6 +10,8 @@ export interface NewUser {
   username: string;
   passwordHash: string;
   role?: "user" | "admin";
+  /** Set for an address the operator vouches for (ADMIN_EMAIL, `kaira create-admin`). */
+  emailVerifiedAt?: Date;
 }
 
 export interface UserChanges {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { optionalAuth, principalOf, requireAuth } from "../auth/auth.plugin.js";
+import type { AccountLifecycleService } from "./account-lifecycle.service.js";
 import { toAdminUser, toMe, toProfile, toUserAccount } from "./users.mappers.js";
 import {
   AdminUserPageSchema,
@@ -17,10 +18,10 @@ import {
 } from "./users.schemas.js";
 import type { UsersService } from "./users.service.js";
 
-export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService }> = async (
-  app,
-  { usersService },
-) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<{
+  usersService: UsersService;
+  lifecycle: AccountLifecycleService;
+}> = async (app, { usersService, lifecycle }) => {
   app.post(
     "/users",
     {
@@ -64,8 +65,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
       schema: {
         tags: ["users"],
         operationId: "updateCurrentUser",
-        summary: "Change the caller's username or password",
+        summary: "Change the caller's username, password or email",
         description:
+          "A new `email` needs `current_password` too, and does not apply yet: the new address gets a " +
+          "confirmation link (POST /auth/email-change/confirm) and the current one a notice with a cancel " +
+          "link (POST /auth/email-change/cancel). The answer shows the account as it is, old address " +
+          "included. Whether another account has the new address is checked on confirmation (409 there), " +
+          "so this answers alike for any address. " +
           "A new `password` needs `current_password`. It signs out every other session at once " +
           "(their access and refresh tokens stop working); this session's access token also stops " +
           "working, and its refresh token gets a new one; every live socket of the user closes with " +
@@ -79,11 +85,20 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ usersService: UsersService
     },
     async (request) => {
       const { userId, sessionId } = principalOf(request);
-      const { username, password, current_password } = request.body;
+      const { username, email, password, current_password } = request.body;
+      const log = securityLogFor(request);
+      // The email change first: it checks current_password before a password change replaces it.
+      if (email !== undefined) {
+        await lifecycle.requestEmailChange(
+          userId,
+          email,
+          { currentPassword: current_password },
+          { address: request.ip, log },
+        );
+        if (username === undefined && password === undefined) return toMe(await usersService.getUser(userId));
+      }
       const changes = { username, password, currentPassword: current_password };
-      return toMe(
-        await usersService.updateOwnAccount(userId, sessionId, changes, securityLogFor(request), request.ip),
-      );
+      return toMe(await usersService.updateOwnAccount(userId, sessionId, changes, log, request.ip));
     },
   );
 

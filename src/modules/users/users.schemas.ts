@@ -27,6 +27,10 @@ export const UserPublicSchema = Type.Object(
   { title: "UserPublic" },
 );
 
+const EmailVerified = Type.Boolean({
+  description: "Whether the email was proven by a mailed link (sign-up verification or an email change)",
+});
+
 /** What the user themself (and admins) see. */
 export const UserAccountSchema = Type.Object(
   {
@@ -34,6 +38,7 @@ export const UserAccountSchema = Type.Object(
     email: Type.String({ format: "email" }),
     username: Type.String(),
     role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
+    email_verified: EmailVerified,
     created_at: Type.String({ format: "date-time" }),
   },
   { title: "UserAccount" },
@@ -55,6 +60,7 @@ export const UserProfileSchema = Type.Object(
     username: Type.String(),
     email: Type.Optional(Type.String({ format: "email" })),
     role: Type.Optional(RoleSchema),
+    email_verified: Type.Optional(EmailVerified),
     created_at: Type.String({ format: "date-time" }),
   },
   { title: "UserProfile" },
@@ -66,6 +72,7 @@ export const MeSchema = Type.Object(
     email: Type.String({ format: "email" }),
     username: Type.String(),
     role: RoleSchema,
+    email_verified: EmailVerified,
     balance: Type.Integer({ description: "Credits in minor units" }),
     created_at: Type.String({ format: "date-time" }),
   },
@@ -75,6 +82,15 @@ export const MeSchema = Type.Object(
 export const MeUpdateSchema = Type.Object(
   {
     username: Type.Optional(Username),
+    email: Type.Optional(
+      Type.String({
+        format: "email",
+        maxLength: 320,
+        description:
+          "Asks for a change of address (needs current_password); it applies once confirmed by mail",
+        examples: ["john.new@example.com"],
+      }),
+    ),
     password: Type.Optional(Password),
     current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
@@ -87,6 +103,7 @@ export const AdminUserSchema = Type.Object(
     email: Type.String({ format: "email" }),
     username: Type.String(),
     role: RoleSchema,
+    email_verified: EmailVerified,
     is_active: Type.Boolean(),
     balance: Type.Integer(),
     created_at: Type.String({ format: "date-time" }),

@@ -34,6 +34,7 @@ export interface Profile {
   username: string;
   email: string;
   role: Role;
+  emailVerified: boolean;
   createdAt: Date;
 }
 
@@ -116,7 +117,9 @@ export function createUsersService({
             email: input.email.trim(),
             username: input.username,
             passwordHash,
-            ...(role === "admin" ? { role } : {}),
+            // An admin is made by the operator, who names the address: it counts as verified,
+            // so REQUIRE_VERIFIED_EMAIL never locks the first admin out.
+            ...(role === "admin" ? { role, emailVerifiedAt: new Date() } : {}),
           },
           welcomeEmailJob,
         );
@@ -133,8 +136,8 @@ export function createUsersService({
 
     /** What a profile shows; never the password hash, so it can be cached. */
     async getProfile(id: number): Promise<Profile> {
-      const { username, email, role, createdAt } = await this.getUser(id);
-      return { id, username, email, role, createdAt };
+      const { username, email, role, emailVerifiedAt, createdAt } = await this.getUser(id);
+      return { id, username, email, role, emailVerified: emailVerifiedAt !== null, createdAt };
     },
 
     async getUser(id: number): Promise<User> {
