@@ -219,6 +219,7 @@ describe("users/me", () => {
       email: s.email,
       username: s.username,
       role: "user",
+      email_verified: false,
       balance: 0,
       created_at: expect.any(String),
     });
