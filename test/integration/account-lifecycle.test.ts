@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountTokens, users } from "../../src/platform/database/schema.js";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
 import { ledgerInvariants } from "../helpers/ledger.js";
-import { linkIn, mailsTo, type ReadMail, waitForMail } from "../helpers/mail.js";
+import { linkIn, mailsTo, waitForMail } from "../helpers/mail.js";
 import { waitFor } from "../helpers/process.js";
 import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
 
@@ -492,6 +492,3 @@ describe("account deletion", () => {
     expect(res.json().code).toBe("last_admin");
   });
 });
-
-// Keeps the type import used when a test above is skipped while editing.
-export type { ReadMail };
