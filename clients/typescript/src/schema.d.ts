@@ -327,12 +327,16 @@ export interface paths {
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete the caller's account
+         * @description Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised (`deleted-<id>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`).
+         */
+        delete: operations["deleteCurrentUser"];
         options?: never;
         head?: never;
         /**
-         * Change the caller's username or password
-         * @description A new `password` needs `current_password`. It signs out every other session at once (their access and refresh tokens stop working); this session's access token also stops working, and its refresh token gets a new one; every live socket of the user closes with 4401. Wrong `current_password` guesses are throttled like logins (429 with Retry-After). The new password must not be a common one or contain the username or email (400 `weak_password`).
+         * Change the caller's username, password or email
+         * @description A new `email` needs `current_password` too, and does not apply yet: the new address gets a confirmation link (POST /auth/email-change/confirm) and the current one a notice with a cancel link (POST /auth/email-change/cancel). The answer shows the account as it is, old address included. Whether another account has the new address is checked on confirmation (409 there), so this answers alike for any address. A new `password` needs `current_password`. It signs out every other session at once (their access and refresh tokens stop working); this session's access token also stops working, and its refresh token gets a new one; every live socket of the user closes with 4401. Wrong `current_password` guesses are throttled like logins (429 with Retry-After). The new password must not be a common one or contain the username or email (400 `weak_password`).
          */
         patch: operations["updateCurrentUser"];
         trace?: never;
@@ -359,6 +363,126 @@ export interface paths {
          * @description Either change revokes that user's access tokens at once and closes their live sockets (4401); deactivation also ends their sessions. A change that would leave no active admin is refused with 409 `last_admin`.
          */
         patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an email address with the mailed token
+         * @description Marks the account's email verified if it is still the address the link was sent to. A token that is unknown, expired, already used or made for another purpose gets 400 `invalid_token` (one answer for all four). Refused tokens are throttled per client address like failed logins (429 with Retry-After).
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a new verification link
+         * @description By email address, without a token, because with REQUIRE_VERIFIED_EMAIL an unverified user cannot log in. Only an active, unverified account gets a mail; the new link voids earlier ones. Always 202 with the same body, in the same time, whether an account uses the address or not: the lookup and the mail happen in a background job. Limited per client address (`ACCOUNT_MAIL_PER_HOUR_PER_ADDRESS`, 429 with Retry-After) and per account address (`ACCOUNT_MAIL_PER_HOUR_PER_ACCOUNT`: past it the answer is the same 202 but nothing is sent).
+         */
+        post: operations["resendVerificationEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a password-reset link
+         * @description The link lives 30 minutes and voids earlier ones. Always 202 with the same body, in the same time, whether an account uses the address or not: the lookup and the mail happen in a background job. Limited per client address (`ACCOUNT_MAIL_PER_HOUR_PER_ADDRESS`, 429 with Retry-After) and per account address (`ACCOUNT_MAIL_PER_HOUR_PER_ACCOUNT`: past it the answer is the same 202 but nothing is sent).
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the mailed token
+         * @description The password policy applies (400 `weak_password`, and the link still works). On success every session of the user ends at once on every instance — refresh tokens, access tokens and live sockets (4401) — and a notice is mailed. A token that is unknown, expired, already used or made for another purpose gets 400 `invalid_token` (one answer for all four). Refused tokens are throttled per client address like failed logins (429 with Retry-After).
+         */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/email-change/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a new email address with the token mailed to it
+         * @description The change asked for with PATCH /users/me applies now, and the new address counts as verified. 409 `email_taken` if another account has the address by now. A token that is unknown, expired, already used or made for another purpose gets 400 `invalid_token` (one answer for all four). Refused tokens are throttled per client address like failed logins (429 with Retry-After).
+         */
+        post: operations["confirmEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/email-change/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel (or undo) an email change with the token mailed to the old address
+         * @description Pending changes are dropped. If the change was confirmed already, the old address is restored and every session of the user ends (the account may be in someone else's hands: reset the password next). The link works for 72 hours. A token that is unknown, expired, already used or made for another purpose gets 400 `invalid_token` (one answer for all four). Refused tokens are throttled per client address like failed logins (429 with Retry-After).
+         */
+        post: operations["cancelEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/posts": {
@@ -2125,6 +2249,8 @@ export interface operations {
                             email: string;
                             username: string;
                             role: "user" | "admin";
+                            /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                            email_verified: boolean;
                             is_active: boolean;
                             balance: number;
                             /** Format: date-time */
@@ -2221,6 +2347,8 @@ export interface operations {
                         email: string;
                         username: string;
                         role: "user" | "admin";
+                        /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                        email_verified: boolean;
                         /** Format: date-time */
                         created_at: string;
                     };
@@ -2313,6 +2441,8 @@ export interface operations {
                         email: string;
                         username: string;
                         role: "user" | "admin";
+                        /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                        email_verified: boolean;
                         /** @description Credits in minor units */
                         balance: number;
                         /** Format: date-time */
@@ -2349,6 +2479,99 @@ export interface operations {
             };
         };
     };
+    deleteCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "SecurePass123"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example SecurePass123 */
+                    current_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     updateCurrentUser: {
         parameters: {
             query?: never;
@@ -2361,6 +2584,12 @@ export interface operations {
                 "application/json": {
                     /** @description 3–32 letters, digits, `_`, `.` or `-` */
                     username?: string;
+                    /**
+                     * Format: email
+                     * @description Asks for a change of address (needs current_password); it applies once confirmed by mail
+                     * @example john.new@example.com
+                     */
+                    email?: string;
                     password?: string;
                     current_password?: string;
                 };
@@ -2389,6 +2618,8 @@ export interface operations {
                         email: string;
                         username: string;
                         role: "user" | "admin";
+                        /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                        email_verified: boolean;
                         /** @description Credits in minor units */
                         balance: number;
                         /** Format: date-time */
@@ -2503,6 +2734,8 @@ export interface operations {
                         /** Format: email */
                         email?: string;
                         role?: "user" | "admin";
+                        /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                        email_verified?: boolean;
                         /** Format: date-time */
                         created_at: string;
                     };
@@ -2607,6 +2840,8 @@ export interface operations {
                         email: string;
                         username: string;
                         role: "user" | "admin";
+                        /** @description Whether the email was proven by a mailed link (sign-up verification or an email change) */
+                        email_verified: boolean;
                         is_active: boolean;
                         balance: number;
                         /** Format: date-time */
@@ -2689,6 +2924,447 @@ export interface operations {
                 };
             };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The token from the mailed link (the part after `#token=`)
+                     * @example q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E
+                     */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resendVerificationEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "john@example.com"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: email
+                     * @example john@example.com
+                     */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted",
+                     *       "detail": "If an account uses this address and needs it, a message is on its way."
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "accepted";
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "john@example.com"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: email
+                     * @example john@example.com
+                     */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted",
+                     *       "detail": "If an account uses this address and needs it, a message is on its way."
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "accepted";
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E",
+                 *       "password": "NewSecurePass456"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The token from the mailed link (the part after `#token=`)
+                     * @example q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E
+                     */
+                    token: string;
+                    /** @example NewSecurePass456 */
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The token from the mailed link (the part after `#token=`)
+                     * @example q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E
+                     */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The token from the mailed link (the part after `#token=`)
+                     * @example q3Jd0dX1mQ8cVY0pQ2Hq6a7m9bKJp8bHf0VvXr3yZ1E
+                     */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
