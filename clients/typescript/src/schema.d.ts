@@ -1090,20 +1090,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "about:blank",
-                     *       "title": "Forbidden",
-                     *       "status": 403,
-                     *       "detail": "Two-factor authentication required: send the mfa_token with a code",
-                     *       "code": "mfa_required",
-                     *       "request_id": "4f7c1d2e9a8b",
-                     *       "error": "mfa_required",
-                     *       "error_description": "Two-factor authentication required: send the mfa_token with a code",
-                     *       "mfa_token": "Zk9yYW5kb20tMjU2LWJpdC10b2tlbi1zZWVuLW9uY2U",
-                     *       "expires_in": 300
-                     *     }
-                     */
                     "application/json": {
                         type: string;
                         title: string;
@@ -1120,7 +1106,7 @@ export interface operations {
                         mfa_token: string;
                         /** @description Seconds the mfa_token stays valid */
                         expires_in: number;
-                    };
+                    } | components["schemas"]["OAuthProblem"];
                 };
             };
             /** @description Payload Too Large: `ctp_body_too_large` */

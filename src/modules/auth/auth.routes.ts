@@ -67,7 +67,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
           200: TokenResponseSchema,
           400: OAuthProblemRef,
           401: OAuthProblemRef,
-          403: MfaRequiredSchema,
+          // mfa_required with its mfa_token, or a plain problem (email_not_verified with REQUIRE_VERIFIED_EMAIL).
+          403: Type.Union([MfaRequiredSchema, OAuthProblemRef]),
           415: OAuthProblemRef,
           422: OAuthProblemRef,
           429: OAuthProblemRef,
