@@ -1090,6 +1090,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Two-factor authentication required: send the mfa_token with a code",
+                     *       "code": "mfa_required",
+                     *       "request_id": "4f7c1d2e9a8b",
+                     *       "error": "mfa_required",
+                     *       "error_description": "Two-factor authentication required: send the mfa_token with a code",
+                     *       "mfa_token": "Zk9yYW5kb20tMjU2LWJpdC10b2tlbi1zZWVuLW9uY2U",
+                     *       "expires_in": 300
+                     *     }
+                     */
                     "application/json": {
                         type: string;
                         title: string;
@@ -2219,6 +2233,7 @@ export interface operations {
                      *           "email": "mina@example.com",
                      *           "username": "string",
                      *           "role": "user",
+                     *           "email_verified": true,
                      *           "is_active": true,
                      *           "balance": 1,
                      *           "created_at": "2026-11-30T09:00:00.000Z",
@@ -2324,6 +2339,7 @@ export interface operations {
                      *       "email": "mina@example.com",
                      *       "username": "string",
                      *       "role": "user",
+                     *       "email_verified": true,
                      *       "created_at": "2026-11-30T09:00:00.000Z"
                      *     }
                      */
@@ -2417,6 +2433,7 @@ export interface operations {
                      *       "email": "mina@example.com",
                      *       "username": "string",
                      *       "role": "user",
+                     *       "email_verified": true,
                      *       "balance": 1,
                      *       "created_at": "2026-11-30T09:00:00.000Z"
                      *     }
@@ -2493,7 +2510,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2502,7 +2519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2511,7 +2528,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2529,7 +2546,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2538,7 +2573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2547,7 +2582,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2594,6 +2629,7 @@ export interface operations {
                      *       "email": "mina@example.com",
                      *       "username": "string",
                      *       "role": "user",
+                     *       "email_verified": true,
                      *       "balance": 1,
                      *       "created_at": "2026-11-30T09:00:00.000Z"
                      *     }
@@ -2711,6 +2747,7 @@ export interface operations {
                      *       "username": "string",
                      *       "email": "mina@example.com",
                      *       "role": "user",
+                     *       "email_verified": true,
                      *       "created_at": "2026-11-30T09:00:00.000Z"
                      *     }
                      */
@@ -2814,6 +2851,7 @@ export interface operations {
                      *       "email": "mina@example.com",
                      *       "username": "string",
                      *       "role": "user",
+                     *       "email_verified": true,
                      *       "is_active": true,
                      *       "balance": 1,
                      *       "created_at": "2026-11-30T09:00:00.000Z",
@@ -2951,7 +2989,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2960,7 +2998,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2969,7 +3025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2978,7 +3034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3032,7 +3088,34 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3041,7 +3124,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3050,7 +3133,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3104,7 +3187,34 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3113,7 +3223,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3122,7 +3232,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3167,7 +3277,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3176,7 +3286,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3185,7 +3313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3194,7 +3322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3236,7 +3364,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3254,7 +3382,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3263,7 +3409,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3272,7 +3418,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3314,7 +3460,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3332,7 +3478,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Payload Too Large: `ctp_body_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3341,7 +3505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description Too Many Requests: `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3350,7 +3514,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
