@@ -10,22 +10,29 @@ export const ProblemRef = Type.Unsafe<unknown>(Type.Ref("Problem"));
 export const OAuthProblemRef = Type.Unsafe<unknown>(Type.Ref("OAuthProblem"));
 
 /**
+ * Codes by status; under `default` (a response standing for refusals of several statuses),
+ * only the platform's codes, each shown with the status PLATFORM_CODES gives it.
+ */
+type ProblemCodes = { [status: number]: readonly string[]; default?: readonly string[] };
+
+/**
  * The problem `code`s an operation answers with, by status, beyond the platform's own (see
  * PLATFORM_CODES): spread into a route's schema, `{ ...problemCodes({ 409: ["email_taken"] }) }`.
  * The document turns each into a named example of that response, so clients can see which
  * codes to branch on without reading the source.
  */
-export function problemCodes(codes: Record<number, readonly string[]>): { "x-problem-codes": typeof codes } {
+export function problemCodes(codes: ProblemCodes): { "x-problem-codes": ProblemCodes } {
   return { "x-problem-codes": codes };
 }
 
 /**
  * Codes that the platform, not a feature, answers with: any operation that documents the
- * status may meet them. A code listed here and by a route is shown once.
+ * status may meet them. A code listed here and by a route is shown once. The credential
+ * refusals depend on what the operation asks for, so they are chosen from its `security`
+ * (see platformCodes); a Host outside TRUSTED_HOSTS is refused before any route runs.
  */
 const PLATFORM_CODES: Record<number, readonly string[]> = {
-  401: ["not_authenticated", "invalid_token"],
-  403: ["insufficient_scope"],
+  400: ["invalid_host"],
   422: ["validation_error"],
   429: ["rate_limited"],
   503: ["database_busy", "database_timeout"],
@@ -39,10 +46,35 @@ const BODY_CODES: Record<number, readonly string[]> = {
   415: ["ctp_invalid_media_type"],
 };
 
-/** What each code means, for the examples' `detail` and the responses' descriptions. */
+/**
+ * The access-token refusals an operation can meet, from its `security`: a token that is
+ * invalid (any operation that reads one), no token at all (only where one is required, not
+ * where anonymous callers are allowed), a token without a scope (only where scopes are named).
+ */
+function credentialCodes(security: Operation["security"]): Record<number, readonly string[]> {
+  const oauth2 = (security ?? []).filter((entry) => "OAuth2" in entry);
+  if (oauth2.length === 0) return {};
+  const anonymousAllowed = (security ?? []).some((entry) => Object.keys(entry).length === 0);
+  const scoped = oauth2.some((entry) => (entry.OAuth2 ?? []).length > 0);
+  const codes: Record<number, readonly string[]> = {
+    401: anonymousAllowed ? ["invalid_token"] : ["not_authenticated", "invalid_token"],
+  };
+  if (scoped) codes[403] = ["insufficient_scope"];
+  return codes;
+}
+
+/**
+ * What each code means, for the examples' `detail` and the responses' descriptions: the
+ * detail as the API words it, with sample values. One table for the platform's codes and the
+ * features' alike: a code used by several operations (`post_not_found`, `user_not_found`) is
+ * described once, and the route only says which codes it answers with. Grouped by who raises
+ * them; a declared code missing here falls back to its own words, which reads poorly — add it.
+ */
 const CODE_DETAILS: Record<string, string> = {
+  // The platform: routing, host, credentials, validation, limits, overload, request bodies.
   bad_url: "The URL holds a malformed percent-escape",
   max_param_length: "A path parameter is longer than 200 characters",
+  invalid_host: "Host evil.example is not allowed",
   not_authenticated: "Not authenticated: send `Authorization: Bearer <access token>`",
   invalid_token: "The access token is invalid, expired or revoked",
   insufficient_scope: "The token lacks a scope this operation needs",
@@ -54,10 +86,77 @@ const CODE_DETAILS: Record<string, string> = {
   ctp_empty_json_body: "Body cannot be empty when content-type is set to 'application/json'",
   ctp_body_too_large: "The request body is larger than this endpoint's limit of 1 MiB (1048576 bytes)",
   ctp_invalid_media_type: "The request body is text/plain; send it as application/json",
+  invalid_metrics_token: "A valid metrics token is required",
+  // posts
+  post_not_found: "Post 42 not found",
+  not_post_author: "Only the author or an admin may change this post",
+  invalid_attachment: "body.attachment_ids.0: file 7 is not one of the author's files",
+  // files
+  file_not_found: "File 7 not found",
+  thumbnail_not_found: "File 7 has no thumbnail (yet)",
+  not_file_owner: "Only the owner or an admin may delete this file",
+  range_not_satisfiable: "The range is not within the file's 18342 bytes",
+  empty_file: "The file is empty",
+  upload_incomplete: "The upload ended before the file was complete",
+  malformed_multipart:
+    "The multipart body could not be read (Unexpected end of form); send one part named `file`",
+  proto_violation: "prototype property is not allowed as field name",
+  file_too_large: "Files may be at most 10485760 bytes",
+  quota_exceeded: "This upload would take your files past your quota of 1024 MiB; delete some first",
+  files_limit: "reach files limit",
+  fields_limit: "reach fields limit",
+  parts_limit: "reach parts limit",
+  multipart_required: "Send the file as multipart/form-data",
+  unsupported_file_type:
+    "Files of type text/html are not accepted; allowed: image/png, image/jpeg, image/gif, image/webp, application/pdf, text/plain",
+  extension_mismatch: 'The file\'s content is image/png, which does not match its extension ".exe"; use .png',
+  // search
+  too_many_searches: "At most 2 searches at a time per client; wait for one to finish",
+  search_busy: "Search is at capacity; try again in a moment",
+  search_timeout: "The search took too long and was stopped; try again or narrow it",
+  // transfers
+  idempotency_key_required: "The Idempotency-Key header is required for transfers",
+  invalid_idempotency_key: "Idempotency-Key must be 1–255 visible ASCII characters",
+  transfer_to_self: "You cannot transfer credits to yourself",
+  insufficient_funds: "Insufficient funds for this transfer",
+  recipient_not_found: "User 42 not found",
+  idempotency_key_in_use: "A request with this Idempotency-Key is still in progress",
+  idempotency_key_reused: "header.idempotency-key: This Idempotency-Key was used with a different request",
+  user_not_found: "User 42 not found",
+  // live, jobs, backups
+  origin_not_allowed: "This origin may not open the live feed",
+  queue_unavailable: "The job queue did not answer",
+  job_not_found: "No failed job 1234",
+  backup_not_found: "No backup kaira-2026-11-30T03-00-00-000Z.tar.gz",
+};
+
+/**
+ * The field errors of a 422 code's example: each such code names the field it refuses as
+ * the error handler reports it (`errors[].loc`).
+ */
+const CODE_FIELD_ERRORS: Record<string, { loc: (string | number)[]; msg: string; type: string }[]> = {
+  validation_error: [
+    { loc: ["body", "title"], msg: "Expected string length less or equal to 200", type: "maxLength" },
+  ],
+  invalid_attachment: [
+    {
+      loc: ["body", "attachment_ids", 0],
+      msg: "file 7 is not one of the author's files",
+      type: "invalid_attachment",
+    },
+  ],
+  idempotency_key_reused: [
+    {
+      loc: ["header", "idempotency-key"],
+      msg: "This Idempotency-Key was used with a different request",
+      type: "idempotency_key_reused",
+    },
+  ],
 };
 
 interface Operation {
   parameters?: { in?: string }[];
+  security?: Record<string, string[]>[];
   requestBody?: unknown;
   responses?: Record<string, DocumentResponse>;
   "x-problem-codes"?: Record<string, readonly string[]>;
@@ -78,13 +177,18 @@ interface Document {
 }
 const PROBLEM_REFS = new Set(["#/components/schemas/Problem", "#/components/schemas/OAuthProblem"]);
 
+/** The status the platform answers `code` with, for the examples of a `default` response. */
+function platformStatusOf(code: string): number {
+  const found = Object.entries(PLATFORM_CODES).find(([, codes]) => codes.includes(code));
+  if (!found)
+    throw new Error(`OpenAPI: "${code}" under a default response is not one of the platform's codes`);
+  return Number(found[0]);
+}
+
 /** A problem as the error handler writes it, for `code`. */
 function problemExample(status: number, code: string, oauth2: boolean) {
   const detail = CODE_DETAILS[code] ?? code.replaceAll("_", " ");
-  const errors =
-    code === "validation_error"
-      ? [{ loc: ["body", "title"], msg: "Expected string length less or equal to 200", type: "maxLength" }]
-      : undefined;
+  const errors = status === 422 ? CODE_FIELD_ERRORS[code] : undefined;
   const body = problem(status, code, detail, "7f2c1e9a4b8d4c0e", errors);
   return oauth2 ? withOAuth2Error(body) : body;
 }
@@ -106,14 +210,16 @@ export function documentProblems<T>(document: T): T {
       const declared = operation["x-problem-codes"] ?? {};
       delete operation["x-problem-codes"];
       for (const [status, response] of Object.entries(operation.responses)) {
-        const json = response.content?.["application/json"];
+        const json = response.content?.["application/json"] ?? response.content?.["application/problem+json"];
         const ref = json?.schema?.$ref;
         if (json && typeof ref === "string" && PROBLEM_REFS.has(ref)) {
           const code = Number(status);
+          const isDefault = status === "default";
           const codes = [
             ...new Set([
               ...(declared[status] ?? []),
               ...(PLATFORM_CODES[code] ?? []),
+              ...(credentialCodes(operation.security)[code] ?? []),
               ...(operation.parameters?.some((p) => p.in === "path") ? (PATH_CODES[code] ?? []) : []),
               ...(operation.requestBody !== undefined ? (BODY_CODES[code] ?? []) : []),
             ]),
@@ -130,7 +236,11 @@ export function documentProblems<T>(document: T): T {
                         code,
                         {
                           summary: CODE_DETAILS[code] ?? code,
-                          value: problemExample(Number(status), code, oauth2),
+                          value: problemExample(
+                            isDefault ? platformStatusOf(code) : Number(status),
+                            code,
+                            oauth2,
+                          ),
                         },
                       ]),
                     ),

@@ -162,9 +162,14 @@ export const authenticationPlugin = fp(
       if (!requirement) return;
       const existing = route.preHandler ? [route.preHandler].flat() : [];
       route.preHandler = [guard(requirement), ...existing];
-      // Every protected route documents its 401/403 answers.
+      // Every route that reads a token documents its 401 answer (a token that is invalid, or
+      // none where one is required); a 403 for a missing scope only where scopes are named.
       const schema = route.schema as { response?: Record<string, unknown> };
-      schema.response = { 401: ProblemRef, 403: ProblemRef, ...schema.response };
+      schema.response = {
+        401: ProblemRef,
+        ...(requirement.scopes.length > 0 ? { 403: ProblemRef } : {}),
+        ...schema.response,
+      };
     });
   },
 );
