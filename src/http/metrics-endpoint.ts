@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { Metrics } from "../platform/metrics/metrics.js";
 import { UnauthorizedError } from "../shared/errors.js";
-import { ProblemRef } from "./openapi.js";
+import { ProblemRef, problemCodes } from "./openapi.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -45,6 +45,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{
           },
           401: ProblemRef,
         },
+        ...problemCodes({ 401: ["invalid_metrics_token"] }),
       },
     },
     async (request, reply) => {

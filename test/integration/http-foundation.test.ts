@@ -148,9 +148,11 @@ describe("OpenAPI and docs", () => {
     expect(doc.components.schemas.Problem).toBeDefined();
     expect(doc.paths["/api/v1/users"].post.responses["422"]).toBeDefined();
     // Errors are documented as what they are sent as, with their status phrase.
-    expect(doc.paths["/api/v1/posts/{id}"].get.responses["404"]).toEqual({
-      description: "Not Found",
-      content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+    const notFound = doc.paths["/api/v1/posts/{id}"].get.responses["404"];
+    expect(notFound.description).toMatch(/^Not Found/);
+    expect(Object.keys(notFound.content)).toEqual(["application/problem+json"]);
+    expect(notFound.content["application/problem+json"].schema).toEqual({
+      $ref: "#/components/schemas/Problem",
     });
   });
 

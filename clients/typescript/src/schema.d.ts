@@ -887,7 +887,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_metrics_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -924,7 +924,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `invalid_host` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -973,7 +973,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request */
+            /** @description Bad Request: `invalid_host` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1066,7 +1066,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1075,7 +1075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1217,7 +1217,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1226,7 +1226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1235,7 +1235,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1308,7 +1308,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1317,7 +1317,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1437,15 +1437,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -1476,7 +1467,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1487,15 +1478,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1567,15 +1549,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -1619,15 +1592,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1690,7 +1654,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1701,15 +1665,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1815,7 +1770,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1826,15 +1781,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1947,7 +1893,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1956,7 +1902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2049,7 +1995,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2060,15 +2006,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2151,7 +2088,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2356,7 +2293,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2462,15 +2399,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -2510,7 +2438,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2521,15 +2449,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2649,7 +2568,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2660,15 +2579,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2764,7 +2674,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2773,17 +2683,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2875,7 +2776,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2989,7 +2890,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3088,7 +2989,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3187,7 +3088,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3277,7 +3178,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3364,7 +3265,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3460,7 +3361,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3694,7 +3595,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3739,7 +3640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity: `validation_error` */
+            /** @description Unprocessable Entity: `invalid_attachment`, `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3824,7 +3725,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3833,7 +3734,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `post_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3884,7 +3785,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3902,7 +3803,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `not_post_author`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3911,7 +3812,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `post_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4015,7 +3916,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4033,7 +3934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `not_post_author`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4042,7 +3943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `post_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4069,7 +3970,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity: `validation_error` */
+            /** @description Unprocessable Entity: `invalid_attachment`, `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4139,7 +4040,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `empty_file`, `upload_incomplete`, `malformed_multipart`, `proto_violation`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4166,7 +4067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Payload Too Large: `ctp_body_too_large` */
+            /** @description Payload Too Large: `file_too_large`, `quota_exceeded`, `files_limit`, `fields_limit`, `parts_limit`, `ctp_body_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4175,7 +4076,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported Media Type: `ctp_invalid_media_type` */
+            /** @description Unsupported Media Type: `unsupported_file_type`, `extension_mismatch`, `multipart_required`, `ctp_invalid_media_type` */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4243,7 +4144,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4252,7 +4153,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4261,16 +4162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not Found */
+            /** @description Not Found: `file_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4279,7 +4171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Range Not Satisfiable */
+            /** @description Range Not Satisfiable: `range_not_satisfiable` */
             416: {
                 headers: {
                     [name: string]: unknown;
@@ -4327,7 +4219,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4345,7 +4237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `not_file_owner`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `file_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4412,7 +4304,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4421,7 +4313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4430,16 +4322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not Found */
+            /** @description Not Found: `file_not_found`, `thumbnail_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4556,17 +4439,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4583,7 +4457,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_searches`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4592,7 +4466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            /** @description Service Unavailable: `search_busy`, `search_timeout`, `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4646,17 +4520,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            /** @description Unauthorized: `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4673,7 +4538,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_searches`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4682,7 +4547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            /** @description Service Unavailable: `search_busy`, `search_timeout`, `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4742,15 +4607,6 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden: `insufficient_scope` */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4825,7 +4681,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `idempotency_key_required`, `invalid_idempotency_key`, `transfer_to_self`, `insufficient_funds`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4852,7 +4708,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `recipient_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4861,7 +4717,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `idempotency_key_in_use` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4888,7 +4744,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity: `validation_error` */
+            /** @description Unprocessable Entity: `idempotency_key_reused`, `validation_error` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4955,7 +4811,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4982,7 +4838,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `user_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5045,7 +4901,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `origin_not_allowed` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5067,25 +4923,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "string",
-                     *       "title": "string",
-                     *       "status": 1,
-                     *       "detail": "string",
-                     *       "code": "string",
-                     *       "request_id": "string",
-                     *       "errors": [
-                     *         {
-                     *           "loc": [
-                     *             "string"
-                     *           ],
-                     *           "msg": "string",
-                     *           "type": "string"
-                     *         }
-                     *       ]
-                     *     }
-                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -5175,7 +5012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            /** @description Service Unavailable: `queue_unavailable`, `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5216,7 +5053,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5243,7 +5080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `job_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5261,7 +5098,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            /** @description Service Unavailable: `queue_unavailable`, `database_busy`, `database_timeout` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +5256,7 @@ export interface operations {
                     "application/gzip": string;
                 };
             };
-            /** @description Bad Request: `bad_url`, `max_param_length` */
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5446,7 +5283,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `backup_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { BackupsConfig } from "../../config.js";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import type { Db } from "../../platform/database/index.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
@@ -74,6 +74,7 @@ export const backupsRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth("admin"),
         params: BackupNameParamsSchema,
         response: { 200: BackupArchiveResponse, 404: ProblemRef },
+        ...problemCodes({ 404: ["backup_not_found"] }),
       },
     },
     async (request, reply) => {

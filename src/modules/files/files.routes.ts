@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { UploadsConfig } from "../../config.js";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import {
   BadRequestError,
   RangeNotSatisfiableError,
@@ -133,6 +133,11 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         consumes: ["multipart/form-data"],
         security: requireAuth("files:write"),
         response: { 201: FileSchema, 400: ProblemRef, 413: ProblemRef, 415: ProblemRef, 422: ProblemRef },
+        ...problemCodes({
+          400: ["empty_file", "upload_incomplete", "malformed_multipart", "proto_violation"],
+          413: ["file_too_large", "quota_exceeded", "files_limit", "fields_limit", "parts_limit"],
+          415: ["unsupported_file_type", "extension_mismatch", "multipart_required"],
+        }),
       },
       config: {
         swaggerTransform: ({ schema, url }) => ({
@@ -183,6 +188,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
           416: ProblemRef,
           422: ProblemRef,
         },
+        ...problemCodes({ 404: ["file_not_found"], 416: ["range_not_satisfiable"] }),
       },
     },
     async (request, reply) => {
@@ -228,6 +234,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         security: optionalAuth,
         params: FileIdParamsSchema,
         response: { 200: FileBytes, 304: NotModified, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["file_not_found", "thumbnail_not_found"] }),
       },
     },
     async (request, reply) => {
@@ -256,6 +263,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth("files:write"),
         params: FileIdParamsSchema,
         response: { 204: Type.Null(), 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 403: ["not_file_owner"], 404: ["file_not_found"] }),
       },
     },
     async (request, reply) => {

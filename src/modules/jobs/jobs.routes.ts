@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import type { JobQueue } from "../../platform/jobs/index.js";
 import { NotFoundError, ServiceUnavailableError } from "../../shared/errors.js";
@@ -30,6 +30,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
         security: requireAuth("admin"),
         querystring: JobListQuerySchema,
         response: { 200: JobListSchema, 422: ProblemRef, 503: ProblemRef },
+        ...problemCodes({ 503: ["queue_unavailable"] }),
       },
     },
     async (request) => {
@@ -52,6 +53,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobQueue }> = async (
         security: requireAuth("admin"),
         params: JobIdParamsSchema,
         response: { 202: JobRetriedSchema, 404: ProblemRef, 422: ProblemRef, 503: ProblemRef },
+        ...problemCodes({ 404: ["job_not_found"], 503: ["queue_unavailable"] }),
       },
     },
     async (request, reply) => {

@@ -1,7 +1,7 @@
 import type {} from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
 import { WebSocket } from "ws";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import type { OutboxRepository } from "../../platform/events/outbox.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
@@ -125,6 +125,7 @@ export async function liveRoutes(
             type: "null",
           },
         },
+        ...problemCodes({ 403: ["origin_not_allowed"], default: ["invalid_host", "rate_limited"] }),
       },
       preValidation: async (request) => {
         if (!originAllowed(request.headers.origin, corsOrigins)) {

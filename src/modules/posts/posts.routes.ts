@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toPostResponse } from "./posts.mappers.js";
@@ -53,6 +53,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         security: [],
         params: PostIdParamsSchema,
         response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["post_not_found"] }),
       },
     },
     async (request) => toPostResponse(await postsService.getPost(request.params.id)),
@@ -68,6 +69,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         security: requireAuth("posts:write"),
         body: PostCreateSchema,
         response: { 201: PostSchema, 422: ProblemRef },
+        ...problemCodes({ 422: ["invalid_attachment"] }),
       },
     },
     async (request, reply) => {
@@ -90,7 +92,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         security: requireAuth("posts:write"),
         params: PostIdParamsSchema,
         body: PostUpdateSchema,
-        response: { 200: PostSchema, 404: ProblemRef, 422: ProblemRef },
+        response: { 200: PostSchema, 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 403: ["not_post_author"], 404: ["post_not_found"], 422: ["invalid_attachment"] }),
       },
     },
     async (request) => {
@@ -117,7 +120,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{ postsService: PostsService
         security: requireAuth("posts:write"),
         params: PostIdParamsSchema,
         querystring: PostDeleteQuerySchema,
-        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+        response: { 204: Type.Null(), 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 403: ["not_post_author"], 404: ["post_not_found"] }),
       },
     },
     async (request, reply) => {

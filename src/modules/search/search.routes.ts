@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { optionalAuth } from "../auth/auth.plugin.js";
 import { toSearchHitResponse } from "./search.mappers.js";
 import {
@@ -14,6 +14,9 @@ import type { SearchService } from "./search.service.js";
 /** Whose share of concurrent searches a request counts against: the user, else the address. */
 const searchClientOf = (request: FastifyRequest) =>
   request.principal ? `user:${request.principal.userId}` : `address:${request.ip}`;
+
+/** Both operations go through the same admission and timeout. */
+const SEARCH_CODES = problemCodes({ 429: ["too_many_searches"], 503: ["search_busy", "search_timeout"] });
 
 const OVERLOAD_DESCRIPTION =
   "503 (`search_busy`: every search slot and queue place is taken; `search_timeout`: the search ran " +
@@ -45,6 +48,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
         security: optionalAuth,
         querystring: SearchQuerySchema,
         response: { 200: SearchPageSchema, 422: ProblemRef, 429: ProblemRef, 503: ProblemRef },
+        ...SEARCH_CODES,
       },
     },
     async (request) => {
@@ -81,6 +85,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
         security: optionalAuth,
         querystring: SuggestQuerySchema,
         response: { 200: SuggestionListSchema, 422: ProblemRef, 429: ProblemRef, 503: ProblemRef },
+        ...SEARCH_CODES,
       },
     },
     async (request) => ({

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { toCreditMintResult } from "./transfers.mappers.js";
@@ -37,6 +37,17 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         headers: IdempotencyHeadersSchema,
         body: TransferCreateSchema,
         response: { 201: TransferSchema, 400: ProblemRef, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
+        ...problemCodes({
+          400: [
+            "idempotency_key_required",
+            "invalid_idempotency_key",
+            "transfer_to_self",
+            "insufficient_funds",
+          ],
+          404: ["recipient_not_found"],
+          409: ["idempotency_key_in_use"],
+          422: ["idempotency_key_reused"],
+        }),
       },
     },
     async (request, reply) => {
@@ -82,6 +93,7 @@ export const transfersRoutes: FastifyPluginAsyncTypebox<{ transfersService: Tran
         security: requireAuth("admin"),
         body: CreditMintSchema,
         response: { 201: CreditMintResultSchema, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["user_not_found"] }),
       },
     },
     async (request, reply) => {
