@@ -26,6 +26,19 @@ export function problemCodes(codes: ProblemCodes): { "x-problem-codes": ProblemC
 }
 
 /**
+ * Adds `codes` to those a route's schema already declares (for a plugin that adds a refusal
+ * to the routes it guards, as problemCodes() does for one route).
+ */
+export function addProblemCodes(schema: object, codes: ProblemCodes): void {
+  const target = schema as { "x-problem-codes"?: Record<string, readonly string[]> };
+  const merged: Record<string, readonly string[]> = { ...target["x-problem-codes"] };
+  for (const [status, list] of Object.entries(codes)) {
+    merged[status] = [...new Set([...(merged[status] ?? []), ...(list as readonly string[])])];
+  }
+  target["x-problem-codes"] = merged;
+}
+
+/**
  * Codes that the platform, not a feature, answers with: any operation that documents the
  * status may meet them. A code listed here and by a route is shown once. The credential
  * refusals depend on what the operation asks for, so they are chosen from its `security`
@@ -87,6 +100,34 @@ const CODE_DETAILS: Record<string, string> = {
   ctp_body_too_large: "The request body is larger than this endpoint's limit of 1 MiB (1048576 bytes)",
   ctp_invalid_media_type: "The request body is text/plain; send it as application/json",
   invalid_metrics_token: "A valid metrics token is required",
+  // auth: tokens, sessions, second factor, account links
+  invalid_scope: 'Scope "billing" is unknown or not allowed for this account',
+  invalid_credentials: "Incorrect username or password",
+  mfa_required: "Two-factor authentication required: send the mfa_token with a code",
+  email_not_verified:
+    "Verify your email address first: follow the link we mailed you, or ask for a new one at /api/v1/auth/verify-email/resend",
+  too_many_attempts: "Too many failed attempts; try again in 60 s",
+  invalid_refresh_token: "Invalid or expired refresh token",
+  csrf_failed:
+    "A cookie-authenticated request needs the kaira_csrf cookie's value in the X-CSRF-Token header",
+  session_not_found: "No such session",
+  current_password_required: "This change needs current_password",
+  invalid_current_password: "current_password is not correct",
+  mfa_already_enabled: "Two-factor authentication is already on",
+  mfa_not_pending: "No enrolment to confirm: start one first",
+  mfa_not_enabled: "Two-factor authentication is not on",
+  invalid_mfa_code: "The code is not valid",
+  invalid_mfa_token: "The sign-in expired or is no longer valid; log in again",
+  "400 invalid_token": "This link is invalid, has expired or was already used",
+  too_many_requests: "Too many account mails asked for from this address; try again in 1800 s",
+  // users
+  weak_password: "This password is one of the most common passwords; choose another",
+  email_taken: "Email already registered",
+  "409 email_taken": "Email already registered to another account",
+  username_taken: "Username already taken",
+  email_unchanged: "This is already the account's email",
+  too_many_signups: "Too many sign-ups from this address; try again in 1800 s",
+  last_admin: "This would leave no active admin: make another user an admin first",
   // posts
   post_not_found: "Post 42 not found",
   not_post_author: "Only the author or an admin may change this post",
@@ -185,9 +226,13 @@ function platformStatusOf(code: string): number {
   return Number(found[0]);
 }
 
+/** A code's detail at a status: `"400 invalid_token"` where one code means different things by status. */
+const detailOf = (status: number, code: string) =>
+  CODE_DETAILS[`${status} ${code}`] ?? CODE_DETAILS[code] ?? code.replaceAll("_", " ");
+
 /** A problem as the error handler writes it, for `code`. */
 function problemExample(status: number, code: string, oauth2: boolean) {
-  const detail = CODE_DETAILS[code] ?? code.replaceAll("_", " ");
+  const detail = detailOf(status, code);
   const errors = status === 422 ? CODE_FIELD_ERRORS[code] : undefined;
   const body = problem(status, code, detail, "7f2c1e9a4b8d4c0e", errors);
   return oauth2 ? withOAuth2Error(body) : body;
@@ -211,10 +256,26 @@ export function documentProblems<T>(document: T): T {
       delete operation["x-problem-codes"];
       for (const [status, response] of Object.entries(operation.responses)) {
         const json = response.content?.["application/json"] ?? response.content?.["application/problem+json"];
-        const ref = json?.schema?.$ref;
-        if (json && typeof ref === "string" && PROBLEM_REFS.has(ref)) {
+        // A Problem, or a choice of schemas one of which is (a Problem or a richer problem).
+        const branches = (json?.schema?.anyOf ?? json?.schema?.oneOf ?? [json?.schema]) as
+          | (JsonSchema | undefined)[]
+          | undefined;
+        const ref = branches
+          ?.map((branch) => branch?.$ref)
+          .find((r): r is string => typeof r === "string" && PROBLEM_REFS.has(r));
+        if (json && ref !== undefined) {
           const code = Number(status);
           const isDefault = status === "default";
+          const exampleStatus = (name: string) => (isDefault ? platformStatusOf(name) : code);
+          // A branch that is the problem of one code, with its own example (mfa_required and its
+          // mfa_token): that example stands for the code.
+          const ownExample = (name: string): unknown =>
+            branches?.flatMap((branch) => {
+              const property = (branch?.properties as Record<string, JsonSchema> | undefined)?.code;
+              const matches =
+                property?.const === name || (property?.enum as unknown[] | undefined)?.includes(name);
+              return matches && Array.isArray(branch?.examples) ? [branch.examples[0]] : [];
+            })[0];
           const codes = [
             ...new Set([
               ...(declared[status] ?? []),
@@ -235,12 +296,8 @@ export function documentProblems<T>(document: T): T {
                       codes.map((code) => [
                         code,
                         {
-                          summary: CODE_DETAILS[code] ?? code,
-                          value: problemExample(
-                            isDefault ? platformStatusOf(code) : Number(status),
-                            code,
-                            oauth2,
-                          ),
+                          summary: detailOf(exampleStatus(code), code),
+                          value: ownExample(code) ?? problemExample(exampleStatus(code), code, oauth2),
                         },
                       ]),
                     ),

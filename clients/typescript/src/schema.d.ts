@@ -1066,7 +1066,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_scope`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1075,7 +1075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `invalid_credentials` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1084,27 +1084,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `mfa_required`, `email_not_verified` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "about:blank",
-                     *       "title": "Forbidden",
-                     *       "status": 403,
-                     *       "detail": "Two-factor authentication required: send the mfa_token with a code",
-                     *       "code": "mfa_required",
-                     *       "request_id": "4f7c1d2e9a8b",
-                     *       "error": "mfa_required",
-                     *       "error_description": "Two-factor authentication required: send the mfa_token with a code",
-                     *       "mfa_token": "Zk9yYW5kb20tMjU2LWJpdC10b2tlbi1zZWVuLW9uY2U",
-                     *       "expires_in": 300
-                     *     }
-                     */
-                    "application/json": {
+                    "application/problem+json": {
                         type: string;
                         title: string;
                         /** @enum {number} */
@@ -1150,7 +1136,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1226,7 +1212,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `invalid_refresh_token` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1235,7 +1221,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `csrf_failed` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1317,7 +1303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
+            /** @description Forbidden: `csrf_failed` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1485,7 +1471,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `session_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1654,7 +1640,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1672,7 +1658,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `mfa_already_enabled` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1708,7 +1694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1770,7 +1756,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_mfa_code`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1788,7 +1774,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `mfa_not_pending` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1824,7 +1810,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1902,7 +1888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Unauthorized: `invalid_mfa_token`, `invalid_mfa_code` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1938,7 +1924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1995,7 +1981,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `invalid_mfa_code`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2013,7 +1999,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `mfa_not_enabled` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2049,7 +2035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2115,7 +2101,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `user_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2293,7 +2279,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `weak_password`, `email_taken`, `username_taken`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2329,7 +2315,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_signups`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2438,7 +2424,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2456,7 +2442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `last_admin` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2492,7 +2478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2568,7 +2554,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `weak_password`, `username_taken`, `email_unchanged`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2613,7 +2599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `too_many_requests`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2692,7 +2678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `user_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2803,7 +2789,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found */
+            /** @description Not Found: `user_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2812,7 +2798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `last_admin` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2890,7 +2876,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_token`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2926,7 +2912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3025,7 +3011,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_requests`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3124,7 +3110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_requests`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3178,7 +3164,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_token`, `weak_password`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3214,7 +3200,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3265,7 +3251,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_token`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3274,7 +3260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `email_taken` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3310,7 +3296,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3361,7 +3347,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `invalid_token`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3370,7 +3356,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict: `email_taken` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3406,7 +3392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too Many Requests: `rate_limited` */
+            /** @description Too Many Requests: `too_many_attempts`, `rate_limited` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3613,7 +3599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3803,7 +3789,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `not_post_author`, `insufficient_scope` */
+            /** @description Forbidden: `not_post_author`, `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3934,7 +3920,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `not_post_author`, `insufficient_scope` */
+            /** @description Forbidden: `not_post_author`, `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4058,7 +4044,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4237,7 +4223,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `not_file_owner`, `insufficient_scope` */
+            /** @description Forbidden: `not_file_owner`, `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4699,7 +4685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `email_not_verified`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;

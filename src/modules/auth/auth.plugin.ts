@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
-import { ProblemRef } from "../../http/openapi.js";
+import { addProblemCodes, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { ForbiddenError, UnauthorizedError } from "../../shared/errors.js";
 import type { AccessTokens } from "./access-tokens.js";
@@ -170,6 +170,10 @@ export const authenticationPlugin = fp(
         ...(requirement.scopes.length > 0 ? { 403: ProblemRef } : {}),
         ...schema.response,
       };
+      // Writing needs a proven address when REQUIRE_VERIFIED_EMAIL is on (see authorize).
+      if (requirement.scopes.some((scope) => scope.endsWith(":write"))) {
+        addProblemCodes(schema, { 403: ["email_not_verified"] });
+      }
     });
   },
 );

@@ -2,7 +2,7 @@ import fastifyFormbody from "@fastify/formbody";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
+import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { UnauthorizedError } from "../../shared/errors.js";
 import { sendMfaRequired, toTokenResponse } from "./auth.mappers.js";
@@ -73,6 +73,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
           422: OAuthProblemRef,
           429: OAuthProblemRef,
         },
+        ...problemCodes({
+          400: ["invalid_scope"],
+          401: ["invalid_credentials"],
+          403: ["mfa_required", "email_not_verified"],
+          429: ["too_many_attempts"],
+        }),
       },
       config: { oauth2Errors: true },
     },
@@ -117,6 +123,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
           415: OAuthProblemRef,
           422: OAuthProblemRef,
         },
+        ...problemCodes({ 401: ["invalid_refresh_token"], 403: ["csrf_failed"] }),
       },
       config: { oauth2Errors: true },
     },
@@ -143,6 +150,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         headers: CookieRefreshHeadersSchema,
         body: RefreshBodySchema,
         response: { 204: Type.Null(), 403: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 403: ["csrf_failed"] }),
       },
     },
     async (request, reply) => {

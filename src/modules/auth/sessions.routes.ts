@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "./auth.plugin.js";
 import { RevokedOthersSchema, SessionIdParamsSchema, SessionListSchema } from "./sessions.schemas.js";
@@ -51,6 +51,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ sessionsService: Sessio
         security: requireAuth(),
         params: SessionIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef },
+        ...problemCodes({ 404: ["session_not_found"] }),
       },
     },
     async (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
+import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { toTokenResponse } from "../auth/auth.mappers.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
@@ -69,6 +69,11 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
           422: ProblemRef,
           429: ProblemRef,
         },
+        ...problemCodes({
+          400: ["current_password_required", "invalid_current_password"],
+          409: ["mfa_already_enabled"],
+          429: ["too_many_attempts"],
+        }),
       },
     },
     async (request) => {
@@ -102,6 +107,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
           422: ProblemRef,
           429: ProblemRef,
         },
+        ...problemCodes({ 400: ["invalid_mfa_code"], 409: ["mfa_not_pending"], 429: ["too_many_attempts"] }),
       },
     },
     async (request) => ({
@@ -137,6 +143,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
           422: OAuthProblemRef,
           429: OAuthProblemRef,
         },
+        ...problemCodes({ 401: ["invalid_mfa_token", "invalid_mfa_code"], 429: ["too_many_attempts"] }),
       },
       config: { oauth2Errors: true },
     },
@@ -164,6 +171,11 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
         security: requireAuth(),
         body: DisableSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({
+          400: ["current_password_required", "invalid_current_password", "invalid_mfa_code"],
+          409: ["mfa_not_enabled"],
+          429: ["too_many_attempts"],
+        }),
       },
     },
     async (request, reply) => {
@@ -192,6 +204,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
         security: requireAuth("admin"),
         params: UserIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["user_not_found"] }),
       },
     },
     async (request, reply) => {

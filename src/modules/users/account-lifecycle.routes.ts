@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import {
@@ -43,6 +43,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: TokenBodySchema,
         response: { 204: Type.Null(), 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 400: ["invalid_token"], 429: ["too_many_attempts"] }),
       },
     },
     async (request, reply) => {
@@ -64,6 +65,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: EmailBodySchema,
         response: { 202: AcceptedSchema, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 429: ["too_many_requests"] }),
       },
     },
     async (request, reply) => {
@@ -83,6 +85,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: EmailBodySchema,
         response: { 202: AcceptedSchema, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 429: ["too_many_requests"] }),
       },
     },
     async (request, reply) => {
@@ -105,6 +108,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: PasswordResetConfirmSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 400: ["invalid_token", "weak_password"], 429: ["too_many_attempts"] }),
       },
     },
     async (request, reply) => {
@@ -126,6 +130,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: TokenBodySchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 400: ["invalid_token"], 409: ["email_taken"], 429: ["too_many_attempts"] }),
       },
     },
     async (request, reply) => {
@@ -148,6 +153,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         body: TokenBodySchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({ 400: ["invalid_token"], 409: ["email_taken"], 429: ["too_many_attempts"] }),
       },
     },
     async (request, reply) => {
@@ -172,6 +178,11 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth(),
         body: DeleteMeSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({
+          400: ["current_password_required", "invalid_current_password"],
+          409: ["last_admin"],
+          429: ["too_many_attempts"],
+        }),
       },
     },
     async (request, reply) => {

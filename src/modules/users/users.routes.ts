@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { ProblemRef } from "../../http/openapi.js";
+import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { optionalAuth, principalOf, requireAuth } from "../auth/auth.plugin.js";
 import type { AccountLifecycleService } from "./account-lifecycle.service.js";
@@ -36,6 +36,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
           "not contain the username or the email's local part (400 `weak_password`).",
         body: UserCreateSchema,
         response: { 201: UserAccountSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({
+          400: ["weak_password", "email_taken", "username_taken"],
+          429: ["too_many_signups"],
+        }),
       },
     },
     async (request, reply) => {
@@ -81,6 +85,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth(),
         body: MeUpdateSchema,
         response: { 200: MeSchema, 400: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        ...problemCodes({
+          400: [
+            "current_password_required",
+            "invalid_current_password",
+            "weak_password",
+            "username_taken",
+            "email_unchanged",
+          ],
+          429: ["too_many_attempts", "too_many_requests"],
+        }),
       },
     },
     async (request) => {
@@ -132,6 +146,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         security: optionalAuth,
         params: UserIdParamsSchema,
         response: { 200: UserProfileSchema, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["user_not_found"] }),
       },
     },
     async (request) => {
@@ -156,6 +171,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         params: UserIdParamsSchema,
         body: AdminUserUpdateSchema,
         response: { 200: AdminUserSchema, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["user_not_found"], 409: ["last_admin"] }),
       },
     },
     async (request) => {
