@@ -170,6 +170,7 @@ interface OpenApiSchema {
 interface Operation {
   parameters?: { name: string; in: string; schema?: OpenApiSchema }[];
   requestBody?: { content: Record<string, { schema: OpenApiSchema }> };
+  responses?: Record<string, { content?: Record<string, { examples?: Record<string, unknown> }> }>;
 }
 
 let t: TestApp;
@@ -251,6 +252,8 @@ const PATH_IDS: Record<string, () => number | string> = {
 
 interface Sent {
   label: string;
+  /** The documented operation, `post /api/v1/files`: its answers are checked against the document. */
+  operation: string;
   method: string;
   url: string;
   headers?: Record<string, string>;
@@ -259,6 +262,8 @@ interface Sent {
 
 const failures: string[] = [];
 let sent = 0;
+/** Every problem answered, as `operation status code`, to check the document lists each code. */
+const answered = new Set<string>();
 
 async function send(request: Sent) {
   const started = performance.now();
@@ -278,6 +283,7 @@ async function send(request: Sent) {
     } else {
       const body = res.json();
       if (body.status !== res.statusCode || typeof body.code !== "string") problems.push("malformed problem");
+      else answered.add(`${request.operation} ${res.statusCode} ${body.code}`);
     }
   }
   if (ms > MAX_MS) problems.push(`took ${Math.round(ms)} ms`);
@@ -336,6 +342,7 @@ describe("hostile input against every documented operation", () => {
           : {}),
       };
       const base = {
+        operation: `${method.toLowerCase()} ${path}`,
         method,
         headers: baseHeaders,
         payload: baseBody && encodeBody(contentType as string, baseBody),
@@ -417,6 +424,7 @@ describe("hostile input against every documented operation", () => {
       const body = multipartBody(name, content);
       await send({
         label: `upload ${JSON.stringify(name.slice(0, 30))} (${name.length} chars) of ${size} bytes`,
+        operation: "post /api/v1/files",
         method: "POST",
         url: "/api/v1/files",
         headers: body.headers,
@@ -427,6 +435,7 @@ describe("hostile input against every documented operation", () => {
       const body = multipartBody(random.pick(HOSTILE_FILENAMES).slice(0, 200), random.bytes(size));
       await send({
         label: `upload of ${size} random bytes`,
+        operation: "post /api/v1/files",
         method: "POST",
         url: "/api/v1/files",
         headers: body.headers,
@@ -442,5 +451,14 @@ describe("hostile input against every documented operation", () => {
     );
     // Nothing reached the prototypes the app's objects inherit from.
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+    // Every refusal is in the document: its status under the operation, its code as an example.
+    const undocumented = [...answered].filter((answer) => {
+      const [method, path, status, code] = answer.split(" ") as [string, string, string, string];
+      const responses = document.paths[path]?.[method]?.responses ?? {};
+      const media = (responses[status] ?? responses.default)?.content?.["application/problem+json"];
+      return !media?.examples?.[code];
+    });
+    expect(undocumented.sort(), "problems answered but not documented (operation, status, code)").toEqual([]);
   }, 240_000);
 });

@@ -1,3 +1,5 @@
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../helpers/test-app.js";
 
@@ -116,6 +118,13 @@ describe("trusted hosts", () => {
   });
 });
 
+interface DocumentedResponse {
+  content?: Record<
+    string,
+    { schema?: unknown; example?: unknown; examples?: Record<string, { value: unknown }> }
+  >;
+}
+
 interface DocumentOperation {
   where: string;
   operationId?: string;
@@ -154,6 +163,41 @@ describe("OpenAPI and docs", () => {
     expect(notFound.content["application/problem+json"].schema).toEqual({
       $ref: "#/components/schemas/Problem",
     });
+  });
+
+  it("gives every response a schema and examples that satisfy it, one per problem code", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, object>)) {
+      ajv.addSchema(schema, `#/components/schemas/${name}`);
+    }
+    let checked = 0;
+    for (const op of operationsOf(doc)) {
+      for (const [status, response] of Object.entries(op.responses as Record<string, DocumentedResponse>)) {
+        if (!response.content) continue; // 204, 101 and other bodiless answers
+        for (const [mediaType, media] of Object.entries(response.content)) {
+          const where = `${op.where} ${status} ${mediaType}`;
+          expect(media.schema, where).toBeDefined();
+          const examples = media.examples
+            ? Object.entries(media.examples).map(([name, example]) => [name, example.value] as const)
+            : [["example", media.example] as const];
+          expect(examples.length, where).toBeGreaterThan(0);
+          if (mediaType === "application/problem+json") {
+            for (const [name, value] of examples)
+              expect((value as { code?: string })?.code, `${where} ${name}`).toBe(name);
+          }
+          if ((media.schema as { format?: string }).format === "binary") continue; // bytes, not JSON
+          const validate = ajv.compile(media.schema as object);
+          for (const [name, value] of examples) {
+            expect(value, `${where}: ${name} is missing`).toBeDefined();
+            expect(validate(value), `${where}: ${name}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
   });
 
   it("gives every operation a unique, readable operationId and a summary", async () => {
