@@ -13,6 +13,7 @@ import { createJobsModule } from "./modules/jobs/index.js";
 import { createLiveModule, LIVE_MAX_PAYLOAD, liveAsyncApiDocument } from "./modules/live/index.js";
 import { createMaintenanceModule } from "./modules/maintenance/index.js";
 import { createMfaEnrolments, createMfaModule } from "./modules/mfa/index.js";
+import { createOidcModule } from "./modules/oidc/index.js";
 import { createPostsModule } from "./modules/posts/index.js";
 import { createSearchModule } from "./modules/search/index.js";
 import { createSecurityEventsModule } from "./modules/security-events/index.js";
@@ -56,6 +57,7 @@ export async function createModules(
     passwordHasher: options.passwordHasher,
   });
   const mfa = createMfaModule({ enrolments: mfaEnrolments, accounts, auth: auth.services });
+  const oidc = createOidcModule({ ...platform, accounts, auth: auth.services });
   const live = createLiveModule({ ...platform, sessionRevocations: auth.services.sessionRevocations });
   const afterEventsCommitted = () => live.services.outboxRelay.wake();
   const posts = createPostsModule({ ...platform, afterEventsCommitted });
@@ -89,6 +91,7 @@ export async function createModules(
   return {
     auth,
     mfa,
+    oidc,
     users,
     posts,
     files,

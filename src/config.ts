@@ -55,6 +55,7 @@ export interface Config {
   requestTimeoutSeconds: number;
   staticDir: string;
   auth: AuthConfig;
+  oidc: OidcConfig;
   /** Requests per minute per client address; 0 turns the global limit off. */
   rateLimitPerMinute: number;
   /** Bootstrap admin created at start when no user has this email. */
@@ -175,6 +176,22 @@ export interface AccountsConfig {
   mailPerHourPerAddress: number;
   /** Account mails of each kind sent to one account per hour; more requests are answered alike but send nothing. */
   mailPerHourPerAccount: number;
+}
+
+export interface OidcProviderConfig {
+  /** The lower-case name in OIDC_PROVIDERS: the path segment and the identities' namespace. */
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface OidcConfig {
+  providers: OidcProviderConfig[];
+  /** Where the browser lands after a sign-in, with `?code=` (or `?error=`) for the client. */
+  returnUrl: string | undefined;
+  /** The public origin providers redirect back to (`…/api/v1/auth/oidc/<name>/callback`). */
+  callbackBaseUrl: string;
 }
 
 export interface AuthConfig {
@@ -436,6 +453,38 @@ function readAuth(env: Env, nodeEnv: Config["nodeEnv"]): AuthConfig {
   };
 }
 
+/** OIDC_PROVIDERS=google,corp with OIDC_<NAME>_ISSUER, _CLIENT_ID and _CLIENT_SECRET each. */
+function readOidc(env: Env, port: number): OidcConfig {
+  const names = readList(env, "OIDC_PROVIDERS").map((name) => name.toLowerCase());
+  const providers = names.map((name) => {
+    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(name))
+      throw new ConfigError("OIDC_PROVIDERS", `names must be letters, digits and dashes, got "${name}"`);
+    const prefix = `OIDC_${name.toUpperCase().replace(/-/g, "_")}`;
+    const required = (suffix: string) => {
+      const value = readOptional(env, `${prefix}_${suffix}`);
+      if (value === undefined)
+        throw new ConfigError(`${prefix}_${suffix}`, `is required for the provider "${name}"`);
+      return value;
+    };
+    return {
+      name,
+      issuer: readUrl(env, `${prefix}_ISSUER`, ["https:", "http:"]) ?? required("ISSUER"),
+      clientId: required("CLIENT_ID"),
+      clientSecret: required("CLIENT_SECRET"),
+    };
+  });
+  const returnUrl = readUrl(env, "OIDC_RETURN_URL", ["https:", "http:"]);
+  if (providers.length > 0 && returnUrl === undefined)
+    throw new ConfigError("OIDC_RETURN_URL", "is required when OIDC_PROVIDERS is set");
+  return {
+    providers,
+    returnUrl,
+    callbackBaseUrl: (
+      readUrl(env, "OIDC_CALLBACK_BASE_URL", ["https:", "http:"]) ?? `http://localhost:${port}`
+    ).replace(/\/+$/, ""),
+  };
+}
+
 function readCron(env: Env, name: string): string | undefined {
   const value = readOptional(env, name);
   if (value === undefined) return undefined;
@@ -567,6 +616,7 @@ export function loadConfig(env: Env = { ...readDotenv(), ...process.env }): Conf
     bodyLimitBytes: readInt(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 100 * 1024 * 1024),
     requestTimeoutSeconds: readInt(env, "REQUEST_TIMEOUT_SECONDS", 120, 1, 3_600),
     auth: readAuth(env, nodeEnv),
+    oidc: readOidc(env, readInt(env, "PORT", 9000, 0, 65535)),
     rateLimitPerMinute: readInt(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
     adminEmail,
     adminPassword,

@@ -1,0 +1,227 @@
+import { OAuth2Server } from "oauth2-mock-server";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
+import { freePort } from "../helpers/process.js";
+import { createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
+import { codeFor } from "../helpers/totp.js";
+
+// OpenID Connect sign-in against a real provider (oauth2-mock-server) listening on its own
+// port: the whole redirect dance over HTTP, as a browser follows it, and its failures.
+const RETURN_URL = "http://app.example.test/signed-in";
+const provider = new OAuth2Server();
+let t: TestApp;
+let base: string;
+type Claims = Record<string, unknown>;
+let claims: Claims = {};
+let tamper: ((payload: Claims) => void) | undefined;
+let refuseCode = false;
+
+beforeAll(async () => {
+  await provider.issuer.keys.generate("RS256");
+  await provider.start(0, "127.0.0.1");
+  provider.service.on("beforeTokenSigning", (token: { payload: Claims }) => {
+    Object.assign(token.payload, claims);
+    tamper?.(token.payload);
+  });
+  provider.service.on(
+    "beforeResponse",
+    (response: { statusCode: number; body: unknown }, req: { body?: { grant_type?: string } }) => {
+      if (refuseCode && req.body?.grant_type === "authorization_code") {
+        response.statusCode = 400;
+        response.body = { error: "invalid_grant", error_description: "code expired" };
+      }
+    },
+  );
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  t = await createTestApp({
+    OIDC_PROVIDERS: "mock",
+    OIDC_MOCK_ISSUER: provider.issuer.url as string,
+    OIDC_MOCK_CLIENT_ID: "kaira-test",
+    OIDC_MOCK_CLIENT_SECRET: "kaira-test-secret",
+    OIDC_RETURN_URL: RETURN_URL,
+    OIDC_CALLBACK_BASE_URL: base,
+  });
+  await t.app.listen({ port, host: "127.0.0.1" });
+});
+afterAll(async () => {
+  await t.close();
+  await provider.stop();
+});
+afterEach(() => {
+  claims = {};
+  tamper = undefined;
+  refuseCode = false;
+});
+
+const get = (url: string, cookie?: string) =>
+  fetch(url, { redirect: "manual", headers: cookie ? { cookie } : {} });
+
+/** A browser's trip: start → provider → callback; returns where it lands on the client. */
+async function dance(options: { alterCallback?: (url: URL) => void; dropCookie?: boolean } = {}) {
+  const start = await get(`${base}/api/v1/auth/oidc/mock/start`);
+  expect(start.status).toBe(302);
+  const cookie = (start.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  expect(start.headers.get("set-cookie")).toContain("HttpOnly");
+  const authorize = new URL(start.headers.get("location") as string);
+  expect(authorize.origin).toBe(new URL(provider.issuer.url as string).origin);
+  expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+  expect(authorize.searchParams.get("nonce")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  const atProvider = await get(authorize.toString());
+  expect(atProvider.status).toBe(302);
+  const callback = new URL(atProvider.headers.get("location") as string);
+  expect(callback.origin).toBe(base);
+  options.alterCallback?.(callback);
+  const back = await get(callback.toString(), options.dropCookie ? undefined : cookie);
+  expect(back.status).toBe(302);
+  const landed = new URL(back.headers.get("location") as string);
+  expect(`${landed.origin}${landed.pathname}`).toBe(RETURN_URL);
+  expect(landed.searchParams.has("access_token")).toBe(false);
+  return { code: landed.searchParams.get("code"), error: landed.searchParams.get("error") };
+}
+
+const exchange = (code: string) =>
+  fetch(`${base}/api/v1/auth/oidc/exchange`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
+
+const identitiesOf = async (token: string) =>
+  (await t.app.inject({ url: "/api/v1/users/me/identities", headers: bearer(token) })).json().items;
+
+describe("the redirect dance", () => {
+  it("creates an account for a new verified email, and signs the same person in again", async () => {
+    const email = newUser().email;
+    claims = { sub: `sub-${email}`, email, email_verified: true };
+    const { code, error } = await dance();
+    expect(error).toBeNull();
+    const res = await exchange(code as string);
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { access_token: string };
+    const me = await t.app.inject({ url: "/api/v1/users/me", headers: bearer(tokens.access_token) });
+    expect(me.json().email).toBe(email);
+    expect(await identitiesOf(tokens.access_token)).toMatchObject([{ provider: "mock", email }]);
+    // The one-time code is spent.
+    expect((await exchange(code as string)).status).toBe(401);
+    // Again: the same account, found by (provider, sub).
+    const again = await exchange((await dance()).code as string);
+    const meAgain = await t.app.inject({
+      url: "/api/v1/users/me",
+      headers: bearer(((await again.json()) as { access_token: string }).access_token),
+    });
+    expect(meAgain.json().id).toBe(me.json().id);
+    // No password: the only way in cannot be unlinked.
+    const [identity] = await identitiesOf(tokens.access_token);
+    const unlink = await t.app.inject({
+      method: "DELETE",
+      url: `/api/v1/users/me/identities/${identity.id}`,
+      headers: bearer(tokens.access_token),
+    });
+    expect(unlink.statusCode).toBe(409);
+  });
+
+  it("links an existing account by email only when the provider verified it", async () => {
+    const s = await signUpAndLogin(t.app);
+    claims = { sub: `unverified-${s.id}`, email: s.email, email_verified: false };
+    expect(await dance()).toEqual({ code: null, error: "account_exists_link_required" });
+    expect(await identitiesOf(s.access)).toEqual([]);
+    claims = { sub: `verified-${s.id}`, email: s.email.toUpperCase(), email_verified: true };
+    const tokens = (await (await exchange((await dance()).code as string)).json()) as {
+      access_token: string;
+    };
+    const me = await t.app.inject({ url: "/api/v1/users/me", headers: bearer(tokens.access_token) });
+    expect(me.json().id).toBe(s.id);
+    // With a password left, unlinking is allowed.
+    const [identity] = await identitiesOf(s.access);
+    const unlink = await t.app.inject({
+      method: "DELETE",
+      url: `/api/v1/users/me/identities/${identity.id}`,
+      headers: bearer(s.access),
+    });
+    expect(unlink.statusCode).toBe(204);
+  });
+
+  it("still asks a user with MFA for a code after the provider", async () => {
+    const s = await signUpAndLogin(t.app);
+    const setup = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/mfa/totp/setup",
+        headers: bearer(s.access),
+        payload: { current_password: s.password },
+      })
+    ).json();
+    await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/mfa/totp/confirm",
+      headers: bearer(s.access),
+      payload: { code: codeFor(setup.secret) },
+    });
+    claims = { sub: `mfa-${s.id}`, email: s.email, email_verified: true };
+    const res = await exchange((await dance()).code as string);
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: string; mfa_token: string };
+    expect(body.error).toBe("mfa_required");
+    const verified = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/mfa/verify",
+      payload: { mfa_token: body.mfa_token, code: codeFor(setup.secret, 1) },
+    });
+    expect(verified.statusCode).toBe(200);
+  });
+});
+
+describe("refusals", () => {
+  it("a tampered state, or a callback in another browser, is invalid_state", async () => {
+    claims = { sub: "state-test", email: newUser().email, email_verified: true };
+    expect(
+      (await dance({ alterCallback: (url) => url.searchParams.set("state", "A".repeat(43)) })).error,
+    ).toBe("invalid_state");
+    expect((await dance({ dropCookie: true })).error).toBe("invalid_state");
+  });
+
+  it("an ID token with another nonce is refused", async () => {
+    claims = { sub: "nonce-test", email: newUser().email, email_verified: true };
+    tamper = (payload) => {
+      payload.nonce = "not-the-nonce-we-sent";
+    };
+    expect(await dance()).toEqual({ code: null, error: "provider_error" });
+  });
+
+  it("an ID token from a foreign issuer, or for another client, is refused", async () => {
+    claims = { sub: "issuer-test", email: newUser().email, email_verified: true };
+    tamper = (payload) => {
+      payload.iss = "https://evil.example";
+    };
+    expect((await dance()).error).toBe("provider_error");
+    tamper = (payload) => {
+      payload.aud = "someone-else";
+    };
+    expect((await dance()).error).toBe("provider_error");
+    tamper = (payload) => {
+      payload.exp = Math.floor(Date.now() / 1000) - 3600;
+    };
+    expect((await dance()).error).toBe("provider_error");
+  });
+
+  it("an authorization code the provider refuses (expired) and an unknown sign-in code fail cleanly", async () => {
+    claims = { sub: "expired-test", email: newUser().email, email_verified: true };
+    refuseCode = true;
+    expect((await dance()).error).toBe("provider_error");
+    const res = await exchange("B".repeat(43));
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe("invalid_grant");
+  });
+
+  it("an unverified email of nobody creates no account", async () => {
+    const email = newUser().email;
+    claims = { sub: "unverified-new", email, email_verified: false };
+    expect((await dance()).error).toBe("verified_email_required");
+    expect((await login(t.app, email, "whatever-password")).statusCode).toBe(401);
+  });
+
+  it("an unknown provider is 404", async () => {
+    expect((await get(`${base}/api/v1/auth/oidc/nope/start`)).status).toBe(404);
+  });
+});
