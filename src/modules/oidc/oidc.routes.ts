@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyContextConfig, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
@@ -18,6 +18,27 @@ import {
 import { type OidcService, SignInRefused } from "./oidc.service.js";
 
 const BINDING_COOKIE = "kaira_oidc";
+
+/**
+ * A browser redirect's success is a 302, never a 2xx: the document states the refusals any
+ * request can meet (400 invalid_host, 429 rate_limited) as its `default`, as the WebSocket
+ * upgrade does, so generated clients and Redocly's rules see a complete operation.
+ */
+const withDefaultRefusal: FastifyContextConfig = {
+  swaggerTransform: ({ schema, url }) => ({
+    schema: {
+      ...schema,
+      response: {
+        ...((schema as { response?: object }).response ?? {}),
+        default: {
+          description: "Refused before the redirect: 400 invalid_host, 429 rate_limited",
+          content: { "application/problem+json": { schema: ProblemRef } },
+        },
+      },
+    },
+    url,
+  }),
+};
 const COOKIE_PATH = "/api/v1/auth/oidc";
 
 export const oidcRoutes: FastifyPluginAsyncTypebox<{
@@ -53,7 +74,8 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         operationId: "listSignInProviders",
         summary: "OpenID Connect providers one can sign in with",
         security: [],
-        response: { 200: ProvidersSchema },
+        // Its only refusal is the one every route gives a Host outside TRUSTED_HOSTS.
+        response: { 200: ProvidersSchema, 400: ProblemRef },
       },
     },
     async () => ({
@@ -84,6 +106,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
           502: ProblemRef,
         },
       },
+      config: withDefaultRefusal,
     },
     async (request, reply) => {
       const { url, binding, maxAgeSeconds } = await oidcService.start(request.params.provider);
@@ -135,8 +158,13 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         security: [],
         params: ProviderParamsSchema,
         querystring: CallbackQuerySchema,
-        response: { 302: Type.Null({ description: "To OIDC_RETURN_URL" }), 404: ProblemRef, 422: ProblemRef },
+        response: {
+          302: Type.Null({ description: "To OIDC_RETURN_URL" }),
+          404: ProblemRef,
+          422: ProblemRef,
+        },
       },
+      config: withDefaultRefusal,
     },
     async (request, reply) => {
       reply.header(
