@@ -101,6 +101,8 @@ describe("the redirect dance", () => {
     const tokens = (await res.json()) as { access_token: string };
     const me = await t.app.inject({ url: "/api/v1/users/me", headers: bearer(tokens.access_token) });
     expect(me.json().email).toBe(email);
+    // The provider verified it: no verification mail is needed before using the account.
+    expect(me.json().email_verified).toBe(true);
     expect(await identitiesOf(tokens.access_token)).toMatchObject([{ provider: "mock", email }]);
     // The one-time code is spent.
     expect((await exchange(code as string)).status).toBe(401);

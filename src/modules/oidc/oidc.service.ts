@@ -11,7 +11,12 @@ import type { OidcProviderClient, VerifiedIdentity } from "./oidc-provider-clien
 export interface OidcAccounts {
   findById(id: number): Promise<{ id: number; passwordHash: string } | undefined>;
   findByEmail(email: string): Promise<{ id: number } | undefined>;
-  insert(user: { email: string; username: string; passwordHash: string }): Promise<{ id: number }>;
+  insert(user: {
+    email: string;
+    username: string;
+    passwordHash: string;
+    emailVerifiedAt?: Date;
+  }): Promise<{ id: number }>;
 }
 
 /** A started sign-in, kept server-side under its `state` for FLOW_TTL. */
@@ -104,6 +109,8 @@ export function createOidcService(deps: {
       email: identity.email as string,
       username: `${base}_${randomBytes(3).toString("hex")}`,
       passwordHash: "",
+      // Created only for an email the provider verified (see accountFor).
+      emailVerifiedAt: new Date(),
     });
   }
 
