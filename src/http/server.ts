@@ -229,9 +229,9 @@ export async function registerApi(app: FastifyInstance, routes: FastifyPluginAsy
   await app.register(
     async (api) => {
       // Refusals the platform makes before a handler runs are part of every operation's
-      // contract: overload (503), input the schema refuses (422), a malformed or over-long path
-      // parameter (400), and a body that is not JSON, too large, or of another media type
-      // (400, 413, 415).
+      // contract: a Host outside TRUSTED_HOSTS (400), the per-client rate limit (429), overload
+      // (503), input the schema refuses (422), a malformed or over-long path parameter (400),
+      // and a body that is not JSON, too large, or of another media type (400, 413, 415).
       api.addHook("onRoute", (route) => {
         const schema = route.schema as
           | {
@@ -248,9 +248,11 @@ export async function registerApi(app: FastifyInstance, routes: FastifyPluginAsy
         const takesBody = schema.body !== undefined || schema.consumes !== undefined;
         const validates = takesBody || schema.params || schema.querystring || schema.headers;
         schema.response = {
+          // Any request: a Host outside TRUSTED_HOSTS (400), the per-client limit (429).
+          400: ProblemRef,
+          429: ProblemRef,
           503: ProblemRef,
           ...(validates ? { 422: ProblemRef } : {}),
-          ...(route.url.includes(":") || takesBody ? { 400: ProblemRef } : {}),
           ...(takesBody ? { 413: ProblemRef, 415: ProblemRef } : {}),
           ...schema.response,
         };

@@ -1021,8 +1021,26 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `invalid_metrics_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1391,6 +1409,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -1473,6 +1500,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -1548,8 +1584,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1623,6 +1677,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -1660,8 +1723,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1710,8 +1791,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2246,6 +2345,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2890,6 +2998,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -2910,6 +3027,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3080,8 +3206,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3400,6 +3544,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -3531,6 +3684,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4193,8 +4355,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4339,6 +4519,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -4442,6 +4631,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -4513,6 +4711,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4669,6 +4876,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -4784,6 +5000,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -4879,6 +5104,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -4947,6 +5181,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5023,6 +5266,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5129,6 +5381,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `invalid_token` */
             401: {
                 headers: {
@@ -5208,6 +5469,15 @@ export interface operations {
                             score: number;
                         }[];
                     };
+                };
+            };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized: `invalid_token` */
@@ -5295,6 +5565,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -5306,6 +5585,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5443,6 +5731,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -5564,6 +5861,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -5675,6 +5981,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -5695,6 +6010,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5788,6 +6112,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `queue_unavailable`, `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -5836,6 +6169,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -5847,6 +6189,15 @@ export interface operations {
             };
             /** @description Forbidden: `insufficient_scope` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5896,6 +6247,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -5907,6 +6267,15 @@ export interface operations {
             };
             /** @description Forbidden: `insufficient_scope` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5991,6 +6360,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -6066,6 +6444,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
                 headers: {
@@ -6086,6 +6473,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
