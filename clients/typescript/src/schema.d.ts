@@ -2414,6 +2414,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -2464,6 +2473,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2565,6 +2583,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Bad Gateway */
             502: {
                 headers: {
@@ -2635,6 +2662,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2795,6 +2831,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable: `database_busy`, `database_timeout` */
             503: {
                 headers: {
@@ -2847,8 +2892,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2924,6 +2987,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
