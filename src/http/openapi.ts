@@ -51,7 +51,11 @@ const PLATFORM_CODES: Record<number, readonly string[]> = {
   503: ["database_busy", "database_timeout"],
 };
 /** Refusals of a malformed path, for operations with path parameters. */
-const PATH_CODES: Record<number, readonly string[]> = { 400: ["bad_url", "max_param_length"] };
+const PATH_CODES: Record<number, readonly string[]> = {
+  400: ["bad_url", "max_param_length"],
+  // A parameter value holding an encoded "/" or ".." can make the path match no route at all.
+  404: ["not_found"],
+};
 /** Refusals of a body Fastify could not read, for operations that take one. */
 const BODY_CODES: Record<number, readonly string[]> = {
   400: ["ctp_invalid_json_body", "ctp_empty_json_body"],
@@ -87,6 +91,7 @@ const CODE_DETAILS: Record<string, string> = {
   // The platform: routing, host, credentials, validation, limits, overload, request bodies.
   bad_url: "The URL holds a malformed percent-escape",
   max_param_length: "A path parameter is longer than 200 characters",
+  not_found: "No route for PATCH /api/v1/posts/1/x",
   invalid_host: "Host evil.example is not allowed",
   not_authenticated: "Not authenticated: send `Authorization: Bearer <access token>`",
   invalid_token: "The access token is invalid, expired or revoked",
