@@ -417,6 +417,86 @@ describe("email change", () => {
   });
 });
 
+describe("pending links after a password change or reset", () => {
+  const patchMe = (session: Session, payload: object) =>
+    t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/users/me",
+      headers: bearer(session.access),
+      payload,
+      remoteAddress: freshAddress(),
+    });
+  /** Someone who knows the password asks for the account's email to move to their mailbox. */
+  const hijackEmail = async (user: Session) => {
+    const evil = `evil-${randomUUID()}@example.com`;
+    expect((await patchMe(user, { email: evil, current_password: user.password })).statusCode).toBe(200);
+    return linkIn(await waitForMail(mailDir, evil, "Confirm your new email address")).token;
+  };
+
+  it("a password reset voids an email change asked for before it", async () => {
+    const user = await signUpAndLogin(t.app);
+    const changeToken = await hijackEmail(user);
+    await post(t.app, "/auth/password-reset", { email: user.email });
+    const { token } = linkIn(await waitForMail(mailDir, user.email, "Reset your Kaira password"));
+    expect(
+      (await post(t.app, "/auth/password-reset/confirm", { token, password: "Owner-Recovered-77" }))
+        .statusCode,
+    ).toBe(204);
+    const res = await post(t.app, "/auth/email-change/confirm", { token: changeToken });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_token");
+    const back = (await login(t.app, user.email, "Owner-Recovered-77")).json();
+    expect((await me(back.access_token)).json().email).toBe(user.email);
+  });
+
+  it("a password change voids pending email changes and verification links", async () => {
+    const user = await signUpAndLogin(t.app);
+    const verifyToken = linkIn(await welcomeOf(user)).token;
+    const changeToken = await hijackEmail(user);
+    const changed = await patchMe(user, { password: "Owner-Changed-It-55", current_password: user.password });
+    expect(changed.statusCode).toBe(200);
+    expect((await post(t.app, "/auth/email-change/confirm", { token: changeToken })).statusCode).toBe(400);
+    expect((await post(t.app, "/auth/verify-email", { token: verifyToken })).statusCode).toBe(400);
+  });
+
+  it("ending the other sessions voids pending email changes", async () => {
+    const user = await signUpAndLogin(t.app);
+    const changeToken = await hijackEmail(user);
+    const ended = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/sessions/revoke-others",
+      headers: bearer(user.access),
+    });
+    expect(ended.statusCode).toBeLessThan(300);
+    expect((await post(t.app, "/auth/email-change/confirm", { token: changeToken })).statusCode).toBe(400);
+    expect((await me(user.access)).json().email).toBe(user.email);
+  });
+
+  it("refuses an email-change link issued before the last password change, even one that survived", async () => {
+    const user = await signUpAndLogin(t.app);
+    const changeToken = await hijackEmail(user);
+    // As if the change raced the password change: the link outlived the voiding.
+    await t.db.database.db.update(users).set({ passwordChangedAt: sql`now()` }).where(eq(users.id, user.id));
+    const res = await post(t.app, "/auth/email-change/confirm", { token: changeToken });
+    expect(res.statusCode).toBe(400);
+    expect((await me(user.access)).json().email).toBe(user.email);
+  });
+
+  it("an email change asked for together with a new password still goes through", async () => {
+    const user = await signUpAndLogin(t.app);
+    const newEmail = `both-${randomUUID()}@example.com`;
+    const res = await patchMe(user, {
+      email: newEmail,
+      password: "Both-At-Once-Pass-9",
+      current_password: user.password,
+    });
+    expect(res.statusCode).toBe(200);
+    const { token } = linkIn(await waitForMail(mailDir, newEmail, "Confirm your new email address"));
+    expect((await post(t.app, "/auth/email-change/confirm", { token })).statusCode).toBe(204);
+    expect((await login(t.app, newEmail, "Both-At-Once-Pass-9")).statusCode).toBe(200);
+  });
+});
+
 describe("account deletion", () => {
   it("needs the current password, anonymises the account, ends its sessions, keeps the ledger", async () => {
     const admin = (await login(t.app, ADMIN.email, ADMIN.password)).json().access_token as string;

@@ -16,6 +16,7 @@ const aUser = (overrides: Partial<User> = {}): User => ({
   balance: 0,
   emailVerifiedAt: null,
   deletedAt: null,
+  passwordChangedAt: null,
   createdAt: new Date("2026-01-01T00:00:00Z"),
   updatedAt: new Date("2026-01-01T00:00:00Z"),
   ...overrides,

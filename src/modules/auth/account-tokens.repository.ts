@@ -11,10 +11,25 @@ export interface NewAccountToken {
   tokenHash: string;
   email: string | null;
   expiresAt: Date;
+  /** When the request the token answers was authorised (default: now). */
+  createdAt?: Date;
 }
 
 /** One-time account tokens, by hash. Nothing here ever sees a token itself. */
 export function createAccountTokensRepository(db: Db) {
+  /** Deletes the user's unspent tokens of these purposes (a newer one replaces them, or they lost their point). */
+  async function revokeUnused(executor: TokenExecutor, userId: number, purposes: string[]): Promise<void> {
+    await executor
+      .delete(accountTokens)
+      .where(
+        and(
+          eq(accountTokens.userId, userId),
+          inArray(accountTokens.purpose, purposes),
+          isNull(accountTokens.usedAt),
+        ),
+      );
+  }
+
   return {
     async insert(executor: TokenExecutor, token: NewAccountToken): Promise<void> {
       await executor.insert(accountTokens).values(token);
@@ -62,18 +77,10 @@ export function createAccountTokensRepository(db: Db) {
       return row;
     },
 
-    /** Deletes the user's unspent tokens of these purposes (a newer one replaces them, or they lost their point). */
-    async revokeUnused(executor: TokenExecutor, userId: number, purposes: string[]): Promise<void> {
-      await executor
-        .delete(accountTokens)
-        .where(
-          and(
-            eq(accountTokens.userId, userId),
-            inArray(accountTokens.purpose, purposes),
-            isNull(accountTokens.usedAt),
-          ),
-        );
-    },
+    revokeUnused,
+
+    /** As revokeUnused, on its own (no surrounding transaction). */
+    revokeUnusedNow: (userId: number, purposes: string[]) => revokeUnused(db, userId, purposes),
 
     /** The hourly cleanup: expired tokens, spent or not, serve nothing. */
     async deleteExpired(now: Date): Promise<number> {

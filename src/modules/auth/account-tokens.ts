@@ -40,7 +40,17 @@ export function createAccountTokens(deps: {
     /** A new token for the user, stored hashed in `executor`'s transaction; the token itself goes only into the mail. */
     async issue(
       executor: TokenExecutor,
-      request: { userId: number; purpose: AccountTokenPurpose; email?: string | null },
+      request: {
+        userId: number;
+        purpose: AccountTokenPurpose;
+        email?: string | null;
+        /**
+         * When the request this token answers was authorised, if earlier than now (a job
+         * issues it later): the token counts as issued then, so a password change in between
+         * voids it (see the email change).
+         */
+        issuedAt?: Date;
+      },
     ): Promise<{ token: string; expiresAt: Date }> {
       const policy = ACCOUNT_TOKEN_POLICIES[request.purpose];
       if (policy.replacesEarlier) await repository.revokeUnused(executor, request.userId, [request.purpose]);
@@ -52,6 +62,7 @@ export function createAccountTokens(deps: {
         tokenHash: hashAccountToken(token),
         email: request.email ?? null,
         expiresAt,
+        ...(request.issuedAt ? { createdAt: request.issuedAt } : {}),
       });
       return { token, expiresAt };
     },
@@ -114,6 +125,10 @@ export function createAccountTokens(deps: {
     /** Voids the user's unspent tokens of these purposes (after a password reset, say). */
     revokeUnused: (executor: TokenExecutor, userId: number, purposes: AccountTokenPurpose[]) =>
       repository.revokeUnused(executor, userId, purposes),
+
+    /** As revokeUnused, outside any transaction. */
+    revokeUnusedNow: (userId: number, purposes: AccountTokenPurpose[]) =>
+      repository.revokeUnusedNow(userId, purposes),
   };
 }
 

@@ -84,7 +84,11 @@ export async function createAuthModule(deps: AuthModuleDeps) {
     requireVerifiedEmail: config.accounts.requireVerifiedEmail,
     dummyHash: await passwordHasher.hash(randomBytes(16).toString("hex")),
   });
-  const sessionsService = createSessionsService({ refreshTokensRepository, sessionRevocations });
+  const sessionsService = createSessionsService({
+    refreshTokensRepository,
+    sessionRevocations,
+    accountTokens,
+  });
   /** Checks the token of every route that declares `security` (register it before those routes). */
   const authentication: FastifyPluginAsync = fp(async (app) => {
     await app.register(authenticationPlugin, {

@@ -1,5 +1,6 @@
 import type { SecurityLog } from "../../http/security-log.js";
 import { NotFoundError } from "../../shared/errors.js";
+import type { AccountTokens } from "./account-tokens.js";
 import type { Principal } from "./auth.plugin.js";
 import type { ActiveSession, RefreshTokensRepository } from "./refresh-tokens.repository.js";
 import type { SessionRevocations } from "./session-revocations.js";
@@ -19,8 +20,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function createSessionsService(deps: {
   refreshTokensRepository: RefreshTokensRepository;
   sessionRevocations: SessionRevocations;
+  accountTokens?: Pick<AccountTokens, "revokeUnusedNow">;
 }) {
-  const { refreshTokensRepository, sessionRevocations } = deps;
+  const { refreshTokensRepository, sessionRevocations, accountTokens } = deps;
   return {
     async list(principal: Principal): Promise<ListedSession[]> {
       const sessions = await refreshTokensRepository.listActiveSessions(principal.userId);
@@ -46,9 +48,14 @@ export function createSessionsService(deps: {
       });
     },
 
-    /** Ends every session of the caller but the one making the request; returns how many ended. */
+    /**
+     * Ends every session of the caller but the one making the request; returns how many ended.
+     * A user doing this fears someone else is in: pending email changes and verification
+     * links (which an intruder may have asked for) die too.
+     */
     async revokeOthers(principal: Principal, log: SecurityLog): Promise<number> {
       const ended = await refreshTokensRepository.revokeAllForUser(principal.userId, principal.sessionId);
+      await accountTokens?.revokeUnusedNow(principal.userId, ["email_change", "email_verification"]);
       if (ended.length > 0)
         await sessionRevocations.revoke({ userId: principal.userId, sessionIds: ended, allSessions: false });
       log({ event: "auth.session.revoked_others", user_id: principal.userId, count: ended.length });

@@ -67,7 +67,12 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
     ): Promise<EndedSessions | undefined> {
       const [user] = await tx
         .update(users)
-        .set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: sql`now()` })
+        .set({
+          passwordHash,
+          passwordChangedAt: sql`now()`,
+          tokenVersion: sql`${users.tokenVersion} + 1`,
+          updatedAt: sql`now()`,
+        })
         .where(and(eq(users.id, userId), isNull(users.deletedAt)))
         .returning();
       if (!user) return undefined;

@@ -18,6 +18,7 @@ import {
 } from "./account-mail.jobs.js";
 import { type AccountMailThrottle, TooManyMailRequestsError } from "./account-mail-throttle.js";
 import type { User, UsersRepository } from "./users.repository.js";
+import { VOIDED_BY_PASSWORD_CHANGE } from "./users.service.js";
 
 export interface AccountLifecycleDeps {
   repository: AccountLifecycleRepository;
@@ -153,8 +154,10 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
         if (!row) throw INVALID_TOKEN();
         const result = await repository.resetPassword(tx, row.userId, passwordHash);
         if (!result) throw INVALID_TOKEN();
-        // Any other reset link still in a mailbox dies with this one.
-        await accountTokens.revokeUnused(tx, row.userId, ["password_reset"]);
+        // Any other reset link still in a mailbox dies with this one, and so does any pending
+        // email change or verification: whoever had the old password (the reason for a reset,
+        // often) may have asked for them, and a change confirmed later would hand them the account.
+        await accountTokens.revokeUnused(tx, row.userId, [...VOIDED_BY_PASSWORD_CHANGE]);
         await deps.recordJob(tx, {
           name: PASSWORD_CHANGED_EMAIL_JOB,
           data: { user_id: row.userId, at: new Date().toISOString() },
@@ -182,6 +185,12 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
       newEmail: string,
       proof: Reauthentication,
       context: RequestContext,
+      /**
+       * Runs once the proof is checked, before the change is recorded: a password change in
+       * the same request goes here, so the change counts as asked for under the new password
+       * (a change asked for before a password change is void).
+       */
+      beforeRecording?: () => Promise<void>,
     ) {
       const user = await deps.usersRepository.findById(userId);
       if (!user) throw new NotFoundError(`User ${userId} not found`, "user_not_found");
@@ -196,9 +205,10 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
         context.log({ event: "rate_limit.exceeded", limit: "account_mail:email_change", user_id: userId });
         throw error;
       }
+      await beforeRecording?.();
       await deps.recordJob(repository.db, {
         name: EMAIL_CHANGE_EMAILS_JOB,
-        data: { user_id: userId, new_email: email },
+        data: { user_id: userId, new_email: email, requested_at: new Date().toISOString() },
       });
       context.log({ event: "user.email_change.requested", user_id: userId });
     },
@@ -210,7 +220,12 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
         user = await repository.transaction(async (tx) => {
           const row = await accountTokens.consume(tx, token, "email_change", context);
           if (!row?.email) throw INVALID_TOKEN();
-          if (!(await repository.lockLiveUser(tx, row.userId))) throw INVALID_TOKEN();
+          const owner = await repository.lockLiveUser(tx, row.userId);
+          if (!owner) throw INVALID_TOKEN();
+          // Asked for before the password last changed: possibly by whoever the change
+          // (or reset) was meant to lock out.
+          if (owner.passwordChangedAt !== null && row.createdAt <= owner.passwordChangedAt)
+            throw INVALID_TOKEN();
           if (await repository.emailTakenByOther(tx, row.userId, row.email)) throw EMAIL_TAKEN();
           return (await repository.setVerifiedEmail(tx, row.userId, row.email, false)).user;
         });

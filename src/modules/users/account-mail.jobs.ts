@@ -103,8 +103,18 @@ export function accountMailHandlers(deps: AccountMailDeps): Record<string, JobHa
       const user = await deps.usersRepository.findById(userIdField(data));
       const newEmail = stringField(data, "new_email");
       if (!reachable(user)) return;
+      // Jobs recorded before requests carried their time count as asked for now.
+      const requested = typeof data.requested_at === "string" ? new Date(data.requested_at) : new Date();
+      const requestedAt = Number.isNaN(requested.getTime()) ? new Date() : requested;
+      // The password changed since the request (a reset by the owner, say): the change is void.
+      if (user.passwordChangedAt !== null && user.passwordChangedAt >= requestedAt) return;
       const [confirm, cancel] = await deps.db.transaction(async (tx: Transaction) => [
-        await deps.accountTokens.issue(tx, { userId: user.id, purpose: "email_change", email: newEmail }),
+        await deps.accountTokens.issue(tx, {
+          userId: user.id,
+          purpose: "email_change",
+          email: newEmail,
+          issuedAt: requestedAt,
+        }),
         await deps.accountTokens.issue(tx, {
           userId: user.id,
           purpose: "email_change_cancel",

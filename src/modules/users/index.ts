@@ -44,6 +44,7 @@ export function createUsersModule(deps: UsersModuleDeps) {
       sessionRevocations: auth.sessionRevocations,
       credentialThrottle: auth.credentialThrottle,
       signupThrottle: createSignupThrottle(deps.counters, config.signupPerHour),
+      accountTokens: auth.accountTokens,
     }),
     profiles,
     deps.invalidateAuthor,

@@ -45,6 +45,7 @@ function columnsFor({ bumpTokenVersion, ...changes }: UserChanges) {
   return {
     ...changes,
     updatedAt: sql`now()`,
+    ...(changes.passwordHash !== undefined ? { passwordChangedAt: sql`now()` } : {}),
     ...(bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
   };
 }

@@ -101,17 +101,25 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
       const { userId, sessionId } = principalOf(request);
       const { username, email, password, current_password } = request.body;
       const log = securityLogFor(request);
-      // The email change first: it checks current_password before a password change replaces it.
+      const changes = { username, password, currentPassword: current_password };
+      // The email change checks current_password first, before a password change replaces
+      // it; the other changes apply before the email change is recorded, so a new password
+      // in the same request does not void it.
       if (email !== undefined) {
+        let updated: Awaited<ReturnType<typeof usersService.updateOwnAccount>> | undefined;
         await lifecycle.requestEmailChange(
           userId,
           email,
           { currentPassword: current_password },
           { address: request.ip, log },
+          username === undefined && password === undefined
+            ? undefined
+            : async () => {
+                updated = await usersService.updateOwnAccount(userId, sessionId, changes, log, request.ip);
+              },
         );
-        if (username === undefined && password === undefined) return toMe(await usersService.getUser(userId));
+        return toMe(updated ?? (await usersService.getUser(userId)));
       }
-      const changes = { username, password, currentPassword: current_password };
       return toMe(await usersService.updateOwnAccount(userId, sessionId, changes, log, request.ip));
     },
   );

@@ -3,6 +3,7 @@ import { decodeCursor, isIdCursor } from "../../shared/cursor.js";
 import { violatedUniqueConstraint } from "../../shared/db-errors.js";
 import { BadRequestError, ConflictError, NotFoundError } from "../../shared/errors.js";
 import { fetchPage, type Page } from "../../shared/paging.js";
+import type { AccountTokens } from "../auth/account-tokens.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import type { PasswordHasher } from "../auth/password-hasher.js";
@@ -25,6 +26,8 @@ export interface UsersServiceDeps {
   credentialThrottle?: CredentialThrottle;
   /** Limits public sign-ups per client address. */
   signupThrottle?: SignupThrottle;
+  /** Voids pending links (email change, verification) when the password changes. */
+  accountTokens?: Pick<AccountTokens, "revokeUnusedNow">;
 }
 
 type Log = SecurityLog;
@@ -51,6 +54,9 @@ export interface AdminUserChanges {
   isActive?: boolean | undefined;
 }
 
+/** The pending links a new password voids (the cancel link of an email change stays: it is the owner's way back). */
+export const VOIDED_BY_PASSWORD_CHANGE = ["password_reset", "email_change", "email_verification"] as const;
+
 function duplicateToBadRequest(error: unknown): never {
   const constraint = violatedUniqueConstraint(error);
   if (constraint === "users_email_lower_key")
@@ -68,6 +74,7 @@ export function createUsersService({
   sessionRevocations,
   credentialThrottle,
   signupThrottle,
+  accountTokens,
 }: UsersServiceDeps) {
   /**
    * After a change that bumped the token version: every access token of the user is void
@@ -203,6 +210,9 @@ export function createUsersService({
       }
       const updated = await applyChanges(userId, changes);
       if (changes.passwordHash) {
+        // Links asked for under the old password die with it: an intruder who knew it may
+        // have asked for an email change (which would outlive this change), or a reset.
+        await accountTokens?.revokeUnusedNow(userId, [...VOIDED_BY_PASSWORD_CHANGE]);
         await announceEndedSessions(
           userId,
           (await refreshTokensRepository?.revokeAllForUser(userId, sessionId)) ?? [],

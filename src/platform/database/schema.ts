@@ -48,6 +48,11 @@ export const users = pgTable(
     emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, precision: 3 }),
     /** Set when the account was deleted: the row stays, anonymised, as the holder of its ledger entries. */
     deletedAt: timestamp("deleted_at", { withTimezone: true, precision: 3 }),
+    /**
+     * The last password change or reset; null: never since sign-up. An email-change link
+     * issued before it is void: whoever asked for the change may have known the old password.
+     */
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true, precision: 3 }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
