@@ -487,3 +487,66 @@ describe("GET /api/v1/search/suggest", () => {
     );
   });
 });
+
+describe("typos, word by word", () => {
+  let quantum: number;
+  let computing: number;
+
+  beforeAll(async () => {
+    quantum = await writePost(alice, {
+      title: "Quantum entanglement for working programmers",
+      content: "Spooky action at a distance, explained with circuits.",
+    });
+    computing = await writePost(bob, {
+      title: "Quantum computing in practice",
+      content: "Qubits and gates.",
+    });
+  });
+
+  // Each word of 5+ letters may have one typo, of 9+ two: inserted, missing, replaced, swapped.
+  it.each([
+    "quantm entanglment",
+    "qunatum entanglemnet",
+    "quantum entnaglmeent",
+    "entanglment quantm",
+    "quantm entangl",
+    "quantum entanglement programers",
+    "quantm workign",
+  ])("suggest finds the title for %s", async (q) => {
+    const items = (await suggest(q)).json().items as { id: number; score: number }[];
+    expect(items.map((item) => item.id)).toContain(quantum);
+    const hit = items.find((item) => item.id === quantum);
+    expect(hit?.score).toBeGreaterThanOrEqual(0.6);
+    expect(hit?.score).toBeLessThan(0.9);
+  });
+
+  it.each([
+    "quatnm entanglement", // two typos in a seven-letter word
+    "quantum entnaglmeentx", // three in a twelve-letter one
+    "quantum teleportation", // a word the title does not have
+  ])("suggest does not stretch the rule for %s", async (q) => {
+    const ids = (await suggest(q)).json().items.map((item: { id: number }) => item.id);
+    expect(ids).not.toContain(quantum);
+  });
+
+  it("ranks fewer typos first", async () => {
+    const ids = (await suggest("quantum computng")).json().items.map((item: { id: number }) => item.id);
+    expect(ids[0]).toBe(computing);
+  });
+
+  it("search answers a misspelt query with the corrected one's results and did_you_mean", async () => {
+    const res = await search({ q: "quantm entanglment" });
+    expect(res.statusCode).toBe(200);
+    const page = res.json();
+    expect(page.did_you_mean).toBe("quantum entanglement");
+    expect(page.items.map((item: { id: number }) => item.id)).toEqual([quantum]);
+  });
+
+  it("search keeps exact results as they are, without did_you_mean", async () => {
+    const page = (await search({ q: "quantum entanglement" })).json();
+    expect(page.did_you_mean).toBeUndefined();
+    expect(page.items.map((item: { id: number }) => item.id)).toEqual([quantum]);
+    const none = (await search({ q: "zzqxj wqxzv" })).json();
+    expect(none).toEqual({ items: [], next_cursor: null });
+  });
+});

@@ -4,7 +4,11 @@ import { createSearchService, SearchTimeoutError } from "../../src/modules/searc
 import { createSearchAdmission } from "../../src/modules/search/search-admission.js";
 
 const BUDGET_MS = 2_000;
-const noHits = { searchPosts: async () => [], suggestTitles: async () => [] } as unknown as SearchRepository;
+const noHits = {
+  searchPosts: async () => [],
+  suggestTitles: async () => [],
+  fuzzyTitleCandidates: async () => [],
+} as unknown as SearchRepository;
 
 function serviceWith(runSearch: (timeoutMs: number) => Promise<void>, concurrency = 1) {
   const statementTimeouts: number[] = [];
@@ -23,7 +27,8 @@ function serviceWith(runSearch: (timeoutMs: number) => Promise<void>, concurrenc
 describe("search time budget", () => {
   it("stops the statement a tenth of the budget early, leaving time for the answer", async () => {
     const { service, statementTimeouts } = serviceWith(async () => {});
-    await service.searchPosts({ q: "lorem", limit: 20 }, "client-a");
+    // Words of four letters or fewer have no typo to correct: one statement, no fallback.
+    await service.searchPosts({ q: "sit amet", limit: 20 }, "client-a");
     // Less the time spent admitting it (a fraction of a millisecond without a queue).
     expect(statementTimeouts).toHaveLength(1);
     expect(statementTimeouts[0]).toBeLessThanOrEqual(BUDGET_MS * 0.9);
@@ -46,6 +51,26 @@ describe("search time budget", () => {
     const [, waited] = statementTimeouts;
     expect(waited).toBeLessThanOrEqual(BUDGET_MS * 0.9 - 150);
     expect(waited).toBeGreaterThan(BUDGET_MS * 0.4);
+  });
+
+  it("gives the typo fallback of an empty search only what is left of the request's budget", async () => {
+    const { service, statementTimeouts } = serviceWith(async () => {
+      if (statementTimeouts.length === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    await service.searchPosts({ q: "lorem", limit: 20 }, "client-a");
+    expect(statementTimeouts).toHaveLength(2); // the search, then the candidate titles
+    const [, fallback] = statementTimeouts as [number, number];
+    expect(fallback).toBeLessThanOrEqual(BUDGET_MS * 0.9 - 300);
+  });
+
+  it("skips the typo fallback when most of the budget is spent", async () => {
+    const { service, statementTimeouts } = serviceWith(async () => {
+      if (statementTimeouts.length === 1)
+        await new Promise((resolve) => setTimeout(resolve, BUDGET_MS * 0.85));
+    });
+    const page = await service.searchPosts({ q: "lorem", limit: 20 }, "client-a");
+    expect(page.items).toEqual([]);
+    expect(statementTimeouts).toHaveLength(1);
   });
 
   it("answers search_timeout when the database stops the statement", async () => {

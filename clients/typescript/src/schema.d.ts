@@ -747,6 +747,8 @@ export interface paths {
          *
          *     A query matching more than `SEARCH_RANK_WINDOW` posts (default 10,000) ranks only its newest `SEARCH_RANK_WINDOW` matches: older matches of such a broad query are not returned. A narrower query ranks every match. A quoted phrase is looked for in the newest `SEARCH_RANK_WINDOW` posts that have all its words, so a phrase of words that are each in many posts finds only its recent matches.
          *
+         *     Typos: when the query finds nothing, its misspelt words are corrected from post titles and the search runs once more. Each word of 5 letters or more may have one typo (a letter added, missing, replaced, or two neighbours swapped), each of 9 or more two; shorter words and excluded (`-word`) words are kept. The answer then has `did_you_mean`, the corrected query its items (and `next_cursor`) belong to: pass it as `q` for the next pages.
+         *
          *     503 (`search_busy`: every search slot and queue place is taken; `search_timeout`: the search ran past `SEARCH_TIMEOUT_MS` and was stopped; `database_busy`) and 429 (`too_many_searches`: this client already runs `SEARCH_CONCURRENCY_PER_CLIENT` searches) carry `Retry-After` in seconds.
          */
         get: operations["searchPosts"];
@@ -767,7 +769,7 @@ export interface paths {
         };
         /**
          * Title suggestions while typing
-         * @description Posts whose title starts with `q`, has a word starting with `q`, or resembles `q` despite a typo or two (trigram similarity), best first. Titles are plain text: escape them when rendering.
+         * @description Posts whose title starts with `q`, has a word starting with `q`, or has every word of `q` despite typos, best first. Typos are counted per word, as Meilisearch and Typesense do: a word of 5 letters or more may have one (a letter added, missing, replaced, or two neighbours swapped), a word of 9 or more two, shorter words none; the last word may be unfinished. Titles are plain text: escape them when rendering.
          *
          *     Suggestions share the limits of search: 503 (`search_busy`: every search slot and queue place is taken; `search_timeout`: the search ran past `SEARCH_TIMEOUT_MS` and was stopped; `database_busy`) and 429 (`too_many_searches`: this client already runs `SEARCH_CONCURRENCY_PER_CLIENT` searches) carry `Retry-After` in seconds.
          */
@@ -5450,6 +5452,8 @@ export interface operations {
                         }[];
                         /** @description Pass as `cursor` (with the same `q` and filters) for the next page */
                         next_cursor: string | null;
+                        /** @description Present when `q` found nothing and this spelling of it (misspelt words corrected from post titles) found the items returned; `next_cursor` belongs to it */
+                        did_you_mean?: string;
                     };
                 };
             };
@@ -5537,7 +5541,7 @@ export interface operations {
                         items: {
                             id: number;
                             title: string;
-                            /** @description 1 when the title starts with `q`, 0.9 when one of its later words does, otherwise (for `q` of four or more characters) the trigram word similarity of `q` to the closest part of the title (0.6–1) */
+                            /** @description 1 when the title starts with `q`, 0.9 when one of its later words does; otherwise every word of `q` is in the title with at most its typos (words of 5+ letters one, of 9+ two; the last word may be unfinished): 0.85 with none, 0.05 less per typo, at least 0.6 */
                             score: number;
                         }[];
                     };

@@ -8,6 +8,7 @@ import {
   HEADLINE_SOURCE_FROM,
   HEADLINE_SOURCE_TO,
 } from "./highlight.js";
+import { typoBudget } from "./typo-tolerance.js";
 
 export interface PostSearchHit extends PostWithAuthor {
   /** ts_rank_cd as float8: the exact value the keyset cursor compares against. */
@@ -35,8 +36,17 @@ export interface TitleSuggestion {
 export interface SearchRepository {
   /** Best first, then newest; author joined in and highlights made in the same statement. */
   searchPosts(filter: PostSearchFilter): Promise<PostSearchHit[]>;
-  /** Titles starting with, containing a word starting with, or resembling `query`; best first. */
+  /** Titles starting with `query` (score 1), then titles with a later word that does (0.9). */
   suggestTitles(query: string, limit: number): Promise<TitleSuggestion[]>;
+  /**
+   * Candidates for typo-tolerant matching (typo-tolerance.ts decides): the newest `cap` titles
+   * in which every one (`every`) or any of `words` resembles some part of the title.
+   */
+  fuzzyTitleCandidates(
+    words: string[],
+    every: boolean,
+    cap: number,
+  ): Promise<{ id: number; title: string }[]>;
 }
 
 /** Runs repository calls under the search statement timeout: see Database.withStatementTimeout. */
@@ -49,7 +59,17 @@ export type SearchRepositoryRunner = <T>(
 // post should not beat a short post about exactly that.
 const RANK_NORMALIZATION = 1;
 
-const MIN_TYPO_TOLERANT_LENGTH = 4;
+/**
+ * Trigram word similarity at or above which a title is a candidate for typo-tolerant words;
+ * each candidate is then checked word by word in typo-tolerance.ts. A word of n letters has
+ * n + 1 trigrams and a typo spoils at most four of them (two swapped letters), so a
+ * five-letter word with one typo keeps at least 2 of 6 (0.33: "wolrd" against "world"), and
+ * a nine-letter word with two at least 2 of 10 (0.2). The lower bound is used only when the
+ * query has a word long enough for two typos: it lets more titles through to be checked.
+ */
+const fuzzyCandidateSimilarity = (words: string[]) =>
+  words.some((word) => typoBudget(word) >= 2) ? 0.2 : 0.3;
+const MIN_TRIGRAM_WORD_LENGTH = 3;
 
 // A prefix typed by a user must match literally: `%` and `_` are not wildcards to them.
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, "\\$&");
@@ -154,25 +174,36 @@ export function createSearchRepository(db: Db, options: SearchRepositoryOptions)
       const pattern = escapeLike(query);
       const startsWith = sql`${posts.title} ilike ${`${pattern}%`} escape '\\'`;
       const wordStartsWith = sql`${posts.title} ilike ${`% ${pattern}%`} escape '\\'`;
-      // Prefix matches get fixed scores, so the costly similarity is computed only for the
-      // titles that matched by resemblance alone.
-      const score = sql<number>`case when ${startsWith} then 1 when ${wordStartsWith} then 0.9 else round(word_similarity(${query}, ${posts.title})::numeric, 3)::float8 end`;
+      // Both are answered by the trigram index on titles; typos are handled apart (below).
       return db
-        .select({ id: posts.id, title: posts.title, score: score.as("score") })
+        .select({
+          id: posts.id,
+          title: posts.title,
+          score: sql<number>`case when ${startsWith} then 1 else 0.9 end`.as("score"),
+        })
         .from(posts)
-        .where(
-          // All three are answered by the trigram index on titles. `<%` keeps titles where some
-          // part is at least pg_trgm.word_similarity_threshold (0.6) alike: a typo or two. In
-          // fewer than four letters a typo makes another word, and the similarity of so few
-          // trigrams would add thousands of titles to check, so short input matches by prefix.
-          or(
-            startsWith,
-            wordStartsWith,
-            query.length >= MIN_TYPO_TOLERANT_LENGTH ? sql`${query} <% ${posts.title}` : undefined,
-          ),
-        )
+        .where(or(startsWith, wordStartsWith))
         .orderBy(sql`"score" desc`, desc(posts.id))
         .limit(limit);
+    },
+
+    async fuzzyTitleCandidates(words, every, cap) {
+      const looked = [...new Set(words)].filter((word) => [...word].length >= MIN_TRIGRAM_WORD_LENGTH);
+      if (looked.length === 0) return [];
+      // `<%` compares with pg_trgm.word_similarity_threshold. It is set for the session, not
+      // the transaction: the embedded PGlite runs searches outside a transaction, where a local
+      // setting would be gone by the next statement. Nothing else in Kaira uses `<%`, and every
+      // call sets it again, so a pooled connection never carries another value into this query.
+      await db.execute(
+        sql`select set_config('pg_trgm.word_similarity_threshold', ${String(fuzzyCandidateSimilarity(looked))}, false)`,
+      );
+      const conditions = looked.map((word) => sql`${word} <% ${posts.title}`);
+      return db
+        .select({ id: posts.id, title: posts.title })
+        .from(posts)
+        .where(every ? and(...conditions) : or(...conditions))
+        .orderBy(desc(posts.id))
+        .limit(cap);
     },
   };
 }

@@ -44,6 +44,11 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
           "query ranks every match. A quoted phrase is looked for in the newest `SEARCH_RANK_WINDOW` posts " +
           "that have all its words, so a phrase of words that are each in many posts finds only its recent " +
           "matches.\n\n" +
+          "Typos: when the query finds nothing, its misspelt words are corrected from post titles and the " +
+          "search runs once more. Each word of 5 letters or more may have one typo (a letter added, missing, " +
+          "replaced, or two neighbours swapped), each of 9 or more two; shorter words and excluded (`-word`) " +
+          "words are kept. The answer then has `did_you_mean`, the corrected query its items (and " +
+          "`next_cursor`) belong to: pass it as `q` for the next pages.\n\n" +
           OVERLOAD_DESCRIPTION,
         security: optionalAuth,
         querystring: SearchQuerySchema,
@@ -66,6 +71,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
       return {
         items: page.items.map(toSearchHitResponse),
         next_cursor: page.nextCursor,
+        ...(page.didYouMean !== undefined ? { did_you_mean: page.didYouMean } : {}),
       };
     },
   );
@@ -78,8 +84,11 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ searchService: SearchServ
         operationId: "suggestPostTitles",
         summary: "Title suggestions while typing",
         description:
-          "Posts whose title starts with `q`, has a word starting with `q`, or resembles `q` despite a " +
-          "typo or two (trigram similarity), best first. Titles are plain text: escape them when rendering.\n\n" +
+          "Posts whose title starts with `q`, has a word starting with `q`, or has every word of `q` despite " +
+          "typos, best first. Typos are counted per word, as Meilisearch and Typesense do: a word of 5 letters " +
+          "or more may have one (a letter added, missing, replaced, or two neighbours swapped), a word of 9 or " +
+          "more two, shorter words none; the last word may be unfinished. Titles are plain text: escape them " +
+          "when rendering.\n\n" +
           "Suggestions share the limits of search: " +
           OVERLOAD_DESCRIPTION,
         security: optionalAuth,

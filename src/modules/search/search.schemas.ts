@@ -53,6 +53,13 @@ export const SearchPageSchema = Type.Object(
     next_cursor: Type.Union([Type.String(), Type.Null()], {
       description: "Pass as `cursor` (with the same `q` and filters) for the next page",
     }),
+    did_you_mean: Type.Optional(
+      Type.String({
+        description:
+          "Present when `q` found nothing and this spelling of it (misspelt words corrected from post " +
+          "titles) found the items returned; `next_cursor` belongs to it",
+      }),
+    ),
   },
   { title: "PostSearchPage" },
 );
@@ -79,8 +86,9 @@ export const SuggestionListSchema = Type.Object(
         title: Type.String(),
         score: Type.Number({
           description:
-            "1 when the title starts with `q`, 0.9 when one of its later words does, otherwise (for `q` of " +
-            "four or more characters) the trigram word similarity of `q` to the closest part of the title (0.6–1)",
+            "1 when the title starts with `q`, 0.9 when one of its later words does; otherwise every word of `q` " +
+            "is in the title with at most its typos (words of 5+ letters one, of 9+ two; the last word may be " +
+            "unfinished): 0.85 with none, 0.05 less per typo, at least 0.6",
         }),
       }),
     ),
