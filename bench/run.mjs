@@ -46,6 +46,12 @@ const SCENARIOS = [
 // Options
 
 const HELP = `Usage: npm run bench -- [options]
+       npm run bench -- --suite writes|transfers|fanout|search|search-load|files [that suite's options]
+
+  --suite NAME                run another benchmark of bench/ with the options that follow (its own
+                              --help lists them): writes = bench/writes.mjs (the write routes beside the
+                              baseline, transfers at 8/32/128 clients), transfers, fanout, search, search-load,
+                              files; the default is this one, the read routes
 
   --db pglite|postgres|both   database mode(s) to benchmark (default: both)
   --size default|large        data-set preset: default = 1000 users / 20000 posts, large = 10000 / 200000
@@ -690,8 +696,36 @@ function report(rows, options) {
 
 // ---------------------------------------------------------------------------------------------------------
 
+// The other suites, each a script of its own; the load-generating ones run pinned to core 1 as
+// their npm scripts do, so `npm run bench -- --suite X` and `npm run bench:X` measure the same.
+const SUITES = {
+  writes: { script: "writes.mjs", pinned: true },
+  transfers: { script: "transfers.mjs", pinned: true },
+  fanout: { script: "fanout.mjs", pinned: false },
+  search: { script: "search.mjs", pinned: true },
+  "search-load": { script: "search-load.mjs", pinned: true },
+  files: { script: "files.mjs", pinned: true },
+};
+
+/** Runs `--suite NAME …` and exits with its status; returns when no other suite was asked for. */
+function runOtherSuite(argv) {
+  const at = argv.indexOf("--suite");
+  if (at === -1 || argv[at + 1] === "reads") return;
+  const suite = SUITES[argv[at + 1]];
+  if (!suite) throw new UsageError(`--suite must be one of reads, ${Object.keys(SUITES).join(", ")}`);
+  const rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
+  const script = fileURLToPath(new URL(suite.script, import.meta.url));
+  const [command, args] = suite.pinned
+    ? ["taskset", ["-c", LOAD_CORE, process.execPath, script, ...rest]]
+    : [process.execPath, [script, ...rest]];
+  const child = spawn(command, args, { stdio: "inherit" });
+  child.on("exit", (code) => process.exit(code ?? 1));
+  return new Promise(() => {}); // the child's exit ends this process
+}
+
 async function main() {
-  const options = parseOptions(process.argv.slice(2));
+  await runOtherSuite(process.argv.slice(2));
+  const options = parseOptions(process.argv.slice(2).filter((arg, i, all) => !(arg === "--suite" || all[i - 1] === "--suite")));
   if (os.availableParallelism() < 2) {
     throw new Error("needs at least 2 cores: the server and the load generator are pinned to cores 0 and 1");
   }
