@@ -725,7 +725,9 @@ function runOtherSuite(argv) {
 
 async function main() {
   await runOtherSuite(process.argv.slice(2));
-  const options = parseOptions(process.argv.slice(2).filter((arg, i, all) => !(arg === "--suite" || all[i - 1] === "--suite")));
+  const options = parseOptions(
+    process.argv.slice(2).filter((arg, i, all) => !(arg === "--suite" || all[i - 1] === "--suite")),
+  );
   if (os.availableParallelism() < 2) {
     throw new Error("needs at least 2 cores: the server and the load generator are pinned to cores 0 and 1");
   }

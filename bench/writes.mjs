@@ -415,7 +415,10 @@ async function benchMode(mode, rows, scaling) {
   } finally {
     await stopServer(baseline);
     await stopServer(kaira);
-    for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => {});
+    for (const cleanup of cleanups.reverse())
+      await Promise.resolve()
+        .then(cleanup)
+        .catch(() => {});
   }
 }
 

@@ -5418,7 +5418,8 @@ export interface operations {
                      *           "rank": 1
                      *         }
                      *       ],
-                     *       "next_cursor": "string"
+                     *       "next_cursor": "string",
+                     *       "did_you_mean": "string"
                      *     }
                      */
                     "application/json": {
