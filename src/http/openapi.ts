@@ -123,6 +123,11 @@ const CODE_DETAILS: Record<string, string> = {
   mfa_not_enabled: "Two-factor authentication is not on",
   invalid_mfa_code: "The code is not valid",
   invalid_mfa_token: "The sign-in expired or is no longer valid; log in again",
+  oidc_provider_not_found: "No such sign-in provider",
+  oidc_provider_error: "The identity provider did not answer",
+  invalid_sign_in_code: "The sign-in code is invalid or expired",
+  identity_not_found: "No such linked identity",
+  last_sign_in_method: "Set a password or link another provider first",
   "400 invalid_token": "This link is invalid, has expired or was already used",
   too_many_requests: "Too many account mails asked for from this address; try again in 1800 s",
   // users

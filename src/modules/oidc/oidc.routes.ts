@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyContextConfig, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { OAuthProblemRef, ProblemRef } from "../../http/openapi.js";
+import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { sendMfaRequired, toTokenResponse } from "../auth/auth.mappers.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
@@ -105,6 +105,11 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
           404: ProblemRef,
           502: ProblemRef,
         },
+        ...problemCodes({
+          404: ["oidc_provider_not_found"],
+          502: ["oidc_provider_error"],
+          default: ["invalid_host", "rate_limited"],
+        }),
       },
       config: withDefaultRefusal,
     },
@@ -129,6 +134,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth(),
         params: ProviderParamsSchema,
         response: { 200: LinkStartSchema, 404: ProblemRef, 502: ProblemRef },
+        ...problemCodes({ 404: ["oidc_provider_not_found"], 502: ["oidc_provider_error"] }),
       },
     },
     async (request, reply) => {
@@ -163,6 +169,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
           404: ProblemRef,
           422: ProblemRef,
         },
+        ...problemCodes({ 404: ["oidc_provider_not_found"], default: ["invalid_host", "rate_limited"] }),
       },
       config: withDefaultRefusal,
     },
@@ -205,6 +212,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
           403: MfaRequiredSchema,
           422: OAuthProblemRef,
         },
+        ...problemCodes({ 401: ["invalid_sign_in_code"], 403: ["mfa_required"] }),
       },
       config: { oauth2Errors: true },
     },
@@ -254,6 +262,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth(),
         params: IdentityIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef, 409: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["identity_not_found"], 409: ["last_sign_in_method"] }),
       },
     },
     async (request, reply) => {
