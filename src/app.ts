@@ -14,6 +14,7 @@ import { createLiveModule, LIVE_MAX_PAYLOAD, liveAsyncApiDocument } from "./modu
 import { createMaintenanceModule } from "./modules/maintenance/index.js";
 import { createMfaEnrolments, createMfaModule } from "./modules/mfa/index.js";
 import { createOidcModule } from "./modules/oidc/index.js";
+import { createOverviewModule } from "./modules/overview/index.js";
 import { createPostsModule } from "./modules/posts/index.js";
 import { createSearchModule } from "./modules/search/index.js";
 import { createSecurityEventsModule } from "./modules/security-events/index.js";
@@ -79,6 +80,7 @@ export async function createModules(
   const jobs = createJobsModule({ ...platform, workerPresence: options.workerPresence });
   const backups = createBackupsModule(platform);
   const securityEvents = createSecurityEventsModule(platform);
+  const overview = createOverviewModule(platform);
   const maintenance = createMaintenanceModule({
     ...platform,
     deleteExpiredRefreshTokens: auth.services.refreshTokensRepository.deleteExpired,
@@ -101,6 +103,7 @@ export async function createModules(
     jobs,
     backups,
     securityEvents,
+    overview,
     maintenance,
   };
 }

@@ -21,6 +21,7 @@ import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./plugins/request-context.js";
 import { requestTimeoutPlugin } from "./plugins/request-timeout.js";
 import { OAuthProblemSchema, ProblemSchema } from "./problem.js";
+import { requestRatePlugin } from "./request-rate.js";
 import { validatorCompiler } from "./validation.js";
 
 /** Where every feature's routes live. */
@@ -117,6 +118,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("metrics", metrics);
   await app.register(httpMetricsPlugin, { metrics });
+  await app.register(requestRatePlugin);
   app.addSchema(ProblemSchema);
   app.addSchema(OAuthProblemSchema);
 

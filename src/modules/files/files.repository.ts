@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type FileRow, files, postAttachments, users } from "../../platform/database/schema.js";
 import { type OutboxEvent, recordEvent } from "../../platform/events/outbox.js";
@@ -18,7 +18,12 @@ export interface NewFile {
   sha256: string;
 }
 
+/** A file as the admin list shows it: with its owner's name. */
+export type AdminFileRow = StoredFile & { ownerUsername: string };
+
 export interface FilesRepository {
+  /** Every user's files, newest first, keyset by id (the primary key). */
+  listForAdmin(beforeId: number | undefined, take: number): Promise<AdminFileRow[]>;
   /** Bytes the user's files take (the quota counts originals only). */
   usedBytes(ownerId: number): Promise<number>;
   /**
@@ -57,6 +62,16 @@ export function createFilesRepository(db: Db, recordJob: RecordJob): FilesReposi
   const attached = sql<boolean>`exists (select 1 from ${postAttachments} where ${postAttachments.fileId} = ${files.id})`;
 
   return {
+    async listForAdmin(beforeId, take) {
+      const rows = await db
+        .select({ file: files, ownerUsername: users.username })
+        .from(files)
+        .innerJoin(users, eq(users.id, files.ownerId))
+        .where(beforeId !== undefined ? lt(files.id, beforeId) : undefined)
+        .orderBy(desc(files.id))
+        .limit(take);
+      return rows.map((row) => ({ ...row.file, ownerUsername: row.ownerUsername }));
+    },
     async usedBytes(ownerId) {
       const [row] = await db
         .select({ used: sql<string | number>`coalesce(sum(${files.size}), 0)` })

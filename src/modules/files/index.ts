@@ -1,6 +1,7 @@
 import type { Platform } from "../../platform/platform.js";
 import type { FeatureModule } from "../feature-module.js";
 import { DELETE_FILE_OBJECTS_JOB, deleteObjectsHandler } from "./delete-objects.job.js";
+import { filesAdminRoutes } from "./files.admin.routes.js";
 import { createFilesRepository } from "./files.repository.js";
 import { filesRoutes } from "./files.routes.js";
 import { createFilesService, type FilesService } from "./files.service.js";
@@ -42,6 +43,7 @@ export function createFilesModule(deps: FilesModuleDeps) {
   return {
     routes: async (api) => {
       await api.register(filesRoutes, { filesService, config: config.uploads });
+      await api.register(filesAdminRoutes, { filesRepository });
     },
     jobs: {
       [FILE_THUMBNAIL_JOB]: thumbnailHandler({ filesRepository, storage, images: deps.images }),

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, ilike, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { type UserRow, users } from "../../platform/database/schema.js";
 import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
@@ -37,7 +37,8 @@ export interface UsersRepository {
    * at once cannot both succeed.
    */
   updateKeepingAnAdmin(id: number, changes: UserChanges): Promise<User | undefined | "last_admin">;
-  listAfter(afterId: number, limit: number): Promise<User[]>;
+  /** By id; with `search`, only users whose email or username contains it (any case). */
+  listAfter(afterId: number, limit: number, search?: string): Promise<User[]>;
 }
 
 /** The columns an update writes: the changes, the update time, and the token version when bumped. */
@@ -111,8 +112,23 @@ export function createUsersRepository(db: Db, recordJob?: RecordJob): UsersRepos
         return row;
       });
     },
-    listAfter(afterId, limit) {
-      return db.select().from(users).where(gt(users.id, afterId)).orderBy(asc(users.id)).limit(limit);
+    listAfter(afterId, limit, search) {
+      // An admin's lookup: walks the primary key, filtering as it goes (no index serves a
+      // substring match on both columns, and the walk stops at the page's end).
+      const pattern = search === undefined ? undefined : `%${search.replace(/[\\%_]/g, "\\$&")}%`;
+      return db
+        .select()
+        .from(users)
+        .where(
+          and(
+            gt(users.id, afterId),
+            pattern === undefined
+              ? undefined
+              : or(ilike(users.email, pattern), ilike(users.username, pattern)),
+          ),
+        )
+        .orderBy(asc(users.id))
+        .limit(limit);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
 import { ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { optionalAuth, principalOf, requireAuth } from "../auth/auth.plugin.js";
@@ -137,8 +138,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const { limit, cursor } = request.query;
-      const page = await usersService.listUsers(limit, cursor);
+      const { limit, cursor, q } = request.query;
+      const page = await usersService.listUsers(limit, cursor, q);
       return { items: page.items.map(toAdminUser), next_cursor: page.nextCursor };
     },
   );
@@ -192,6 +193,32 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         securityLogFor(request),
       );
       return toAdminUser(user);
+    },
+  );
+
+  app.delete(
+    "/users/:id/sessions",
+    {
+      schema: {
+        tags: ["users"],
+        operationId: "revokeUserSessions",
+        summary: "Sign a user out everywhere (admin)",
+        description:
+          "Ends every session of the user: refresh tokens and the access tokens issued with them stop " +
+          "working at once on every instance, and the user's live sockets close with 4401. The account " +
+          "itself is unchanged (the user may sign in again). Recorded as `user.sessions_revoked`.",
+        security: requireAuth("admin"),
+        params: UserIdParamsSchema,
+        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+      },
+    },
+    async (request, reply) => {
+      await usersService.adminRevokeSessions(
+        principalOf(request).userId,
+        request.params.id,
+        securityLogFor(request),
+      );
+      return reply.code(204).send(null);
     },
   );
 };

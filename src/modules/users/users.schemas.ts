@@ -121,6 +121,13 @@ export const UserListQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description: "Only users whose email or username contains this",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

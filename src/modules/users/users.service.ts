@@ -154,11 +154,11 @@ export function createUsersService({
     },
 
     /** Users by id, keyset-paginated. */
-    async listUsers(limit: number, cursor: string | undefined): Promise<Page<User>> {
+    async listUsers(limit: number, cursor: string | undefined, search?: string): Promise<Page<User>> {
       const afterId = cursor ? decodeCursor(cursor, isIdCursor)[0] : 0;
       return fetchPage(
         limit,
-        (take) => usersRepository.listAfter(afterId, take),
+        (take) => usersRepository.listAfter(afterId, take, search),
         (last) => [last.id],
       );
     },
@@ -252,6 +252,17 @@ export function createUsersService({
         });
       }
       return updated;
+    },
+
+    /**
+     * An admin signs a user out everywhere: every session ends (refresh and access tokens) and
+     * every live socket of the user closes, on every instance. The account stays as it is.
+     */
+    async adminRevokeSessions(actorId: number, userId: number, log: Log): Promise<void> {
+      await this.getUser(userId);
+      const ended = (await refreshTokensRepository?.revokeAllForUser(userId)) ?? [];
+      await announceEndedSessions(userId, ended);
+      log({ event: "user.sessions_revoked", actor_id: actorId, user_id: userId, sessions: ended.length });
     },
 
     /** ADMIN_EMAIL bootstrap and `kaira create-admin`: create the admin unless the email exists. */
