@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/helpers/global-setup.ts"],
     include: ["test/**/*.test.ts"],
+    // The browser tests need Chromium: `npm run test:browser` runs them.
+    exclude: ["test/browser/**", "**/node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     coverage: {

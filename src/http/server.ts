@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import fastifyCors from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
@@ -23,6 +21,7 @@ import { requestTimeoutPlugin } from "./plugins/request-timeout.js";
 import { OAuthProblemSchema, ProblemSchema } from "./problem.js";
 import { requestRatePlugin } from "./request-rate.js";
 import { validatorCompiler } from "./validation.js";
+import { registerWebUi } from "./web-ui.js";
 
 /** Where every feature's routes live. */
 export const API_PREFIX = "/api/v1";
@@ -191,19 +190,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   }
 
   await app.register(fastifyStatic, { root: config.staticDir, prefix: "/static/", index: ["index.html"] });
-  // The landing page: where to find the docs, for a person who opens the server's address.
-  if (config.docsEnabled) {
-    app.get("/", { schema: { hide: true } }, (_request, reply) => reply.sendFile("index.html"));
-  } else {
-    // With the documents hidden, the landing page leaves out its links to them.
-    const landing = readFileSync(join(config.staticDir, "index.html"), "utf8")
-      .split("\n")
-      .filter((line) => !line.includes("<!-- docs -->"))
-      .join("\n");
-    app.get("/", { schema: { hide: true } }, (_request, reply) =>
-      reply.type("text/html; charset=utf-8").send(landing),
-    );
-  }
+  // The web app at / and the admin console at /admin (see web/).
+  await registerWebUi(app, { docsEnabled: config.docsEnabled });
 
   await app.register(fastifyWebsocket, {
     options: { maxPayload: options.websocketMaxPayload },

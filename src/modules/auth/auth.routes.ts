@@ -5,7 +5,7 @@ import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { UnauthorizedError } from "../../shared/errors.js";
-import { sendMfaRequired, toTokenResponse } from "./auth.mappers.js";
+import { sendMfaRequired } from "./auth.mappers.js";
 import {
   MfaRequiredSchema,
   RefreshBodySchema,
@@ -17,8 +17,8 @@ import {
   CookieRefreshHeadersSchema,
   clearRefreshCookie,
   presentedRefreshToken,
-  setRefreshCookie,
   TokenDeliveryHeadersSchema,
+  tokenAnswer,
   wantsRefreshCookie,
 } from "./browser-session.js";
 
@@ -28,12 +28,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   refreshCookieMaxAgeSeconds: number;
 }> = async (app, { authService, refreshCookieMaxAgeSeconds }) => {
   /** A pair as the client asked for it: the refresh token in the body, or in the cookie. */
-  const answer = (request: FastifyRequest, reply: FastifyReply, pair: TokenPair, inCookie: boolean) => {
-    if (!inCookie) return toTokenResponse(pair);
-    setRefreshCookie(request, reply, pair.refreshToken, refreshCookieMaxAgeSeconds);
-    const { refresh_token: _kept, ...body } = toTokenResponse(pair);
-    return body;
-  };
+  const answer = (request: FastifyRequest, reply: FastifyReply, pair: TokenPair, inCookie: boolean) =>
+    tokenAnswer(request, reply, pair, { inCookie, cookieMaxAgeSeconds: refreshCookieMaxAgeSeconds });
 
   // Only these routes take form bodies (the OAuth2 token request is a form); elsewhere a form
   // sent where JSON belongs is refused with 415 rather than read as one odd field.

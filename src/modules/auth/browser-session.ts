@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ForbiddenError } from "../../shared/errors.js";
+import { toTokenResponse } from "./auth.mappers.js";
+import type { TokenPair } from "./auth.service.js";
 
 /**
  * Refresh tokens for browser clients, after the OAuth 2.0 for Browser-Based Apps BCP: a page's
@@ -91,6 +93,22 @@ function secureFor(request: FastifyRequest): boolean {
 }
 
 export const wantsRefreshCookie = (request: FastifyRequest) => request.headers[DELIVERY_HEADER] === "cookie";
+
+/**
+ * A token pair as the client asked for it: the refresh token in the body, or (browser apps)
+ * in the cookie and left out of the body. Every route that hands out pairs answers through this.
+ */
+export function tokenAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pair: TokenPair,
+  options: { inCookie: boolean; cookieMaxAgeSeconds: number },
+) {
+  if (!options.inCookie) return toTokenResponse(pair);
+  setRefreshCookie(request, reply, pair.refreshToken, options.cookieMaxAgeSeconds);
+  const { refresh_token: _inCookie, ...body } = toTokenResponse(pair);
+  return body;
+}
 
 /** Sets the refresh cookie and its CSRF companion; the body then leaves the token out. */
 export function setRefreshCookie(

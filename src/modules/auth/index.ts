@@ -108,6 +108,8 @@ export async function createAuthModule(deps: AuthModuleDeps) {
     },
     authentication,
     services: {
+      /** How long a browser keeps its refresh cookie (routes that hand out pairs set it). */
+      refreshCookieMaxAgeSeconds: config.auth.refreshTokenTtlSeconds,
       passwordHasher,
       refreshTokensRepository,
       authState,

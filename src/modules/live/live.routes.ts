@@ -48,8 +48,15 @@ function parseAuth(raw: string): AuthMessage | undefined {
  * on any site could open the feed with the user's credentials in hand: only the origins
  * allowed for CORS may. Clients that are not browsers send no Origin and are accepted.
  */
-function originAllowed(origin: string | undefined, corsOrigins: string[]): boolean {
-  return origin === undefined || corsOrigins.includes("*") || corsOrigins.includes(origin);
+function originAllowed(origin: string | undefined, host: string | undefined, corsOrigins: string[]): boolean {
+  if (origin === undefined || corsOrigins.includes("*") || corsOrigins.includes(origin)) return true;
+  // The server's own pages (the web app and the console) connect from the origin they were
+  // served from: the Origin's host is the Host the browser sent.
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -128,7 +135,7 @@ export async function liveRoutes(
         ...problemCodes({ 403: ["origin_not_allowed"], default: ["invalid_host", "rate_limited"] }),
       },
       preValidation: async (request) => {
-        if (!originAllowed(request.headers.origin, corsOrigins)) {
+        if (!originAllowed(request.headers.origin, request.headers.host, corsOrigins)) {
           securityLogFor(request)({
             event: "live.origin_refused",
             origin: request.headers.origin?.slice(0, 200),

@@ -36,7 +36,10 @@ export function createMfaModule(deps: MfaModuleDeps) {
   });
   return {
     routes: async (api) => {
-      await api.register(mfaRoutes, { mfaService });
+      await api.register(mfaRoutes, {
+        mfaService,
+        refreshCookieMaxAgeSeconds: auth.refreshCookieMaxAgeSeconds,
+      });
     },
     services: { mfaService },
   } satisfies FeatureModule<object>;

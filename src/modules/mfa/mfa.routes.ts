@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
-import { toTokenResponse } from "../auth/auth.mappers.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { TokenResponseSchema } from "../auth/auth.schemas.js";
+import { TokenDeliveryHeadersSchema, tokenAnswer, wantsRefreshCookie } from "../auth/browser-session.js";
 import {
   ConfirmSchema,
   DisableSchema,
@@ -17,10 +17,10 @@ import {
 } from "./mfa.schemas.js";
 import type { MfaService } from "./mfa.service.js";
 
-export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = async (
-  app,
-  { mfaService },
-) => {
+export const mfaRoutes: FastifyPluginAsyncTypebox<{
+  mfaService: MfaService;
+  refreshCookieMaxAgeSeconds: number;
+}> = async (app, { mfaService, refreshCookieMaxAgeSeconds }) => {
   // Secrets, recovery codes and tokens must never be cached, whoever asks.
   app.addHook("onSend", async (_request, reply, payload) => {
     reply.header("cache-control", "no-store");
@@ -135,6 +135,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
           "Retry-After), and an mfa_token dies after 5 wrong codes or 5 minutes. Errors carry " +
           "OAuth2's `error` (`invalid_grant` for a wrong code or a dead mfa_token).",
         security: [],
+        headers: TokenDeliveryHeadersSchema,
         body: VerifySchema,
         response: {
           200: TokenResponseSchema,
@@ -147,14 +148,18 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfaService: MfaService }> = 
       },
       config: { oauth2Errors: true },
     },
-    async (request) =>
-      toTokenResponse(
+    async (request, reply) =>
+      // A browser app that asked the token endpoint for the refresh cookie asks here again.
+      tokenAnswer(
+        request,
+        reply,
         await mfaService.verifySignIn(
           request.body.mfa_token,
           request.body.code,
           request.ip,
           securityLogFor(request),
         ),
+        { inCookie: wantsRefreshCookie(request), cookieMaxAgeSeconds: refreshCookieMaxAgeSeconds },
       ),
   );
 
