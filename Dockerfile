@@ -59,6 +59,7 @@ ENV NODE_ENV=production \
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/static ./static
+COPY --from=build /app/web ./web
 COPY package.json ./
 COPY bin ./bin
 COPY drizzle ./drizzle

@@ -65,8 +65,14 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** With SCREENSHOTS_DIR set (`SCREENSHOTS_DIR=docs/screenshots npm run test:browser`), the README's pictures. */
+async function screenshot(page: Page, name: string) {
+  const dir = process.env.SCREENSHOTS_DIR;
+  if (dir) await page.screenshot({ path: join(dir, `${name}.png`) });
+}
+
 async function newPage(): Promise<Page> {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   contexts.push(context);
   const page = await context.newPage();
   // Checked at the end of the file: CSP violations and script errors of every page.
@@ -200,6 +206,7 @@ describe("the web app", () => {
     // Bob's page hears transfer.received.
     await expect.poll(() => balanceOf(bobPage).textContent(), { timeout: 10_000 }).toBe("25");
     await bobPage.getByText(`Received 25 credits from user #${aliceId}`).waitFor();
+    await screenshot(alicePage, "web-app");
   });
 
   it("signs in with the keyboard alone", async () => {
@@ -232,6 +239,9 @@ describe("the admin console", () => {
     for (const heading of ["Users", "Posts", "Jobs", "Backups"]) {
       await adminPage.getByRole("heading", { name: heading, exact: true }).waitFor();
     }
+    await adminPage.getByRole("row").filter({ hasText: alice.email }).waitFor();
+    await adminPage.getByText("requests per minute").waitFor();
+    await screenshot(adminPage, "admin-console");
     await adminPage.getByLabel("Search users").fill("bob");
     const row = adminPage.getByRole("row").filter({ hasText: bob.email });
     await row.getByRole("button", { name: "Deactivate" }).click();
@@ -280,6 +290,8 @@ describe("the admin console", () => {
     await events.getByLabel("Event name").fill("user.deactivated");
     await events.getByRole("button", { name: "Filter events" }).click();
     await events.getByRole("cell", { name: "user.deactivated" }).waitFor();
+    await events.scrollIntoViewIfNeeded();
+    await screenshot(adminPage, "security-events");
   });
 });
 
@@ -288,6 +300,7 @@ describe("every page", () => {
     const signedOut = await newPage();
     await signedOut.goto(first);
     await signedOut.getByRole("button", { name: "Sign in" }).waitFor();
+    await screenshot(signedOut, "sign-in");
     const adminSignedOut = await newPage();
     await adminSignedOut.goto(`${first}/admin`);
     await adminSignedOut.getByRole("button", { name: "Sign in" }).waitFor();

@@ -36,7 +36,7 @@ export function Search() {
       e.preventDefault();
       run();
     }}>
-      <input type="search" aria-label="Search" value=${q} onInput=${(e) => onInput(e.currentTarget.value)} placeholder="Words, &quot;phrases&quot;, -exclusions" />
+      <input type="search" aria-label="Search" value=${q} onInput=${(e) => onInput(e.currentTarget.value)} placeholder=${'Words, "phrases", -exclusions'} />
       <button type="submit">Search</button>
     </form>
     ${
