@@ -219,15 +219,25 @@ describe("live sockets end with the authority they were opened with", () => {
     expect(Date.now() - opened).toBeLessThan(4_000);
   });
 
-  it("accepts only CORS_ORIGINS (and clients that send no Origin)", async () => {
+  it("accepts only CORS_ORIGINS, the server's own origin, and clients that send no Origin", async () => {
     const s = await signUpAndLogin(t.app);
     await expect(openFeed(urlA, s.access, { origin: "http://evil.example" })).rejects.toMatchObject({
       status: 403,
     });
     const allowed = await readyFeed(urlA, s.access, { origin: ALLOWED_ORIGIN });
     const noOrigin = await readyFeed(urlB, s.access);
+    // The server's own pages (the web app, the console): the Origin is the address served.
+    const sameOrigin = await readyFeed(urlA, s.access, {
+      origin: new URL(urlA).origin.replace("ws", "http"),
+    });
+    // A look-alike host is another origin.
+    const host = new URL(urlA).host;
+    await expect(openFeed(urlA, s.access, { origin: `http://${host}.evil.example` })).rejects.toMatchObject({
+      status: 403,
+    });
     allowed.socket.close();
     noOrigin.socket.close();
+    sameOrigin.socket.close();
   });
 
   it("caps sockets per user across instances: the one over WS_MAX_SOCKETS_PER_USER is closed with 1008", async () => {
