@@ -499,6 +499,26 @@ export interface paths {
         patch: operations["updateUser"];
         trace?: never;
     };
+    "/api/v1/users/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign a user out everywhere (admin)
+         * @description Ends every session of the user: refresh tokens and the access tokens issued with them stop working at once on every instance, and the user's live sockets close with 4401. The account itself is unchanged (the user may sign in again). Recorded as `user.sessions_revoked`.
+         */
+        delete: operations["revokeUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/verify-email": {
         parameters: {
             query?: never;
@@ -734,6 +754,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user's files, newest first (admin) */
+        get: operations["listAllFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search/posts": {
         parameters: {
             query?: never;
@@ -941,6 +978,26 @@ export interface paths {
          * @description What the security log recorded: logins and their failures, throttling, refresh-token reuse, logouts, role changes, deactivations, refused scopes, rate limiting, moderation. Stored in batches within about a second of the request; kept SECURITY_EVENTS_RETENTION_DAYS and at most SECURITY_EVENTS_MAX_ROWS. Filter by `event`, `user_id` and a time range.
          */
         get: operations["listSecurityEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users, posts, files, jobs, live sockets and request rate (admin)
+         * @description Counts from the database and the job queue; open WebSockets and requests in the last minute are those of the instance that answers (GET /metrics has them per instance for Prometheus).
+         */
+        get: operations["getAdminOverview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2068,7 +2125,10 @@ export interface operations {
     verifyMfa: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description For browser apps: `cookie` puts the refresh token in an HttpOnly, SameSite=Strict cookie (`kaira_refresh`, path /api/v1/auth; Secure except on localhost over http) instead of the body, and sets a readable `kaira_csrf` cookie whose value refresh and logout then need in the `X-CSRF-Token` header. */
+                "x-refresh-token-delivery"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -3021,6 +3081,8 @@ export interface operations {
             query: {
                 limit: number;
                 cursor?: string;
+                /** @description Only users whose email or username contains this */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -3749,6 +3811,90 @@ export interface operations {
             };
             /** @description Unsupported Media Type: `ctp_invalid_media_type` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `invalid_host`, `bad_url`, `max_param_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient_scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: `not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5367,6 +5513,118 @@ export interface operations {
             };
         };
     };
+    listAllFiles: {
+        parameters: {
+            query: {
+                limit: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "filename": "string",
+                     *           "content_type": "string",
+                     *           "size": 1,
+                     *           "owner": {
+                     *             "id": 1,
+                     *             "username": "string"
+                     *           },
+                     *           "has_thumbnail": true,
+                     *           "created_at": "2026-11-30T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "string"
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            id: number;
+                            filename: string;
+                            content_type: string;
+                            /** @description Bytes */
+                            size: number;
+                            owner: {
+                                id: number;
+                                username: string;
+                            };
+                            has_thumbnail: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient_scope` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     searchPosts: {
         parameters: {
             query: {
@@ -6550,6 +6808,101 @@ export interface operations {
             };
             /** @description Unprocessable Entity: `validation_error` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: `database_busy`, `database_timeout` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAdminOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "users": 1,
+                     *       "posts": 1,
+                     *       "files": 1,
+                     *       "jobs": {
+                     *         "waiting": 1,
+                     *         "failed": 1
+                     *       },
+                     *       "open_websockets": 1,
+                     *       "requests_last_minute": 1,
+                     *       "instance_started_at": "2026-11-30T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        users: number;
+                        posts: number;
+                        files: number;
+                        /** @description From the job queue; null when it did not answer within 5 s */
+                        jobs: {
+                            /** @description Waiting or delayed */
+                            waiting: number | null;
+                            failed: number | null;
+                        };
+                        /** @description Live sockets open on the instance that answered */
+                        open_websockets: number;
+                        /** @description Requests the answering instance served in the last 60 s */
+                        requests_last_minute: number;
+                        /** Format: date-time */
+                        instance_started_at: string;
+                    };
+                };
+            };
+            /** @description Bad Request: `invalid_host` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: `not_authenticated`, `invalid_token` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `insufficient_scope` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
