@@ -497,6 +497,82 @@ describe("pending links after a password change or reset", () => {
   });
 });
 
+describe("stale reset links", () => {
+  const patchMe = (session: Session, payload: object) =>
+    t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/users/me",
+      headers: bearer(session.access),
+      payload,
+      remoteAddress: freshAddress(),
+    });
+  const resetLinkOf = async (user: { email: string }) => {
+    await post(t.app, "/auth/password-reset", { email: user.email });
+    return linkIn(await waitForMail(mailDir, user.email, "Reset your Kaira password")).token;
+  };
+
+  it("a reset link from before a password change no longer works", async () => {
+    const user = await signUpAndLogin(t.app);
+    const link = await resetLinkOf(user);
+    expect(
+      (await patchMe(user, { password: "Owner-Changed-It-55", current_password: user.password })).statusCode,
+    ).toBe(200);
+    const res = await post(t.app, "/auth/password-reset/confirm", {
+      token: link,
+      password: "Old-Link-Holder-66",
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_token");
+  });
+
+  it("a reset link mailed to the previous address dies with an email change", async () => {
+    const user = await signUpAndLogin(t.app);
+    const oldLink = await resetLinkOf(user);
+    const newEmail = `moved-${randomUUID()}@example.com`;
+    await patchMe(user, { email: newEmail, current_password: user.password });
+    const { token } = linkIn(await waitForMail(mailDir, newEmail, "Confirm your new email address"));
+    expect((await post(t.app, "/auth/email-change/confirm", { token })).statusCode).toBe(204);
+    const res = await post(t.app, "/auth/password-reset/confirm", {
+      token: oldLink,
+      password: "Old-Mailbox-77",
+    });
+    expect(res.statusCode).toBe(400);
+    expect((await login(t.app, newEmail, "Old-Mailbox-77")).statusCode).toBe(401);
+  });
+
+  it("a reset link for another address than the account's is refused, even one that survived", async () => {
+    const user = await signUpAndLogin(t.app);
+    const link = await resetLinkOf(user);
+    // As if the link outlived a change of address: it names an address the account no longer has.
+    const { hashAccountToken } = await import("../../src/modules/auth/account-tokens.js");
+    await t.db.database.db
+      .update(accountTokens)
+      .set({ email: `elsewhere-${randomUUID()}@example.com` })
+      .where(eq(accountTokens.tokenHash, hashAccountToken(link)));
+    const res = await post(t.app, "/auth/password-reset/confirm", {
+      token: link,
+      password: "Elsewhere-Pass-88",
+    });
+    expect(res.statusCode).toBe(400);
+    expect((await login(t.app, user.email, user.password)).statusCode).toBe(200);
+  });
+
+  it("accepts a reset link whose address differs from the account's only in case", async () => {
+    const user = await signUpAndLogin(t.app);
+    const link = await resetLinkOf(user);
+    const { hashAccountToken } = await import("../../src/modules/auth/account-tokens.js");
+    await t.db.database.db
+      .update(accountTokens)
+      .set({ email: user.email.toUpperCase() })
+      .where(eq(accountTokens.tokenHash, hashAccountToken(link)));
+    const res = await post(t.app, "/auth/password-reset/confirm", {
+      token: link,
+      password: "Case-Blind-Pass-99",
+    });
+    expect(res.statusCode).toBe(204);
+  });
+});
+
 describe("account deletion", () => {
   it("needs the current password, anonymises the account, ends its sessions, keeps the ledger", async () => {
     const admin = (await login(t.app, ADMIN.email, ADMIN.password)).json().access_token as string;

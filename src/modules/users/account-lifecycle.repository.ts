@@ -59,10 +59,14 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
       return row;
     },
 
-    /** The new password; every access token (version bump) and every session end. */
+    /**
+     * The new password, if the account's email is still `email` (the address the reset link
+     * went to, any case); every access token (version bump) and every session end.
+     */
     async resetPassword(
       tx: Transaction,
       userId: number,
+      email: string,
       passwordHash: string,
     ): Promise<EndedSessions | undefined> {
       const [user] = await tx
@@ -73,7 +77,9 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
           tokenVersion: sql`${users.tokenVersion} + 1`,
           updatedAt: sql`now()`,
         })
-        .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+        .where(
+          and(eq(users.id, userId), isNull(users.deletedAt), sql`lower(${users.email}) = lower(${email})`),
+        )
         .returning();
       if (!user) return undefined;
       return { user, sessionIds: await revokeAllSessions(tx, userId) };

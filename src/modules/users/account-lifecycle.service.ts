@@ -147,12 +147,15 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
       if (!pending) throw INVALID_TOKEN();
       const user = await deps.usersRepository.findById(pending.userId);
       if (!user || user.deletedAt !== null) throw INVALID_TOKEN();
+      // A link mailed to an address the account no longer has proves nothing now.
+      if (!sameAddress(pending.email, user.email)) throw INVALID_TOKEN();
       assertPasswordAllowed(password, user);
       const passwordHash = await passwordHasher.hash(password);
       const ended = await repository.transaction(async (tx) => {
         const row = await accountTokens.consume(tx, token, "password_reset", context);
         if (!row) throw INVALID_TOKEN();
-        const result = await repository.resetPassword(tx, row.userId, passwordHash);
+        if (!row.email) throw INVALID_TOKEN();
+        const result = await repository.resetPassword(tx, row.userId, row.email, passwordHash);
         if (!result) throw INVALID_TOKEN();
         // Any other reset link still in a mailbox dies with this one, and so does any pending
         // email change or verification: whoever had the old password (the reason for a reset,
@@ -227,6 +230,8 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
           if (owner.passwordChangedAt !== null && row.createdAt <= owner.passwordChangedAt)
             throw INVALID_TOKEN();
           if (await repository.emailTakenByOther(tx, row.userId, row.email)) throw EMAIL_TAKEN();
+          // Links mailed to the old address (a reset, another change) die with it.
+          await accountTokens.revokeUnused(tx, row.userId, [...VOIDED_BY_EMAIL_CHANGE]);
           return (await repository.setVerifiedEmail(tx, row.userId, row.email, false)).user;
         });
       } catch (error) {
@@ -256,6 +261,8 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
           if (user.email.toLowerCase() === row.email.toLowerCase())
             return { ended: undefined, userId: user.id };
           if (await repository.emailTakenByOther(tx, user.id, row.email)) throw EMAIL_TAKEN();
+          // Links mailed to the address being undone (a reset the intruder asked for) die.
+          await accountTokens.revokeUnused(tx, user.id, [...VOIDED_BY_EMAIL_CHANGE]);
           return { ended: await repository.setVerifiedEmail(tx, user.id, row.email, true), userId: user.id };
         });
       } catch (error) {
@@ -300,6 +307,11 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
     },
   };
 }
+
+/** What an email change voids: every link mailed to the address the account leaves. */
+const VOIDED_BY_EMAIL_CHANGE = ["password_reset", "email_change", "email_verification"] as const;
+
+const sameAddress = (a: string | null, b: string) => a !== null && a.toLowerCase() === b.toLowerCase();
 
 const EMAIL_TAKEN = () => new ConflictError("email_taken", "Email already registered to another account");
 
