@@ -138,6 +138,7 @@ const CODE_DETAILS: Record<string, string> = {
   email_unchanged: "This is already the account's email",
   too_many_signups: "Too many sign-ups from this address; try again in 1800 s",
   last_admin: "This would leave no active admin: make another user an admin first",
+  deletion_conflict: "The account could not be deleted now; try again",
   // posts
   post_not_found: "Post 42 not found",
   not_post_author: "Only the author or an admin may change this post",

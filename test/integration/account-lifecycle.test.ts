@@ -617,7 +617,7 @@ describe("account deletion", () => {
     expect((await login(t.app, user.email, user.password)).statusCode).toBe(401);
     expect((await t.app.inject({ url: `/api/v1/posts/${written.json().id}` })).statusCode).toBe(404);
     const profile = (await t.app.inject({ url: `/api/v1/users/${user.id}` })).json();
-    expect(profile.username).toBe(`deleted-${user.id}`);
+    expect(profile.username).toMatch(/^deleted~[A-Za-z0-9_-]{16}$/);
     // The address is free again.
     expect((await post(t.app, "/users", newUser({ email: user.email }))).statusCode).toBe(201);
 
@@ -634,6 +634,65 @@ describe("account deletion", () => {
     const [row] = await t.db.database.db.select().from(users).where(eq(users.id, user.id));
     expect(row?.balance).toBe(300);
     expect(row?.deletedAt).not.toBeNull();
+  });
+
+  it("cannot be blocked by someone who registered the names a deleted account used to get", async () => {
+    const victim = await signUpAndLogin(t.app);
+    const victim2 = await signUpAndLogin(t.app);
+    // The names deletion used to give (deleted-<id>), taken first by someone else.
+    expect((await post(t.app, "/users", newUser({ username: `deleted-${victim.id}` }))).statusCode).toBe(201);
+    expect(
+      (await post(t.app, "/users", newUser({ email: `deleted-${victim2.id}@deleted.invalid` }))).statusCode,
+    ).toBe(201);
+    for (const session of [victim, victim2]) {
+      const del = await t.app.inject({
+        method: "DELETE",
+        url: "/api/v1/users/me",
+        headers: bearer(session.access),
+        payload: { current_password: session.password },
+        remoteAddress: freshAddress(),
+      });
+      expect(del.statusCode).toBe(204);
+    }
+    // The names deletion gives now cannot be registered at all.
+    const [row] = await t.db.database.db.select().from(users).where(eq(users.id, victim.id));
+    expect((await post(t.app, "/users", newUser({ username: row?.username }))).statusCode).toBe(422);
+    expect((await post(t.app, "/users", newUser({ email: row?.email }))).statusCode).toBe(422);
+  });
+
+  it("answers a unique violation while deleting with 409, never 500, and changes nothing", async () => {
+    const user = await signUpAndLogin(t.app);
+    const db = t.db.database.db;
+    // A collision the anonymised names make impossible, forced by a trigger for this one user.
+    await db.execute(
+      sql.raw(`create or replace function test_collide() returns trigger language plpgsql as $$
+        begin
+          if new.id = ${user.id} and new.deleted_at is not null then
+            raise exception 'duplicate' using errcode = 'unique_violation', constraint = 'users_username_key';
+          end if;
+          return new;
+        end $$`),
+    );
+    await db.execute(
+      sql.raw(
+        "create trigger test_collide before update on users for each row execute function test_collide()",
+      ),
+    );
+    try {
+      const del = await t.app.inject({
+        method: "DELETE",
+        url: "/api/v1/users/me",
+        headers: bearer(user.access),
+        payload: { current_password: user.password },
+        remoteAddress: freshAddress(),
+      });
+      expect(del.statusCode).toBe(409);
+      expect(del.json().code).toBe("deletion_conflict");
+      expect((await me(user.access)).statusCode).toBe(200);
+    } finally {
+      await db.execute(sql.raw("drop trigger test_collide on users"));
+      await db.execute(sql.raw("drop function test_collide()"));
+    }
   });
 
   it("refuses the last active admin", async () => {

@@ -463,7 +463,7 @@ export interface paths {
         post?: never;
         /**
          * Delete the caller's account
-         * @description Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised (`deleted-<id>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`).
+         * @description Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised (`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change answers 409 `deletion_conflict` (try again).
          */
         delete: operations["deleteCurrentUser"];
         options?: never;
@@ -3426,7 +3426,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: `last_admin` */
+            /** @description Conflict: `last_admin`, `deletion_conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;

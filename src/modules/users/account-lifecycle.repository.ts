@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
 import { accountTokens, files, posts, refreshTokens, users } from "../../platform/database/schema.js";
@@ -136,7 +137,7 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
      * - posts are deleted, each announced as post.deleted;
      * - file rows are deleted, and one job removes their bytes after the commit;
      * - sessions are revoked, account tokens deleted;
-     * - the row stays as `deleted-<id>` (inactive, unusable password, no email anyone can
+     * - the row stays as `deleted~<random>` (inactive, unusable password, no email anyone can
      *   reach) because transfers and ledger entries reference it: money history is never
      *   deleted, and the balance stays with the anonymised holder, so every total still sums.
      */
@@ -161,11 +162,15 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
       }
       const sessionIds = await revokeAllSessions(tx, user.id);
       await tx.delete(accountTokens).where(eq(accountTokens.userId, user.id));
+      // Names nobody can register, so nobody can block a deletion by taking them first: `~` is
+      // outside the username pattern and `:` outside the email format (sign-up, email change),
+      // and 96 random bits keep two deleted accounts apart.
+      const anonymous = randomBytes(12).toString("base64url");
       const [anonymised] = await tx
         .update(users)
         .set({
-          email: `deleted-${user.id}@deleted.invalid`,
-          username: `deleted-${user.id}`,
+          email: `deleted:${anonymous}@deleted.invalid`,
+          username: `deleted~${anonymous}`,
           passwordHash: unusablePasswordHash,
           role: "user",
           isActive: false,

@@ -171,16 +171,17 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         summary: "Delete the caller's account",
         description:
           "Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised " +
-          "(`deleted-<id>`, no email, no way to log in) and every session ends at once; its posts are " +
+          "(`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are " +
           "deleted (each announced as post.deleted) and its files removed by a background job. Its transfers " +
           "and ledger entries stay under the anonymised holder: money history is never deleted. The last " +
-          "active admin cannot delete the account (409 `last_admin`).",
+          "active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change " +
+          "answers 409 `deletion_conflict` (try again).",
         security: requireAuth(),
         body: DeleteMeSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
         ...problemCodes({
           400: ["current_password_required", "invalid_current_password"],
-          409: ["last_admin"],
+          409: ["last_admin", "deletion_conflict"],
           429: ["too_many_attempts"],
         }),
       },

@@ -291,16 +291,25 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
       await reauthenticate(user, proof, context, "Deleting the account");
       // A hash of a password nobody knows: logins against the row cost the same as any other.
       const unusable = await passwordHasher.hash(randomBytes(32).toString("base64url"));
-      const result = await repository.transaction(async (tx) => {
-        const locked = await repository.lockLiveUser(tx, userId);
-        if (!locked) throw new NotFoundError(`User ${userId} not found`, "user_not_found");
-        if (await repository.isLastActiveAdmin(tx, locked))
-          throw new ConflictError(
-            "last_admin",
-            "The last active admin cannot delete the account: make another user an admin first",
-          );
-        return repository.deleteAccount(tx, locked, unusable);
-      });
+      let result: Awaited<ReturnType<typeof repository.deleteAccount>>;
+      try {
+        result = await repository.transaction(async (tx) => {
+          const locked = await repository.lockLiveUser(tx, userId);
+          if (!locked) throw new NotFoundError(`User ${userId} not found`, "user_not_found");
+          if (await repository.isLastActiveAdmin(tx, locked))
+            throw new ConflictError(
+              "last_admin",
+              "The last active admin cannot delete the account: make another user an admin first",
+            );
+          return repository.deleteAccount(tx, locked, unusable);
+        });
+      } catch (error) {
+        // The anonymised names cannot be registered, but should one ever collide the
+        // deletion is refused as a conflict, never a server error; nothing was changed.
+        if (violatedUniqueConstraint(error) !== undefined)
+          throw new ConflictError("deletion_conflict", "The account could not be deleted now; try again");
+        throw error;
+      }
       await announce(result, true);
       await deps.afterAccountChanged(userId, result.postIds);
       context.log({ event: "user.deleted", user_id: userId, posts_deleted: result.postIds.length });
