@@ -33,6 +33,8 @@ export interface AppDependencies extends PlatformAdapters {
   testHooks?: {
     /** Every search first takes this long (on PostgreSQL inside its statement, holding its connection). */
     searchDelayMs?: number;
+    /** The OpenID Connect one-time sign-in code lives this long instead of 60 s. */
+    oidcSignInCodeTtlMs?: number;
   };
 }
 
@@ -58,7 +60,12 @@ export async function createModules(
     passwordHasher: options.passwordHasher,
   });
   const mfa = createMfaModule({ enrolments: mfaEnrolments, accounts, auth: auth.services });
-  const oidc = createOidcModule({ ...platform, accounts, auth: auth.services });
+  const oidc = createOidcModule({
+    ...platform,
+    accounts,
+    auth: auth.services,
+    signInCodeTtlMs: options.testHooks?.oidcSignInCodeTtlMs,
+  });
   const live = createLiveModule({ ...platform, sessionRevocations: auth.services.sessionRevocations });
   const afterEventsCommitted = () => live.services.outboxRelay.wake();
   const posts = createPostsModule({ ...platform, afterEventsCommitted });

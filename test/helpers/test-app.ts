@@ -98,7 +98,7 @@ export async function createTestApp(
  */
 export async function createSecondInstance(
   first: TestApp,
-  options: Pick<AppDependencies, "passwordHasher"> = {},
+  options: Pick<AppDependencies, "passwordHasher" | "testHooks"> = {},
 ): Promise<FastifyInstance> {
   const cache = first.config.redisUrl ? openCache(first.config, first.cachePrefix) : first.app.cache;
   const pubsub = first.config.redisUrl ? openPubSub(first.config, first.cachePrefix) : first.pubsub;
@@ -119,6 +119,7 @@ export async function createSecondInstance(
     jobs,
     revocationStore,
     passwordHasher,
+    ...(options.testHooks ? { testHooks: options.testHooks } : {}),
   });
   if (jobs !== first.jobs) app.addHook("onClose", async () => jobs.close(1_000));
   if (cache !== first.app.cache) app.addHook("onClose", async () => cache.close());

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
-import { type UserIdentityRow, userIdentities } from "../../platform/database/schema.js";
+import { type UserIdentityRow, userIdentities, users } from "../../platform/database/schema.js";
 
 export interface IdentitiesRepository {
   find(provider: string, subject: string): Promise<UserIdentityRow | undefined>;
@@ -9,8 +9,11 @@ export interface IdentitiesRepository {
   touch(id: number, email: string | null): Promise<void>;
   listForUser(userId: number): Promise<UserIdentityRow[]>;
   countForUser(userId: number): Promise<number>;
-  /** Removes one of the user's links; false when the user has no such link. */
-  unlink(userId: number, id: number): Promise<boolean>;
+  /**
+   * Removes one of the user's links only while another way to log in remains (a password or
+   * another link): `last` when it is the only one, `not_found` when the user has no such link.
+   */
+  unlink(userId: number, id: number): Promise<"unlinked" | "last" | "not_found">;
 }
 
 export function createIdentitiesRepository(db: Db): IdentitiesRepository {
@@ -52,11 +55,30 @@ export function createIdentitiesRepository(db: Db): IdentitiesRepository {
       return Number(row?.n ?? 0);
     },
     async unlink(userId, id) {
-      const removed = await db
-        .delete(userIdentities)
-        .where(and(eq(userIdentities.userId, userId), eq(userIdentities.id, id)))
-        .returning({ id: userIdentities.id });
-      return removed.length === 1;
+      return db.transaction(async (tx) => {
+        // The account's row lock orders every unlink (and password change) of this user: two
+        // unlinks of its last two links cannot both see the other link still there. The
+        // DELETE runs after the lock is held, so (READ COMMITTED) it sees what the other committed.
+        await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for("update");
+        const removed = await tx
+          .delete(userIdentities)
+          .where(
+            and(
+              eq(userIdentities.userId, userId),
+              eq(userIdentities.id, id),
+              sql`(exists (select 1 from ${users} where ${users.id} = ${userId} and ${users.passwordHash} <> '')
+                or exists (select 1 from ${userIdentities} other where other.user_id = ${userId} and other.id <> ${id}))`,
+            ),
+          )
+          .returning({ id: userIdentities.id });
+        if (removed.length === 1) return "unlinked";
+        const [mine] = await tx
+          .select({ id: userIdentities.id })
+          .from(userIdentities)
+          .where(and(eq(userIdentities.userId, userId), eq(userIdentities.id, id)))
+          .limit(1);
+        return mine ? "last" : "not_found";
+      });
     },
   };
 }

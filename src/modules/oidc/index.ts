@@ -9,6 +9,8 @@ import { createOidcProviderClient } from "./oidc-provider-client.js";
 export interface OidcModuleDeps extends Pick<Platform, "config" | "database" | "cache"> {
   accounts: OidcAccounts;
   auth: AuthModule["services"];
+  /** The one-time sign-in code's life, when not the default 60 s (tests). */
+  signInCodeTtlMs?: number | undefined;
 }
 
 /** Sign-in with OpenID Connect providers (OIDC_PROVIDERS), and the identities linked to accounts. */
@@ -29,6 +31,7 @@ export function createOidcModule(deps: OidcModuleDeps) {
     identities: createIdentitiesRepository(deps.database.db),
     accounts: deps.accounts,
     authService: deps.auth.authService,
+    signInCodeTtlMs: deps.signInCodeTtlMs,
   });
   return {
     routes: async (api) => {

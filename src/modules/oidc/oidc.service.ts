@@ -3,7 +3,6 @@ import type { SecurityLog } from "../../http/security-log.js";
 import type { Cache } from "../../platform/cache/index.js";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../../shared/errors.js";
 import type { AuthService, ClientInfo, SignInResult } from "../auth/auth.service.js";
-import { hasPassword } from "../auth/password-hasher.js";
 import type { IdentitiesRepository } from "./identities.repository.js";
 import type { OidcProviderClient, VerifiedIdentity } from "./oidc-provider-client.js";
 
@@ -51,8 +50,11 @@ export function createOidcService(deps: {
   identities: IdentitiesRepository;
   accounts: OidcAccounts;
   authService: Pick<AuthService, "signInVerified">;
+  /** How long the one-time sign-in code lives (tests shorten SIGN_IN_CODE_TTL_MS). */
+  signInCodeTtlMs?: number | undefined;
 }) {
   const { providers, cache, identities, accounts } = deps;
+  const signInCodeTtlMs = deps.signInCodeTtlMs ?? SIGN_IN_CODE_TTL_MS;
 
   const providerNamed = (name: string) => {
     const provider = providers.get(name);
@@ -187,16 +189,14 @@ export function createOidcService(deps: {
       await cache.set(
         `oidc:code:${sha256(code)}`,
         JSON.stringify({ userId, provider: provider.name }),
-        SIGN_IN_CODE_TTL_MS,
+        signInCodeTtlMs,
       );
       return code;
     },
 
     /** The client redeems the one-time code: tokens, or `mfa_required` for users with MFA. */
     async exchange(code: string, client: ClientInfo, log: SecurityLog): Promise<SignInResult> {
-      const stored = TOKEN.test(code)
-        ? await take(`oidc:code:${sha256(code)}`, SIGN_IN_CODE_TTL_MS)
-        : undefined;
+      const stored = TOKEN.test(code) ? await take(`oidc:code:${sha256(code)}`, signInCodeTtlMs) : undefined;
       if (!stored)
         throw new UnauthorizedError("The sign-in code is invalid or expired", "invalid_sign_in_code");
       const { userId, provider } = JSON.parse(stored) as { userId: number; provider: string };
@@ -207,15 +207,12 @@ export function createOidcService(deps: {
 
     /** Unlinks only when the account keeps a way in: a password or another provider. */
     async unlink(userId: number, id: number, log: SecurityLog): Promise<void> {
-      const user = await accounts.findById(userId);
-      const others = (await identities.countForUser(userId)) - 1;
-      if (!hasPassword(user) && others < 1) {
-        const mine = (await identities.listForUser(userId)).some((identity) => identity.id === id);
-        if (mine)
-          throw new ConflictError("last_sign_in_method", "Set a password or link another provider first");
-      }
-      if (!(await identities.unlink(userId, id)))
-        throw new NotFoundError("No such linked identity", "identity_not_found");
+      // Decided in the database, under the account's row lock: two unlinks racing for the
+      // last two links of a password-less account leave one.
+      const outcome = await identities.unlink(userId, id);
+      if (outcome === "last")
+        throw new ConflictError("last_sign_in_method", "Set a password or link another provider first");
+      if (outcome === "not_found") throw new NotFoundError("No such linked identity", "identity_not_found");
       log({ event: "oidc.identity.unlinked", user_id: userId, identity_id: id });
     },
   };
