@@ -58,13 +58,26 @@ function loadPage(name: string, docsEnabled: boolean) {
   return { text, csp: contentSecurityPolicy(text) };
 }
 
-/** `/` (the web app), `/admin` (the console), `/ui/*` (their scripts and styles) and `/ui/vendor/*`. */
+/**
+ * The pages account mail links open (`PUBLIC_URL/account/<page>#token=…`, see
+ * src/modules/users/account-links.ts; a test keeps the two lists equal). One page serves them
+ * all: it reads the token from the fragment, which never reaches a server, and posts it.
+ */
+export const ACCOUNT_PAGE_PATHS = [
+  "/account/verify-email",
+  "/account/reset-password",
+  "/account/confirm-email",
+  "/account/cancel-email-change",
+] as const;
+
+/** `/` (the web app), `/admin` (the console), `/account/*` (mail links), `/ui/*` (scripts and styles) and `/ui/vendor/*`. */
 export async function registerWebUi(app: FastifyInstance, options: { docsEnabled: boolean }): Promise<void> {
   // About 20 KB in all, read once: nothing touches the disk on a request.
   const vendor = new Map(Object.entries(resolveVendor()).map(([name, path]) => [name, readFileSync(path)]));
   for (const [path, file] of [
     ["/", "index.html"],
     ["/admin", "admin.html"],
+    ...ACCOUNT_PAGE_PATHS.map((path) => [path, "account.html"] as const),
   ] as const) {
     const page = loadPage(file, options.docsEnabled);
     app.get(path, { schema: { hide: true } }, (_request, reply) =>

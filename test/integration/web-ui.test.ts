@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ACCOUNT_PAGE_PATHS } from "../../src/http/web-ui.js";
+import { ACCOUNT_PAGES } from "../../src/modules/users/account-links.js";
 import { createTestApp, type TestApp } from "../helpers/test-app.js";
 
 // The pages and their scripts as the server hands them out; the browser tests drive them.
@@ -11,7 +13,7 @@ afterAll(() => t.close());
 
 describe("the web UI's pages", () => {
   it("serves / and /admin with a CSP that allows only this origin's scripts and the import map by hash", async () => {
-    for (const url of ["/", "/admin"]) {
+    for (const url of ["/", "/admin", ...ACCOUNT_PAGE_PATHS]) {
       const res = await t.app.inject({ url });
       expect(res.statusCode).toBe(200);
       expect(res.headers["content-type"]).toMatch(/^text\/html/);
@@ -28,6 +30,16 @@ describe("the web UI's pages", () => {
     }
   });
 
+  it("serves a page at every address account mail links to, the token staying in the fragment", async () => {
+    expect([...ACCOUNT_PAGE_PATHS].sort()).toEqual(Object.values(ACCOUNT_PAGES).sort());
+    for (const url of ACCOUNT_PAGE_PATHS) {
+      const res = await t.app.inject({ url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body).toContain('src="/ui/account-pages.js"');
+    }
+    expect((await t.app.inject({ url: "/account/unknown" })).statusCode).toBe(404);
+  });
+
   it("serves the pinned Preact, its hooks and htm from their packages, and nothing else of node_modules", async () => {
     for (const name of ["preact.mjs", "hooks.mjs", "htm.mjs"]) {
       const res = await t.app.inject({ url: `/ui/vendor/${name}` });
@@ -41,7 +53,16 @@ describe("the web UI's pages", () => {
   });
 
   it("never writes user content into pages with innerHTML", async () => {
-    for (const name of ["app.js", "admin.js", "feed.js", "account.js", "ui.js", "api.js", "live.js"]) {
+    for (const name of [
+      "app.js",
+      "admin.js",
+      "feed.js",
+      "account.js",
+      "account-pages.js",
+      "ui.js",
+      "api.js",
+      "live.js",
+    ]) {
       // The code, not the comments that say why it avoids these.
       const source = (await t.app.inject({ url: `/ui/${name}` })).body
         .replace(/\/\*[\s\S]*?\*\//g, "")

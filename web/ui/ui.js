@@ -44,12 +44,51 @@ export function Field({ label, type = "text", name, value, onInput, ...rest }) {
   </p>`;
 }
 
+const MAIL_FORMS = {
+  reset: {
+    title: "Forgot password?",
+    intro: "We mail a link to set a new password to the address of your account.",
+    path: "/auth/password-reset",
+    button: "Send reset link",
+  },
+  verification: {
+    title: "Resend verification",
+    intro: "We mail a new verification link to the address if its account is not verified yet.",
+    path: "/auth/verify-email/resend",
+    button: "Send verification link",
+  },
+};
+
+/** Asks for an account mail by address (always the same answer, whether an account has it or not). */
+export function AccountMailForm({ kind, email: initial = "" }) {
+  const form = MAIL_FORMS[kind];
+  const [email, setEmail] = useState(initial);
+  const [done, setDone] = useState("");
+  const { run, error, busy } = useAction(async () => {
+    const answer = await api(form.path, { method: "POST", json: { email: email.trim() } });
+    setDone(answer.detail);
+  });
+  return html`<form class="card" onSubmit=${(e) => {
+    e.preventDefault();
+    run();
+  }} aria-labelledby=${`${kind}-title`}>
+    <h3 id=${`${kind}-title`}>${form.title}</h3>
+    <p>${form.intro}</p>
+    <${Field} label="Account email" name=${`${kind}-email`} type="email" value=${email} onInput=${setEmail} autocomplete="email" required />
+    <${ErrorText} error=${error} />
+    ${done ? html`<p role="status" class="success">${done}</p>` : null}
+    <button type="submit" disabled=${busy}>${form.button}</button>
+  </form>`;
+}
+
 /** Sign-in, with the second step for accounts that use two-factor authentication. */
 export function SignInForm({ onSignedIn }) {
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [mfaToken, setMfaToken] = useState(null);
   const [code, setCode] = useState("");
+  // "reset" or "verification": the mail form shown under the sign-in form.
+  const [mailForm, setMailForm] = useState(null);
   const { run, error, busy } = useAction(async () => {
     if (mfaToken) {
       await verifyMfa(mfaToken, code.trim());
@@ -71,13 +110,21 @@ export function SignInForm({ onSignedIn }) {
       <button type="submit" disabled=${busy}>Verify</button>
     </form>`;
   }
-  return html`<form class="card" onSubmit=${submit} aria-labelledby="signin-title">
-    <h2 id="signin-title">Sign in</h2>
-    <${Field} label="Email" name="login" value=${login} onInput=${setLogin} autocomplete="username" required />
-    <${Field} label="Password" name="password" type="password" value=${password} onInput=${setPassword} autocomplete="current-password" required />
-    <${ErrorText} error=${error} />
-    <button type="submit" disabled=${busy}>Sign in</button>
-  </form>`;
+  const toggle = (kind) => setMailForm(mailForm === kind ? null : kind);
+  return html`<div>
+    <form class="card" onSubmit=${submit} aria-labelledby="signin-title">
+      <h2 id="signin-title">Sign in</h2>
+      <${Field} label="Email" name="login" value=${login} onInput=${setLogin} autocomplete="username" required />
+      <${Field} label="Password" name="password" type="password" value=${password} onInput=${setPassword} autocomplete="current-password" required />
+      <${ErrorText} error=${error} />
+      <button type="submit" disabled=${busy}>Sign in</button>
+      <p class="links">
+        <button type="button" class="link" aria-expanded=${mailForm === "reset"} onClick=${() => toggle("reset")}>Forgot password?</button>
+        <button type="button" class="link" aria-expanded=${mailForm === "verification"} onClick=${() => toggle("verification")}>Resend verification</button>
+      </p>
+    </form>
+    ${mailForm ? html`<${AccountMailForm} key=${mailForm} kind=${mailForm} email=${login.includes("@") ? login.trim() : ""} />` : null}
+  </div>`;
 }
 
 export function SignUpForm({ onCreated }) {

@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { linkIn, waitForMail } from "../helpers/mail.js";
+import { type KairaProcess, startServer, stopEmbeddedServer } from "../helpers/process.js";
+import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+import { launchChromium, seriousAccessibilityViolations, watchForFaults } from "./browser.js";
+
+// Accounts in a real Chromium against a real `kaira serve`: the pages mail links open (the
+// file mailer writes each message to MAIL_DIR, where the test reads it as a user reads mail).
+const dataDir = mkdtempSync(join(tmpdir(), "kaira-browser-accounts-"));
+const mailDir = join(dataDir, "mail");
+let testDb: TestDatabase | undefined;
+let server: (KairaProcess & { baseUrl: string }) | undefined;
+let base: string;
+let browser: Browser;
+const faults: (() => string[])[] = [];
+
+const carol = { email: "carol@example.com", username: "carol", password: "Meadow-Pass-8642" };
+
+beforeAll(async () => {
+  const env: Record<string, string> = {
+    RATE_LIMIT_PER_MINUTE: "0",
+    SIGNUP_PER_HOUR: "0",
+    LOG_LEVEL: "warn",
+    DATA_DIR: dataDir,
+    MAIL_DIR: mailDir,
+  };
+  if (onPostgres()) {
+    testDb = await createTestDatabase();
+    env.DATABASE_URL = testDb.url as string;
+  }
+  server = await startServer(env);
+  base = server.baseUrl;
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) {
+    server.child.kill("SIGTERM");
+    await server.exited;
+  }
+  await testDb?.drop();
+  if (!onPostgres()) await stopEmbeddedServer(dataDir);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  const pageFaults = watchForFaults(page);
+  faults.push(() => pageFaults);
+  return page;
+}
+
+async function signIn(page: Page, user: { email: string; password: string }) {
+  await page.goto(base);
+  const form = page.getByRole("form", { name: "Sign in" });
+  await form.getByLabel("Email", { exact: true }).fill(user.email);
+  await form.getByLabel("Password", { exact: true }).fill(user.password);
+  await form.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function me(user: { email: string; password: string }) {
+  const res = await fetch(`${base}/api/v1/auth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ username: user.email, password: user.password }),
+  });
+  expect(res.status).toBe(200);
+  const { access_token } = (await res.json()) as { access_token: string };
+  const profile = await fetch(`${base}/api/v1/users/me`, {
+    headers: { authorization: `Bearer ${access_token}` },
+  });
+  return (await profile.json()) as { id: number; email_verified: boolean };
+}
+
+describe("the pages mail links open", () => {
+  it("verifies the address from the welcome mail's link", async () => {
+    const page = await newPage();
+    await page.goto(base);
+    const signUp = page.getByRole("form", { name: "Create an account" });
+    await signUp.getByLabel("Email").fill(carol.email);
+    await signUp.getByLabel("Username").fill(carol.username);
+    await signUp.getByLabel("Password").fill(carol.password);
+    await signUp.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("Account created for carol").waitFor();
+    expect((await me(carol)).email_verified).toBe(false);
+
+    const mail = await waitForMail(mailDir, carol.email, "Welcome to Kaira");
+    const { url } = linkIn(mail);
+    expect(url.pathname).toBe("/account/verify-email");
+    // The server never sees the token: it is in the fragment, which the request leaves out.
+    const requested: string[] = [];
+    page.on("request", (request) => requested.push(request.url()));
+    await page.goto(url.toString());
+    await page.getByRole("heading", { name: "Verify your email address" }).waitFor();
+    // The page took the token out of the address bar.
+    expect(new URL(page.url()).hash).toBe("");
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: "Verify email address" }).click();
+    await page.getByRole("status").filter({ hasText: "Your email address is verified." }).waitFor();
+    const token = decodeURIComponent(url.hash.slice("#token=".length));
+    expect(requested.filter((address) => address.includes(token))).toEqual([]);
+    expect((await me(carol)).email_verified).toBe(true);
+
+    // The same link again (a new tab, as from the mail): spent, said plainly, with a way to get a new one.
+    await page.goto("about:blank");
+    await page.goto(url.toString());
+    await page.getByRole("button", { name: "Verify email address" }).click();
+    await page.getByRole("alert").filter({ hasText: "invalid, has expired or was used already" }).waitFor();
+    await page.getByRole("button", { name: "Send verification link" }).waitFor();
+  });
+
+  it("resets a forgotten password from the sign-in page, and signs in with the new one", async () => {
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Forgot password?" }).click();
+    const forgot = page.getByRole("form", { name: "Forgot password?" });
+    await forgot.getByLabel("Account email").fill(carol.email);
+    await forgot.getByRole("button", { name: "Send reset link" }).click();
+    await forgot.getByRole("status").waitFor();
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+
+    const { url } = linkIn(await waitForMail(mailDir, carol.email, "Reset your Kaira password"));
+    expect(url.pathname).toBe("/account/reset-password");
+    await page.goto(url.toString());
+    // The policy refuses a weak password; the link still works afterwards.
+    await page.getByLabel("New password", { exact: true }).fill("password");
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await page.getByRole("alert").waitFor();
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    const newPassword = "Orchard-Pass-9753";
+    await page.getByLabel("New password", { exact: true }).fill(newPassword);
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await page.getByRole("status").filter({ hasText: "Your password was changed" }).waitFor();
+
+    await signIn(page, { email: carol.email, password: newPassword });
+    await page.getByText("Signed in as").waitFor();
+    carol.password = newPassword;
+  });
+
+  it("mails a new verification link from the sign-in page", async () => {
+    const dave = { email: "dave@example.com", username: "dave", password: "Canyon-Pass-1357" };
+    const created = await fetch(`${base}/api/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(dave),
+    });
+    expect(created.status).toBe(201);
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Resend verification" }).click();
+    const resend = page.getByRole("form", { name: "Resend verification" });
+    await resend.getByLabel("Account email").fill(dave.email);
+    await resend.getByRole("button", { name: "Send verification link" }).click();
+    await resend.getByRole("status").waitFor();
+    const { url } = linkIn(await waitForMail(mailDir, dave.email, "Confirm your email address"));
+    await page.goto(url.toString());
+    await page.getByRole("button", { name: "Verify email address" }).click();
+    await page.getByRole("status").filter({ hasText: "Your email address is verified." }).waitFor();
+    expect((await me(dave)).email_verified).toBe(true);
+  });
+
+  it("says so when a link has no token", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/account/reset-password`);
+    await page.getByRole("alert").filter({ hasText: "The link has no token" }).waitFor();
+  });
+});
+
+describe("every page here", () => {
+  it("had no CSP violation or script error", () => {
+    expect(faults.flatMap((check) => check())).toEqual([]);
+  });
+});
