@@ -226,7 +226,7 @@ export interface paths {
         put?: never;
         /**
          * Turn two-factor authentication on with a first code
-         * @description A valid code from the app turns MFA on and returns 10 single-use recovery codes, shown only in this answer and stored hashed. A wrong code is 400 `invalid_mfa_code` and counts towards the throttle (429 with Retry-After); 409 `mfa_not_pending` without an enrolment.
+         * @description A valid code from the app turns MFA on and returns 10 single-use recovery codes, shown only in this answer and stored hashed. Every other session of the user ends (this one stays): they were opened with the password alone. A wrong code is 400 `invalid_mfa_code` and counts towards the throttle (429 with Retry-After); 409 `mfa_not_pending` without an enrolment.
          */
         post: operations["confirmTotpEnrolment"];
         delete?: never;
@@ -266,7 +266,7 @@ export interface paths {
         put?: never;
         /**
          * Turn two-factor authentication off
-         * @description Needs `current_password` (when the account has one) and a code or a recovery code. The secret and the recovery codes are deleted. 409 `mfa_not_enabled` when MFA is off.
+         * @description Needs `current_password` (when the account has one) and a code or a recovery code. The secret and the recovery codes are deleted, and every other session of the user ends (this one stays). 409 `mfa_not_enabled` when MFA is off.
          */
         post: operations["disableMfa"];
         delete?: never;
@@ -287,7 +287,7 @@ export interface paths {
         post?: never;
         /**
          * Admin: remove a user's two-factor authentication
-         * @description For a user who lost their authenticator and recovery codes: the secret and recovery codes are deleted and the user signs in with the password alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, whom). 204 whether or not MFA was on; 404 for an unknown user.
+         * @description For a user who lost their authenticator and recovery codes: the secret and recovery codes are deleted, every session of the user ends, and the user signs in with the password alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, whom). 204 whether or not MFA was on; 404 for an unknown user.
          */
         delete: operations["resetUserMfa"];
         options?: never;

@@ -33,6 +33,8 @@ export function createMfaModule(deps: MfaModuleDeps) {
     credentialThrottle: auth.credentialThrottle,
     pendingSignIns: auth.pendingSignIns,
     authService: auth.authService,
+    refreshTokensRepository: auth.refreshTokensRepository,
+    sessionRevocations: auth.sessionRevocations,
   });
   return {
     routes: async (api) => {

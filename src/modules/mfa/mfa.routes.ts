@@ -96,7 +96,8 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
         summary: "Turn two-factor authentication on with a first code",
         description:
           "A valid code from the app turns MFA on and returns 10 single-use recovery codes, shown " +
-          "only in this answer and stored hashed. A wrong code is 400 `invalid_mfa_code` and counts " +
+          "only in this answer and stored hashed. Every other session of the user ends (this one " +
+          "stays): they were opened with the password alone. A wrong code is 400 `invalid_mfa_code` and counts " +
           "towards the throttle (429 with Retry-After); 409 `mfa_not_pending` without an enrolment.",
         security: requireAuth(),
         body: ConfirmSchema,
@@ -116,6 +117,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
         request.body.code,
         request.ip,
         securityLogFor(request),
+        principalOf(request).sessionId,
       ),
     }),
   );
@@ -172,7 +174,8 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
         summary: "Turn two-factor authentication off",
         description:
           "Needs `current_password` (when the account has one) and a code or a recovery code. The " +
-          "secret and the recovery codes are deleted. 409 `mfa_not_enabled` when MFA is off.",
+          "secret and the recovery codes are deleted, and every other session of the user ends (this " +
+          "one stays). 409 `mfa_not_enabled` when MFA is off.",
         security: requireAuth(),
         body: DisableSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
@@ -189,6 +192,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
         { currentPassword: request.body.current_password, code: request.body.code },
         request.ip,
         securityLogFor(request),
+        principalOf(request).sessionId,
       );
       return reply.code(204).send(null);
     },
@@ -203,9 +207,9 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
         summary: "Admin: remove a user's two-factor authentication",
         description:
           "For a user who lost their authenticator and recovery codes: the secret and recovery codes " +
-          "are deleted and the user signs in with the password alone until they enrol again. " +
-          "Recorded as the security event `mfa.admin_reset` (who, whom). 204 whether or not MFA " +
-          "was on; 404 for an unknown user.",
+          "are deleted, every session of the user ends, and the user signs in with the password " +
+          "alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, " +
+          "whom). 204 whether or not MFA was on; 404 for an unknown user.",
         security: requireAuth("admin"),
         params: UserIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },

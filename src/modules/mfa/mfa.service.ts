@@ -4,6 +4,8 @@ import type { AuthService, TokenPair } from "../auth/auth.service.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import { hasPassword, type PasswordHasher } from "../auth/password-hasher.js";
 import type { PendingSignIns } from "../auth/pending-sign-ins.js";
+import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.js";
+import type { SessionRevocations } from "../auth/session-revocations.js";
 import type { MfaRepository } from "./mfa.repository.js";
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes.js";
 import type { SecretBox } from "./secret-box.js";
@@ -24,6 +26,9 @@ export interface MfaServiceDeps {
   credentialThrottle: CredentialThrottle;
   pendingSignIns: PendingSignIns;
   authService: Pick<AuthService, "finishSignIn">;
+  /** Turning MFA on or off ends the user's other sessions; an admin reset ends them all. */
+  refreshTokensRepository: Pick<RefreshTokensRepository, "revokeAllForUser">;
+  sessionRevocations: Pick<SessionRevocations, "revoke">;
 }
 
 export type Factor = "totp" | "recovery_code";
@@ -37,6 +42,18 @@ const throttleKey = (userId: number) => `mfa:${userId}`;
 
 export function createMfaService(deps: MfaServiceDeps) {
   const { mfaRepository, secretBox, accounts, credentialThrottle } = deps;
+
+  /**
+   * Ends the user's sessions but `keep` (all of them without it): their refresh tokens in
+   * the database, then their access tokens and sockets on every instance. A second factor
+   * that changes applies to every session: those signed in under the old rule go.
+   */
+  async function endSessions(userId: number, keep: string | undefined): Promise<number> {
+    const ended = await deps.refreshTokensRepository.revokeAllForUser(userId, keep);
+    if (ended.length > 0)
+      await deps.sessionRevocations.revoke({ userId, sessionIds: ended, allSessions: false });
+    return ended.length;
+  }
 
   /**
    * Re-authentication before changing a factor (ASVS 7.5.1): the current password, under the
@@ -131,6 +148,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       code: string,
       address: string,
       log: SecurityLog,
+      /** The caller's session: the only one that stays. */
+      sessionId?: string,
     ): Promise<string[]> {
       const row = await mfaRepository.find(userId);
       if (!row || row.enabledAt)
@@ -153,7 +172,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       )
         throw new ConflictError("mfa_not_pending", "No enrolment to confirm: start one first");
       await credentialThrottle.recordSuccess(throttleKey(userId), address);
-      log({ event: "mfa.enabled", user_id: userId });
+      // Sessions opened with the password alone (perhaps by whoever made the user turn MFA on) end.
+      const ended = await endSessions(userId, sessionId);
+      log({ event: "mfa.enabled", user_id: userId, sessions_ended: ended });
       return codes;
     },
 
@@ -181,20 +202,33 @@ export function createMfaService(deps: MfaServiceDeps) {
       input: { currentPassword?: string | undefined; code: string },
       address: string,
       log: SecurityLog,
+      /** The caller's session: the only one that stays. */
+      sessionId?: string,
     ): Promise<void> {
       await checkCurrentPassword(userId, input.currentPassword, address);
       if (!(await mfaRepository.isEnabled(userId)))
         throw new ConflictError("mfa_not_enabled", "Two-factor authentication is not on");
       if (!(await throttledSpend(userId, input.code, address, log))) throw INVALID_CODE();
       await mfaRepository.remove(userId);
-      log({ event: "mfa.disabled", user_id: userId });
+      const ended = await endSessions(userId, sessionId);
+      log({ event: "mfa.disabled", user_id: userId, sessions_ended: ended });
     },
 
-    /** An admin removes a user's MFA (a lost device); the user enrols again. Audited. */
+    /**
+     * An admin removes a user's MFA (a lost device); the user enrols again, and every session
+     * of theirs ends. Audited.
+     */
     async adminReset(adminId: number, userId: number, log: SecurityLog): Promise<void> {
       if (!(await accounts.findById(userId))) throw new NotFoundError("No such user", "user_not_found");
       const removed = await mfaRepository.remove(userId);
-      log({ event: "mfa.admin_reset", actor_id: adminId, user_id: userId, had_mfa: removed });
+      const ended = await endSessions(userId, undefined);
+      log({
+        event: "mfa.admin_reset",
+        actor_id: adminId,
+        user_id: userId,
+        had_mfa: removed,
+        sessions_ended: ended,
+      });
     },
   };
 }
