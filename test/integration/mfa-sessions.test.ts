@@ -93,6 +93,39 @@ describe("a change of second factor ends the other sessions", () => {
   });
 });
 
+describe("an admin's own second factor", () => {
+  it("cannot be removed through the admin route with an access token alone (403 own_mfa_reset)", async () => {
+    const admin = await login(t.app, ADMIN.email, ADMIN.password);
+    const session: Session = {
+      id: (await me(admin.json().access_token)).json().id,
+      email: ADMIN.email,
+      username: "",
+      password: ADMIN.password,
+      access: admin.json().access_token,
+      refresh: admin.json().refresh_token,
+    };
+    const { recoveryCodes } = await enrol(session);
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: `/api/v1/admin/users/${session.id}/mfa`,
+      headers: bearer(session.access),
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+    expect(res.json().code).toBe("own_mfa_reset");
+    // Still on: the password alone does not sign in.
+    expect((await login(t.app, ADMIN.email, ADMIN.password)).json().code).toBe("mfa_required");
+    // The user path (password and code) still works for the admin.
+    const off = await post(
+      t.app,
+      "/api/v1/auth/mfa/disable",
+      { current_password: ADMIN.password, code: recoveryCodes[0] },
+      session.access,
+    );
+    expect(off.statusCode).toBe(204);
+  });
+});
+
 describe("the browser's refresh cookie after the second step", () => {
   it("POST /auth/mfa/verify honours X-Refresh-Token-Delivery: cookie as the token endpoint does", async () => {
     const s = await signUpAndLogin(t.app);

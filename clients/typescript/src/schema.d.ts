@@ -287,7 +287,7 @@ export interface paths {
         post?: never;
         /**
          * Admin: remove a user's two-factor authentication
-         * @description For a user who lost their authenticator and recovery codes: the secret and recovery codes are deleted, every session of the user ends, and the user signs in with the password alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, whom). 204 whether or not MFA was on; 404 for an unknown user.
+         * @description For a user who lost their authenticator and recovery codes: the secret and recovery codes are deleted, every session of the user ends, and the user signs in with the password alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, whom). 204 whether or not MFA was on; 404 for an unknown user. An admin's own MFA cannot be reset here (403 `own_mfa_reset`): an access token alone must not remove a second factor, so admins use POST /auth/mfa/disable (password and code) like everyone.
          */
         delete: operations["resetUserMfa"];
         options?: never;
@@ -2387,7 +2387,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden: `insufficient_scope` */
+            /** @description Forbidden: `own_mfa_reset`, `insufficient_scope` */
             403: {
                 headers: {
                     [name: string]: unknown;

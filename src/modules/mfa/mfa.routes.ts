@@ -209,11 +209,13 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
           "For a user who lost their authenticator and recovery codes: the secret and recovery codes " +
           "are deleted, every session of the user ends, and the user signs in with the password " +
           "alone until they enrol again. Recorded as the security event `mfa.admin_reset` (who, " +
-          "whom). 204 whether or not MFA was on; 404 for an unknown user.",
+          "whom). 204 whether or not MFA was on; 404 for an unknown user. An admin's own MFA cannot " +
+          "be reset here (403 `own_mfa_reset`): an access token alone must not remove a second " +
+          "factor, so admins use POST /auth/mfa/disable (password and code) like everyone.",
         security: requireAuth("admin"),
         params: UserIdParamsSchema,
-        response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
-        ...problemCodes({ 404: ["user_not_found"] }),
+        response: { 204: Type.Null(), 403: ProblemRef, 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 403: ["own_mfa_reset"], 404: ["user_not_found"] }),
       },
     },
     async (request, reply) => {

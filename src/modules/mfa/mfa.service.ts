@@ -1,5 +1,11 @@
 import type { SecurityLog } from "../../http/security-log.js";
-import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from "../../shared/errors.js";
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+} from "../../shared/errors.js";
 import type { AuthService, TokenPair } from "../auth/auth.service.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
 import { hasPassword, type PasswordHasher } from "../auth/password-hasher.js";
@@ -216,9 +222,17 @@ export function createMfaService(deps: MfaServiceDeps) {
 
     /**
      * An admin removes a user's MFA (a lost device); the user enrols again, and every session
-     * of theirs ends. Audited.
+     * of theirs ends. Audited. Not the admin's own: an access token alone must never remove a
+     * second factor, so admins turn theirs off as users do (password and code).
      */
     async adminReset(adminId: number, userId: number, log: SecurityLog): Promise<void> {
+      if (adminId === userId) {
+        log({ event: "mfa.admin_reset.refused", actor_id: adminId, user_id: userId, reason: "own_account" });
+        throw new ForbiddenError(
+          "Admins cannot reset their own two-factor authentication: turn it off with POST /auth/mfa/disable",
+          "own_mfa_reset",
+        );
+      }
       if (!(await accounts.findById(userId))) throw new NotFoundError("No such user", "user_not_found");
       const removed = await mfaRepository.remove(userId);
       const ended = await endSessions(userId, undefined);
