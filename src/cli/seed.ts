@@ -238,8 +238,10 @@ export async function seedDemoData(database: Database, hasher: PasswordHasher, o
   const runTag = Date.now().toString(36);
 
   const postCount = await database.db.transaction(async (tx) => {
-    // The same draws every run (the data differs only in the run's tag and dates).
-    await tx.execute(sql`select setseed(0.42)`);
+    // The same draws every run (the data differs only in the run's tag and dates). A seed is a
+    // one-shot bulk load: the server's statement timeout, meant for requests, does not apply
+    // (building the search index over a million posts takes minutes on a small machine).
+    await tx.execute(sql`select setseed(0.42), set_config('statement_timeout', '0', true)`);
 
     const userIds: number[] = [];
     progress.start("users", options.users);
