@@ -46,7 +46,7 @@ const SCENARIOS = [
 // Options
 
 const HELP = `Usage: npm run bench -- [options]
-       npm run bench -- --suite writes|transfers|fanout|search|search-load|files [that suite's options]
+       npm run bench -- --suite writes|transfers|fanout|search|search-load|files|scale [that suite's options]
 
   --suite NAME                run another benchmark of bench/ with the options that follow (its own
                               --help lists them): writes = bench/writes.mjs (the write routes beside the
@@ -705,6 +705,7 @@ const SUITES = {
   search: { script: "search.mjs", pinned: true },
   "search-load": { script: "search-load.mjs", pinned: true },
   files: { script: "files.mjs", pinned: true },
+  scale: { script: "scale.mjs", pinned: false },
 };
 
 /** Runs `--suite NAME …` and exits with its status; returns when no other suite was asked for. */
