@@ -43,6 +43,8 @@ declare module "fastify" {
     cache: Cache;
     /** Where revoked sessions are recorded (see AppDependencies.revocationStore). */
     revocationStore: Cache;
+    /** Throttle counters, blocks and pending sign-ins (see AppDependencies.counterStore). */
+    counters: Cache;
   }
 }
 
@@ -139,6 +141,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   app.decorate("cache", platform.cache);
   app.decorate("revocationStore", platform.revocationStore);
+  app.decorate("counters", platform.counters);
   // Security events reported on requests are also stored for the admin view; what is still
   // buffered is written when the app closes (the database closes after it).
   const securityEventWriter = modules.securityEvents.services.writer;

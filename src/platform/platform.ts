@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
+import { createCounterStore } from "./cache/counter-store.js";
 import { withFallback } from "./cache/fallback-cache.js";
 import { type Cache, openCache } from "./cache/index.js";
 import { createMemoryCache } from "./cache/memory-cache.js";
@@ -55,6 +56,12 @@ export interface PlatformAdapters {
    * process's own that no other data can crowd out. Instances sharing a process pass one.
    */
   revocationStore?: Cache;
+  /**
+   * Throttle and rate-limit counters, blocks and pending sign-ins in process memory (when the
+   * cache is not shared); by default a store of this process's own (see createCounterStore).
+   * Instances sharing a process pass one.
+   */
+  counterStore?: Cache;
   /** Where metrics are recorded; when omitted, a registry of this platform's own (or none when metrics are off). */
   metrics?: Metrics;
 }
@@ -80,12 +87,15 @@ export function openPlatform(
     metrics.dbQueryDuration.observe({ operation: sqlOperation(query.sql) }, query.seconds),
   );
   const cache = given.cache ?? openCache(config);
-  // Counters keep counting in this process while a shared cache is unreachable.
+  // Counters keep counting in this process while a shared cache is unreachable. In memory
+  // they never share the read cache: reading many posts must not evict a failure count or a
+  // throttle's block (the read cache is an LRU; the counter store evicts no block early).
+  const counterStore = given.counterStore ?? createCounterStore();
   const counters = cache.shared
-    ? withFallback(cache, createMemoryCache(), (error) =>
+    ? withFallback(cache, counterStore, (error) =>
         logger.warn({ err: error, event: "cache.unavailable" }, "counting in process memory"),
       )
-    : cache;
+    : counterStore;
   // Records of revoked sessions must outlive the access tokens they void, so in memory they
   // get a store of their own: hot reads filling the cache can never evict one.
   const revocationStore =

@@ -111,6 +111,8 @@ export async function createSecondInstance(
     : first.jobs;
   // In one process the instances share the in-memory revocation store, as they share the cache.
   const revocationStore = first.config.redisUrl ? cache : first.app.revocationStore;
+  // And the counters (throttles, rate limits, pending sign-ins), which in memory are not the cache.
+  const counterStore = first.config.redisUrl ? undefined : first.app.counters;
   const passwordHasher = options.passwordHasher ?? first.passwordHasher;
   const app = await buildApp(first.config, {
     database,
@@ -118,6 +120,7 @@ export async function createSecondInstance(
     pubsub,
     jobs,
     revocationStore,
+    ...(counterStore ? { counterStore } : {}),
     passwordHasher,
     ...(options.testHooks ? { testHooks: options.testHooks } : {}),
   });

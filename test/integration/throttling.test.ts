@@ -48,7 +48,7 @@ describe("failed-login throttling", () => {
     const user = await signUp();
     for (let i = 0; i < 3; i++) await loginFrom("10.0.2.1", user.email, "wrong-pass");
     // Clear the block (as if it expired) and fail once more: the next block is twice as long.
-    await t.app.cache.delete(`login:pair:user:${user.id}|10.0.2.1:blocked`);
+    await t.app.counters.delete(`login:pair:user:${user.id}|10.0.2.1:blocked`);
     expect((await loginFrom("10.0.2.1", user.email, "wrong-pass")).statusCode).toBe(401);
     const blocked = await loginFrom("10.0.2.1", user.email, user.password);
     expect(blocked.statusCode).toBe(429);
@@ -92,6 +92,20 @@ describe("failed-login throttling", () => {
   it("applies to unknown accounts too, without revealing that they are unknown", async () => {
     for (let i = 0; i < 3; i++) await loginFrom("10.0.6.1", "ghost@example.com", "wrong-pass");
     expect((await loginFrom("10.0.6.1", "ghost@example.com", "wrong-pass")).statusCode).toBe(429);
+  });
+});
+
+describe("throttle state and the read cache", () => {
+  it("filling the read cache (reads of many posts and profiles) leaves a throttle block in place", async () => {
+    const user = await signUp();
+    for (let i = 0; i < 3; i++) await loginFrom("10.0.9.1", user.email, "wrong-pass");
+    expect((await loginFrom("10.0.9.1", user.email, user.password)).statusCode).toBe(429);
+    // More distinct cached reads than the in-memory read cache holds (100,000 entries).
+    const fill = t.config.redisUrl ? 2_000 : 120_000;
+    for (let i = 0; i < fill; i++) await t.app.cache.set(`post:fill:${i}`, "{}", 60_000);
+    const still = await loginFrom("10.0.9.1", user.email, user.password);
+    expect(still.statusCode).toBe(429);
+    expect(still.json().code).toBe("too_many_attempts");
   });
 });
 

@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
+import { createCounterStore } from "../../src/platform/cache/counter-store.js";
 import type { Cache } from "../../src/platform/cache/index.js";
 import { createMemoryCache } from "../../src/platform/cache/memory-cache.js";
 import { createRedisCache } from "../../src/platform/cache/redis-cache.js";
 import { waitFor } from "../helpers/process.js";
 
 // One contract, run against every adapter: the Redis one whenever REDIS_URL is set.
-const adapters: [string, () => Cache][] = [["memory", () => createMemoryCache()]];
+const adapters: [string, () => Cache][] = [
+  ["memory", () => createMemoryCache()],
+  ["counter store", () => createCounterStore()],
+];
 if (process.env.REDIS_URL) {
   const url = process.env.REDIS_URL;
   adapters.push([

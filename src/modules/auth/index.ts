@@ -39,7 +39,9 @@ export async function createAuthModule(deps: AuthModuleDeps) {
   const refreshTokensRepository = createRefreshTokensRepository(deps.database.db);
   const signingKeys = loadSigningKeys(config);
   const accessTokens = createAccessTokens(signingKeys, config.auth);
-  const pendingSignIns = createPendingSignIns(deps.cache);
+  // A pending sign-in is security state: in process memory it lives with the counters, where
+  // reads of posts cannot evict it; a shared cache keeps it for every instance.
+  const pendingSignIns = createPendingSignIns(deps.cache.shared ? deps.cache : deps.counters);
   const authState = createAuthStateCache(
     deps.cache,
     async (userId) => {
