@@ -77,6 +77,7 @@ export async function createModules(
     auth: auth.services,
     invalidateAuthor: posts.services.invalidateAuthor,
     invalidatePosts: posts.services.invalidatePosts,
+    secondFactor: mfa.services.reauthentication,
   });
   const files = createFilesModule({
     ...platform,

@@ -265,3 +265,62 @@ describe("turning it off", () => {
     expect(text).not.toMatch(/"(secret|code|mfa_token|recovery_codes)":/);
   });
 });
+
+describe("deleting the account with a code", () => {
+  const del = (app: FastifyInstance, s: Session, payload: object, remoteAddress = "127.0.0.1") =>
+    app.inject({
+      method: "DELETE",
+      url: "/api/v1/users/me",
+      headers: bearer(s.access),
+      payload,
+      remoteAddress,
+    });
+
+  it("takes a code from the app instead of the password, on any instance, and ends the account", async () => {
+    const s = await signUpAndLogin(t.app);
+    const { secret } = await enrol(s);
+    // Nothing at all: the account has a password, so that is what is asked for.
+    expect((await del(t.app, s, {})).json().code).toBe("current_password_required");
+    const wrong = await del(t.app, s, { code: "123456" === codeFor(secret, 1) ? "654321" : "123456" });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().code).toBe("invalid_mfa_code");
+    expect((await del(second, s, { code: codeFor(secret, 1) })).statusCode).toBe(204);
+    expect((await t.app.inject({ url: "/api/v1/users/me", headers: bearer(s.access) })).statusCode).toBe(401);
+    expect((await login(t.app, s.email, s.password)).statusCode).toBe(401);
+  });
+
+  it("never accepts a code already used; a recovery code works, once", async () => {
+    const s = await signUpAndLogin(t.app);
+    const { secret, recoveryCodes } = await enrol(s);
+    const code = codeFor(secret, 1);
+    // The code signs a session in: it is spent, and deleting with it again is refused.
+    const signedIn = await verify(t.app, await mfaToken(t.app, s), code);
+    expect(signedIn.statusCode).toBe(200);
+    const replay = await del(t.app, s, { code });
+    expect(replay.statusCode).toBe(400);
+    expect(replay.json().code).toBe("invalid_mfa_code");
+    // An older step too.
+    expect((await del(t.app, s, { code: codeFor(secret, 0) })).json().code).toBe("invalid_mfa_code");
+    const recovery = recoveryCodes[0] as string;
+    expect((await del(t.app, s, { code: recovery })).statusCode).toBe(204);
+    expect((await login(t.app, s.email, s.password)).statusCode).toBe(401);
+  });
+
+  it("throttles wrong codes like at sign-in (429 with Retry-After), and a code needs MFA on", async () => {
+    const s = await signUpAndLogin(t.app);
+    const withoutMfa = await del(t.app, s, { code: "123456" }, "10.9.8.7");
+    expect(withoutMfa.statusCode).toBe(400);
+    expect(withoutMfa.json().code).toBe("mfa_not_enabled");
+    const { secret } = await enrol(s);
+    const wrong = "123456" === codeFor(secret, 1) ? "654321" : "123456";
+    const statuses = [];
+    for (let i = 0; i < 5; i += 1)
+      statuses.push((await del(t.app, s, { code: wrong }, "10.9.8.7")).statusCode);
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    const throttled = await del(second, s, { code: codeFor(secret, 1) }, "10.9.8.7");
+    expect(throttled.statusCode).toBe(429);
+    expect(Number(throttled.headers["retry-after"])).toBeGreaterThan(0);
+    // The right code was not spent by the refused request: the account is still there.
+    expect((await t.app.inject({ url: "/api/v1/users/me", headers: bearer(s.access) })).statusCode).toBe(200);
+  });
+});

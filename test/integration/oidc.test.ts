@@ -1,6 +1,8 @@
+import { eq, sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { OAuth2Server } from "oauth2-mock-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { refreshTokens } from "../../src/platform/database/schema.js";
 import { bearer, login, signUpAndLogin } from "../helpers/auth.js";
 import { freePort } from "../helpers/process.js";
 import { createSecondInstance, createTestApp, newUser, type TestApp } from "../helpers/test-app.js";
@@ -400,5 +402,66 @@ describe("unlinking", () => {
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe("identity_not_found");
     expect(await identitiesOf(owner.access)).toHaveLength(1);
+  });
+});
+
+describe("deleting an account made by a provider sign-in (no password)", () => {
+  const del = (token: string, payload: object) =>
+    t.app.inject({ method: "DELETE", url: "/api/v1/users/me", headers: bearer(token), payload });
+
+  async function providerAccount() {
+    const email = newUser().email;
+    claims = { sub: `delete-${email}`, email, email_verified: true };
+    const tokens = (await (await exchange((await dance()).code as string)).json()) as {
+      access_token: string;
+    };
+    return { email, token: tokens.access_token };
+  }
+
+  it("with MFA: a code from the app, never a password", async () => {
+    const { token } = await providerAccount();
+    const setup = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/mfa/totp/setup",
+        headers: bearer(token),
+        payload: {},
+      })
+    ).json();
+    const confirm = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/mfa/totp/confirm",
+      headers: bearer(token),
+      payload: { code: codeFor(setup.secret) },
+    });
+    expect(confirm.statusCode).toBe(200);
+    expect((await del(token, {})).json().code).toBe("mfa_code_required");
+    expect((await del(token, { current_password: "anything-at-all" })).json().code).toBe(
+      "invalid_current_password",
+    );
+    expect((await del(token, { code: codeFor(setup.secret, 1) })).statusCode).toBe(204);
+    expect((await t.app.inject({ url: "/api/v1/users/me", headers: bearer(token) })).statusCode).toBe(401);
+    // The provider account no longer signs in to anything: a new sign-in makes a new account.
+  });
+
+  it("without MFA: a session signed in with the provider within 10 minutes, not an older one", async () => {
+    const stale = await providerAccount();
+    const me = (await t.app.inject({ url: "/api/v1/users/me", headers: bearer(stale.token) })).json();
+    // The session signed in 11 minutes ago.
+    await t.db.database.db
+      .update(refreshTokens)
+      .set({ createdAt: sql`now() - interval '11 minutes'` })
+      .where(eq(refreshTokens.userId, me.id));
+    const refused = await del(stale.token, {});
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().code).toBe("fresh_sign_in_required");
+    expect((await del(stale.token, { code: "123456" })).json().code).toBe("mfa_not_enabled");
+    // Signing in again with the provider makes a fresh session, which may delete the account.
+    claims = { sub: `delete-${stale.email}`, email: stale.email, email_verified: true };
+    const fresh = (await (await exchange((await dance()).code as string)).json()) as { access_token: string };
+    expect((await del(fresh.access_token, {})).statusCode).toBe(204);
+    expect((await t.app.inject({ url: "/api/v1/users/me", headers: bearer(stale.token) })).statusCode).toBe(
+      401,
+    );
   });
 });

@@ -463,7 +463,7 @@ export interface paths {
         post?: never;
         /**
          * Delete the caller's account
-         * @description Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised (`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change answers 409 `deletion_conflict` (try again).
+         * @description Re-authentication first: `current_password`, or — with two-factor authentication on — a `code` from the authenticator app (accepted once, as at sign-in) or a recovery code (spent). An account without a password (made by an OpenID Connect sign-in) sends its `code` if it has MFA, and otherwise `{}` from a session that signed in with the provider within the last 10 minutes (400 `fresh_sign_in_required` from an older one: sign in again). Wrong passwords and codes are throttled like logins (429 with Retry-After). The account is anonymised (`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change answers 409 `deletion_conflict` (try again).
          */
         delete: operations["deleteCurrentUser"];
         options?: never;
@@ -3389,14 +3389,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "current_password": "SecurePass123"
-                 *     }
-                 */
                 "application/json": {
-                    /** @example SecurePass123 */
-                    current_password: string;
+                    /**
+                     * @description The account's password
+                     * @example SecurePass123
+                     */
+                    current_password?: string;
+                    /**
+                     * @description With two-factor authentication on, instead of the password: a code from the authenticator app (accepted once) or a recovery code (spent)
+                     * @example 492039
+                     */
+                    code?: string;
                 };
             };
         };
@@ -3408,7 +3411,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
+            /** @description Bad Request: `current_password_required`, `invalid_current_password`, `mfa_code_required`, `invalid_mfa_code`, `mfa_not_enabled`, `fresh_sign_in_required`, `invalid_host`, `ctp_invalid_json_body`, `ctp_empty_json_body` */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,3 +1,4 @@
+import type { SecurityLog } from "../../http/security-log.js";
 import type { Platform } from "../../platform/platform.js";
 import type { SecondFactor } from "../auth/auth.service.js";
 import type { AuthModule } from "../auth/index.js";
@@ -43,6 +44,14 @@ export function createMfaModule(deps: MfaModuleDeps) {
         refreshCookieMaxAgeSeconds: auth.refreshCookieMaxAgeSeconds,
       });
     },
-    services: { mfaService },
+    services: {
+      mfaService,
+      /** For other modules' re-authentication (the users module's account deletion). */
+      reauthentication: {
+        isEnabled: (userId: number) => deps.enrolments.isEnabled(userId),
+        spend: (userId: number, code: string, context: { address: string; log: SecurityLog }) =>
+          mfaService.spendForReauthentication(userId, code, context.address, context.log),
+      },
+    },
   } satisfies FeatureModule<object>;
 }

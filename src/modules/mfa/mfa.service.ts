@@ -221,6 +221,19 @@ export function createMfaService(deps: MfaServiceDeps) {
     },
 
     /**
+     * Re-authentication before a dangerous change (deleting the account): a code or a
+     * recovery code, spent and throttled exactly as at sign-in, so none is accepted twice.
+     */
+    async spendForReauthentication(
+      userId: number,
+      code: string,
+      address: string,
+      log: SecurityLog,
+    ): Promise<boolean> {
+      return (await throttledSpend(userId, code, address, log)) !== undefined;
+    },
+
+    /**
      * An admin removes a user's MFA (a lost device); the user enrols again, and every session
      * of theirs ends. Audited. Not the admin's own: an access token alone must never remove a
      * second factor, so admins turn theirs off as users do (password and code).

@@ -170,7 +170,12 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         operationId: "deleteCurrentUser",
         summary: "Delete the caller's account",
         description:
-          "Needs `current_password` (wrong guesses are throttled like logins). The account is anonymised " +
+          "Re-authentication first: `current_password`, or — with two-factor authentication on — a `code` " +
+          "from the authenticator app (accepted once, as at sign-in) or a recovery code (spent). An account " +
+          "without a password (made by an OpenID Connect sign-in) sends its `code` if it has MFA, and " +
+          "otherwise `{}` from a session that signed in with the provider within the last 10 minutes " +
+          "(400 `fresh_sign_in_required` from an older one: sign in again). Wrong passwords and codes are " +
+          "throttled like logins (429 with Retry-After). The account is anonymised " +
           "(`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are " +
           "deleted (each announced as post.deleted) and its files removed by a background job. Its transfers " +
           "and ledger entries stay under the anonymised holder: money history is never deleted. The last " +
@@ -180,7 +185,14 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
         body: DeleteMeSchema,
         response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
         ...problemCodes({
-          400: ["current_password_required", "invalid_current_password"],
+          400: [
+            "current_password_required",
+            "invalid_current_password",
+            "mfa_code_required",
+            "invalid_mfa_code",
+            "mfa_not_enabled",
+            "fresh_sign_in_required",
+          ],
           409: ["last_admin", "deletion_conflict"],
           429: ["too_many_attempts"],
         }),
@@ -189,7 +201,11 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       await lifecycle.deleteAccount(
         principalOf(request).userId,
-        { currentPassword: request.body.current_password },
+        {
+          currentPassword: request.body.current_password,
+          code: request.body.code,
+          sessionId: principalOf(request).sessionId,
+        },
         context(request),
       );
       return reply.code(204).send(null);

@@ -48,11 +48,28 @@ export const AcceptedSchema = Type.Object(
 
 export const DeleteMeSchema = Type.Object(
   {
-    current_password: Type.String({ minLength: 1, maxLength: 128, examples: ["SecurePass123"] }),
+    current_password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: "The account's password",
+        examples: ["SecurePass123"],
+      }),
+    ),
+    code: Type.Optional(
+      Type.String({
+        minLength: 6,
+        maxLength: 64,
+        description:
+          "With two-factor authentication on, instead of the password: a code from the authenticator " +
+          "app (accepted once) or a recovery code (spent)",
+        examples: ["492039"],
+      }),
+    ),
   },
   {
     additionalProperties: false,
     title: "AccountDeletion",
-    examples: [{ current_password: "SecurePass123" }],
+    examples: [{ current_password: "SecurePass123" }, { code: "492039" }, {}],
   },
 );

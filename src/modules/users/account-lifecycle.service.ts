@@ -6,7 +6,7 @@ import { BadRequestError, ConflictError, NotFoundError } from "../../shared/erro
 import type { AccountTokens } from "../auth/account-tokens.js";
 import type { AuthStateCache } from "../auth/auth-state.js";
 import type { CredentialThrottle } from "../auth/credential-throttle.js";
-import type { PasswordHasher } from "../auth/password-hasher.js";
+import { hasPassword, type PasswordHasher } from "../auth/password-hasher.js";
 import { assertPasswordAllowed } from "../auth/password-policy.js";
 import type { SessionRevocations } from "../auth/session-revocations.js";
 import type { AccountLifecycleRepository, EndedSessions } from "./account-lifecycle.repository.js";
@@ -32,7 +32,27 @@ export interface AccountLifecycleDeps {
   sessionRevocations: SessionRevocations;
   /** After an account's profile or posts changed: their cached copies go. */
   afterAccountChanged(userId: number, deletedPostIds?: number[]): Promise<void>;
+  /** The account's second factor (the MFA module provides it at composition). */
+  secondFactor: SecondFactorCheck;
+  /** When the caller's session (refresh family) began, while it is live. */
+  sessionStartedAt(userId: number, sessionId: string): Promise<Date | undefined>;
 }
+
+/** What re-authentication needs of the second factor; the MFA module fills it in. */
+export interface SecondFactorCheck {
+  isEnabled(userId: number): Promise<boolean>;
+  /**
+   * Spends a code of the authenticator app (a time step after the last accepted one) or an
+   * unused recovery code, under the code throttle (429 past it); false when not accepted.
+   */
+  spend(userId: number, code: string, context: RequestContext): Promise<boolean>;
+}
+
+/**
+ * An account with neither a password nor MFA (made by an OpenID Connect sign-in) proves
+ * itself by a sign-in this recent: the session it acts in began at most this long ago.
+ */
+export const FRESH_SIGN_IN_MS = 10 * 60 * 1000;
 
 /** Where a request comes from and how it reports security events. */
 export interface RequestContext {
@@ -41,12 +61,16 @@ export interface RequestContext {
 }
 
 /**
- * How a user proves, before a dangerous change, that they are who the session says.
- * Today the current password; a fresh second-factor code can be accepted here too, and
- * every caller (account deletion, email change) follows.
+ * How a user proves, before a dangerous change, that they are who the session says: the
+ * current password, or a fresh second-factor code (TOTP or recovery code, spent like at
+ * sign-in). A caller that offers more than the password passes `sessionId`: then an account
+ * with neither a password nor MFA proves itself by a sign-in within FRESH_SIGN_IN_MS.
  */
 export interface Reauthentication {
   currentPassword?: string | undefined;
+  code?: string | undefined;
+  /** The caller's session; set by callers that accept more than the password. */
+  sessionId?: string | undefined;
 }
 
 const INVALID_TOKEN = () =>
@@ -71,20 +95,15 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
       });
   }
 
-  /** Checks the caller's proof under the credential throttle (429 past it), as a password change does. */
-  async function reauthenticate(
-    user: User,
-    proof: Reauthentication,
-    context: RequestContext,
-    action: string,
-  ) {
-    if (proof.currentPassword === undefined)
-      throw new BadRequestError("current_password_required", `${action} needs current_password`);
-    const currentPassword = proof.currentPassword;
+  /** The current password under the credential throttle (429 past it), as a password change does. */
+  async function checkPassword(user: User, currentPassword: string, context: RequestContext, action: string) {
     let valid: boolean;
     try {
-      valid = await credentialThrottle.check(`user:${user.id}`, context.address, () =>
-        passwordHasher.verify(user.passwordHash, currentPassword),
+      valid = await credentialThrottle.check(
+        `user:${user.id}`,
+        context.address,
+        // An account without a password has none to match (it is never compared with "").
+        async () => hasPassword(user) && passwordHasher.verify(user.passwordHash, currentPassword),
       );
     } catch (error) {
       context.log({ event: "auth.throttled", user_id: user.id, ip: context.address });
@@ -94,6 +113,45 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
       context.log({ event: "user.reauthentication.failed", user_id: user.id, action, ip: context.address });
       throw new BadRequestError("invalid_current_password", "current_password is not correct");
     }
+  }
+
+  /**
+   * Checks the caller's proof (see Reauthentication): a password given is checked, a code
+   * given is spent (never accepted twice, throttled like at sign-in), and either suffices.
+   * With neither, an account with a password needs it; one without needs a code if it has
+   * MFA, and otherwise a sign-in within FRESH_SIGN_IN_MS.
+   */
+  async function reauthenticate(
+    user: User,
+    proof: Reauthentication,
+    context: RequestContext,
+    action: string,
+  ) {
+    if (proof.currentPassword !== undefined)
+      await checkPassword(user, proof.currentPassword, context, action);
+    if (proof.code !== undefined) {
+      if (!(await deps.secondFactor.isEnabled(user.id)))
+        throw new BadRequestError(
+          "mfa_not_enabled",
+          "Two-factor authentication is not on: use current_password",
+        );
+      if (!(await deps.secondFactor.spend(user.id, proof.code, context))) {
+        context.log({ event: "user.reauthentication.failed", user_id: user.id, action, ip: context.address });
+        throw new BadRequestError("invalid_mfa_code", "The code is not valid");
+      }
+    }
+    if (proof.currentPassword !== undefined || proof.code !== undefined) return;
+    if (hasPassword(user) || proof.sessionId === undefined)
+      throw new BadRequestError("current_password_required", `${action} needs current_password`);
+    if (await deps.secondFactor.isEnabled(user.id))
+      throw new BadRequestError("mfa_code_required", `${action} needs a code from the authenticator app`);
+    const startedAt = await deps.sessionStartedAt(user.id, proof.sessionId);
+    if (startedAt !== undefined && Date.now() - startedAt.getTime() <= FRESH_SIGN_IN_MS) return;
+    context.log({ event: "user.reauthentication.failed", user_id: user.id, action, ip: context.address });
+    throw new BadRequestError(
+      "fresh_sign_in_required",
+      `${action} needs a recent sign-in: sign in with your provider again, then retry within ${FRESH_SIGN_IN_MS / 60_000} minutes`,
+    );
   }
 
   /**

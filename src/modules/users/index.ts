@@ -3,7 +3,7 @@ import type { AuthModule } from "../auth/index.js";
 import type { FeatureModule } from "../feature-module.js";
 import { createAccountLifecycleRepository } from "./account-lifecycle.repository.js";
 import { accountLifecycleRoutes } from "./account-lifecycle.routes.js";
-import { createAccountLifecycleService } from "./account-lifecycle.service.js";
+import { createAccountLifecycleService, type SecondFactorCheck } from "./account-lifecycle.service.js";
 import { accountMailHandlers } from "./account-mail.jobs.js";
 import { createAccountMailThrottle } from "./account-mail-throttle.js";
 import { createSignupThrottle } from "./signup-throttle.js";
@@ -29,6 +29,8 @@ export interface UsersModuleDeps
   invalidateAuthor(userId: number): Promise<void>;
   /** Posts deleted with an account: their cached copies go. */
   invalidatePosts(postIds: number[]): Promise<void>;
+  /** The second factor, accepted in place of the password to re-authenticate (the MFA module's). */
+  secondFactor: SecondFactorCheck;
 }
 
 /** Sign-up, profiles and accounts, the account lifecycle (verification, recovery, email change, deletion) and its mail. */
@@ -63,6 +65,11 @@ export function createUsersModule(deps: UsersModuleDeps) {
     mailThrottle: createAccountMailThrottle(deps.counters, config.accounts),
     authState: auth.authState,
     sessionRevocations: auth.sessionRevocations,
+    secondFactor: deps.secondFactor,
+    async sessionStartedAt(userId, sessionId) {
+      const sessions = await auth.refreshTokensRepository.listActiveSessions(userId);
+      return sessions.find((session) => session.familyId === sessionId)?.createdAt;
+    },
     async afterAccountChanged(userId, deletedPostIds = []) {
       await profiles.invalidate(profileKey(userId));
       if (deletedPostIds.length > 0) {
