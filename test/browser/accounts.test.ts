@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { OAuth2Server } from "oauth2-mock-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { linkIn, waitForMail } from "../helpers/mail.js";
-import { type KairaProcess, startServer, stopEmbeddedServer } from "../helpers/process.js";
+import { freePort, type KairaProcess, startServer, stopEmbeddedServer } from "../helpers/process.js";
 import { createTestDatabase, onPostgres, type TestDatabase } from "../helpers/test-database.js";
+import { codeFor } from "../helpers/totp.js";
 import { launchChromium, seriousAccessibilityViolations, watchForFaults } from "./browser.js";
 
 // Accounts in a real Chromium against a real `kaira serve`: the pages mail links open (the
-// file mailer writes each message to MAIL_DIR, where the test reads it as a user reads mail).
+// file mailer writes each message to MAIL_DIR, where the test reads it as a user reads mail),
+// sign-in with an OpenID Connect provider (oauth2-mock-server, which signs in whoever comes
+// and sends the browser straight back), and the second factor.
 const dataDir = mkdtempSync(join(tmpdir(), "kaira-browser-accounts-"));
 const mailDir = join(dataDir, "mail");
 let testDb: TestDatabase | undefined;
@@ -17,11 +21,28 @@ let server: (KairaProcess & { baseUrl: string }) | undefined;
 let base: string;
 let browser: Browser;
 const faults: (() => string[])[] = [];
+const provider = new OAuth2Server();
+/** What the provider's next ID token says about the person. */
+let claims: Record<string, unknown> = {};
 
 const carol = { email: "carol@example.com", username: "carol", password: "Meadow-Pass-8642" };
 
 beforeAll(async () => {
+  await provider.issuer.keys.generate("RS256");
+  await provider.start(0, "127.0.0.1");
+  provider.service.on("beforeTokenSigning", (token: { payload: Record<string, unknown> }) => {
+    Object.assign(token.payload, claims);
+  });
+  const port = await freePort();
   const env: Record<string, string> = {
+    PORT: String(port),
+    OIDC_PROVIDERS: "mock",
+    OIDC_MOCK_ISSUER: provider.issuer.url as string,
+    OIDC_MOCK_CLIENT_ID: "kaira-browser",
+    OIDC_MOCK_CLIENT_SECRET: "kaira-browser-secret",
+    // The web app is the page a provider's sign-in returns to.
+    OIDC_RETURN_URL: `http://127.0.0.1:${port}/`,
+    OIDC_CALLBACK_BASE_URL: `http://127.0.0.1:${port}`,
     RATE_LIMIT_PER_MINUTE: "0",
     SIGNUP_PER_HOUR: "0",
     LOG_LEVEL: "warn",
@@ -43,6 +64,7 @@ afterAll(async () => {
     server.child.kill("SIGTERM");
     await server.exited;
   }
+  await provider.stop();
   await testDb?.drop();
   if (!onPostgres()) await stopEmbeddedServer(dataDir);
   rmSync(dataDir, { recursive: true, force: true });
@@ -61,7 +83,7 @@ async function signIn(page: Page, user: { email: string; password: string }) {
   const form = page.getByRole("form", { name: "Sign in" });
   await form.getByLabel("Email", { exact: true }).fill(user.email);
   await form.getByLabel("Password", { exact: true }).fill(user.password);
-  await form.getByRole("button", { name: "Sign in" }).click();
+  await form.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 async function me(user: { email: string; password: string }) {
@@ -168,6 +190,72 @@ describe("the pages mail links open", () => {
     const page = await newPage();
     await page.goto(`${base}/account/reset-password`);
     await page.getByRole("alert").filter({ hasText: "The link has no token" }).waitFor();
+  });
+});
+
+async function tokenFor(user: { email: string; password: string }) {
+  const res = await fetch(`${base}/api/v1/auth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ username: user.email, password: user.password }),
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** Turns on two-factor authentication through the API; the secret computes the codes. */
+async function enrolMfa(user: { email: string; password: string }): Promise<string> {
+  const auth = { authorization: `Bearer ${await tokenFor(user)}`, "content-type": "application/json" };
+  const setup = await fetch(`${base}/api/v1/auth/mfa/totp/setup`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ current_password: user.password }),
+  });
+  const { secret } = (await setup.json()) as { secret: string };
+  const confirm = await fetch(`${base}/api/v1/auth/mfa/totp/confirm`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ code: codeFor(secret) }),
+  });
+  expect(confirm.status).toBeLessThan(300);
+  return secret;
+}
+
+describe("sign-in with a provider", () => {
+  it("offers a button per provider, and signs a new person in with a verified email", async () => {
+    claims = { sub: "erin-at-mock", email: "erin@example.com", email_verified: true };
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Sign in with Mock" }).waitFor();
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: "Sign in with Mock" }).click();
+    await page.getByText("Signed in as").waitFor();
+    // The one-time code is gone from the address bar, and a reload resumes from the cookie.
+    expect(new URL(page.url()).search).toBe("");
+    await page.reload();
+    await page.getByText("Signed in as").waitFor();
+    expect(await page.evaluate("localStorage.length + sessionStorage.length")).toBe(0);
+  });
+
+  it("asks a user with two-factor authentication for a code after the provider", async () => {
+    const secret = await enrolMfa(carol);
+    claims = { sub: "carol-at-mock", email: carol.email, email_verified: true };
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Sign in with Mock" }).click();
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await page.getByLabel("Authentication code").fill(codeFor(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByText("Signed in as carol").waitFor();
+  });
+
+  it("says why when the provider's sign-in is refused", async () => {
+    // An account has this address, but the provider has not verified it.
+    claims = { sub: "not-carol", email: carol.email, email_verified: false };
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Sign in with Mock" }).click();
+    await page.getByRole("alert").filter({ hasText: "the provider has not verified it" }).waitFor();
+    expect(new URL(page.url()).search).toBe("");
   });
 });
 

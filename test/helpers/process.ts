@@ -63,8 +63,9 @@ export async function waitFor<T>(
 
 /** Starts `kaira serve` (or another entry point that serves, given as node's argv) and waits until ready. */
 export async function startServer(env: Record<string, string>, argv: string[] = [KAIRA_BIN, "serve"]) {
-  const port = await freePort();
-  const server = runNode(argv, { HOST: "127.0.0.1", PORT: String(port), ...env });
+  // A PORT given (a URL in the environment must name it) or a free one.
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const server = runNode(argv, { HOST: "127.0.0.1", ...env, PORT: String(port) });
   const baseUrl = `http://127.0.0.1:${port}`;
   let exitCode: number | null | undefined;
   server.exited.then((code) => {

@@ -236,6 +236,36 @@ describe("the redirect dance", () => {
     });
     expect(verified.statusCode).toBe(200);
   });
+
+  it("puts the refresh token in the HttpOnly cookie for a browser app that asks", async () => {
+    claims = { sub: `cookie-${Date.now()}`, email: newUser().email, email_verified: true };
+    const { code } = await dance();
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/oidc/exchange",
+      headers: { "x-refresh-token-delivery": "cookie" },
+      payload: { code },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().access_token).toEqual(expect.any(String));
+    expect(res.json().refresh_token).toBeUndefined();
+    const cookies = ([] as string[]).concat(res.headers["set-cookie"] ?? []);
+    const refresh = cookies.find((c) => c.startsWith("kaira_refresh="));
+    const csrf = cookies.find((c) => c.startsWith("kaira_csrf="));
+    expect(refresh).toContain("HttpOnly");
+    // The cookie refreshes like one from the token endpoint.
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/refresh",
+      headers: {
+        cookie: `${refresh?.split(";")[0]}; ${csrf?.split(";")[0]}`,
+        "x-csrf-token": csrf?.split(";")[0]?.slice("kaira_csrf=".length) ?? "",
+        "x-refresh-token-delivery": "cookie",
+      },
+      payload: {},
+    });
+    expect(again.statusCode).toBe(200);
+  });
 });
 
 describe("refusals", () => {

@@ -70,6 +70,24 @@ export async function signIn(login, password) {
   }
 }
 
+/**
+ * The one-time code an OpenID Connect sign-in brought back (OIDC_RETURN_URL?code=…) for the
+ * tokens, the refresh token into the cookie; `{ mfaToken }` when a second factor is asked for.
+ */
+export async function exchangeOidcCode(code) {
+  try {
+    await tokenRequest("/auth/oidc/exchange", {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code }),
+    });
+    return {};
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "mfa_required")
+      return { mfaToken: error.problem.mfa_token };
+    throw error;
+  }
+}
+
 export function verifyMfa(mfaToken, code) {
   return tokenRequest("/auth/mfa/verify", {
     headers: { "content-type": "application/json" },

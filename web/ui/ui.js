@@ -2,7 +2,7 @@
 // interpolated value is text or an attribute, escaped by Preact; no page sets innerHTML.
 import htm from "htm";
 import { h } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, signIn, verifyMfa } from "./api.js";
 
 export const html = htm.bind(h);
@@ -81,11 +81,33 @@ export function AccountMailForm({ kind, email: initial = "" }) {
   </form>`;
 }
 
-/** Sign-in, with the second step for accounts that use two-factor authentication. */
-export function SignInForm({ onSignedIn }) {
+/** "Sign in with <name>" for each OpenID Connect provider the server offers (none: nothing shown). */
+function ProviderButtons() {
+  const [providers, setProviders] = useState([]);
+  useEffect(() => {
+    api("/auth/oidc/providers").then(
+      (answer) => setProviders(answer.items),
+      () => setProviders([]),
+    );
+  }, []);
+  if (providers.length === 0) return null;
+  const label = (name) => `Sign in with ${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+  return html`<p class="providers">
+    ${providers.map(
+      (p) =>
+        html`<button key=${p.name} type="button" onClick=${() => location.assign(p.start_url)}>${label(p.name)}</button>`,
+    )}
+  </p>`;
+}
+
+/**
+ * Sign-in, with the second step for accounts that use two-factor authentication; `mfaToken`
+ * when that step is already due (after a provider's sign-in), `notice` an error to show.
+ */
+export function SignInForm({ onSignedIn, mfaToken: pendingMfa = null, notice = "", providers = false }) {
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
-  const [mfaToken, setMfaToken] = useState(null);
+  const [mfaToken, setMfaToken] = useState(pendingMfa);
   const [code, setCode] = useState("");
   // "reset" or "verification": the mail form shown under the sign-in form.
   const [mailForm, setMailForm] = useState(null);
@@ -116,8 +138,9 @@ export function SignInForm({ onSignedIn }) {
       <h2 id="signin-title">Sign in</h2>
       <${Field} label="Email" name="login" value=${login} onInput=${setLogin} autocomplete="username" required />
       <${Field} label="Password" name="password" type="password" value=${password} onInput=${setPassword} autocomplete="current-password" required />
-      <${ErrorText} error=${error} />
+      <${ErrorText} error=${error || notice} />
       <button type="submit" disabled=${busy}>Sign in</button>
+      ${providers ? html`<${ProviderButtons} />` : null}
       <p class="links">
         <button type="button" class="link" aria-expanded=${mailForm === "reset"} onClick=${() => toggle("reset")}>Forgot password?</button>
         <button type="button" class="link" aria-expanded=${mailForm === "verification"} onClick=${() => toggle("verification")}>Resend verification</button>

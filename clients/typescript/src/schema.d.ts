@@ -383,7 +383,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange the sign-in code for tokens
-         * @description The `code` OIDC_RETURN_URL received, once, within 60 s. Answers like POST /auth/token: the token pair, or 403 `mfa_required` for a user with two-factor authentication (the provider proved who signed in, Kaira's own second factor is still asked for).
+         * @description The `code` OIDC_RETURN_URL received, once, within 60 s. Answers like POST /auth/token: the token pair, or 403 `mfa_required` for a user with two-factor authentication (the provider proved who signed in, Kaira's own second factor is still asked for). A browser app sends `X-Refresh-Token-Delivery: cookie` here (and again at POST /auth/mfa/verify) to get the refresh token as a cookie, as from the token endpoint.
          */
         post: operations["exchangeOidcCode"];
         delete?: never;
@@ -2763,7 +2763,10 @@ export interface operations {
     exchangeOidcCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description For browser apps: `cookie` puts the refresh token in an HttpOnly, SameSite=Strict cookie (`kaira_refresh`, path /api/v1/auth; Secure except on localhost over http) instead of the body, and sets a readable `kaira_csrf` cookie whose value refresh and logout then need in the `X-CSRF-Token` header. */
+                "x-refresh-token-delivery"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };

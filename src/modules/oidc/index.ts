@@ -39,6 +39,7 @@ export function createOidcModule(deps: OidcModuleDeps) {
         oidcService,
         returnUrl: oidc.returnUrl,
         secureCookie: oidc.callbackBaseUrl.startsWith("https:"),
+        refreshCookieMaxAgeSeconds: deps.auth.refreshCookieMaxAgeSeconds,
       });
     },
     services: {},

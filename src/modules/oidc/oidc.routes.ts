@@ -3,9 +3,10 @@ import type { FastifyContextConfig, FastifyReply, FastifyRequest } from "fastify
 import { Type } from "typebox";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
-import { sendMfaRequired, toTokenResponse } from "../auth/auth.mappers.js";
+import { sendMfaRequired } from "../auth/auth.mappers.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
 import { MfaRequiredSchema, TokenResponseSchema } from "../auth/auth.schemas.js";
+import { TokenDeliveryHeadersSchema, tokenAnswer, wantsRefreshCookie } from "../auth/browser-session.js";
 import {
   CallbackQuerySchema,
   ExchangeSchema,
@@ -45,7 +46,8 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
   oidcService: OidcService;
   returnUrl: string | undefined;
   secureCookie: boolean;
-}> = async (app, { oidcService, returnUrl, secureCookie }) => {
+  refreshCookieMaxAgeSeconds: number;
+}> = async (app, { oidcService, returnUrl, secureCookie, refreshCookieMaxAgeSeconds }) => {
   app.addHook("onSend", async (_request, reply, payload) => {
     reply.header("cache-control", "no-store");
     return payload;
@@ -203,8 +205,11 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         description:
           "The `code` OIDC_RETURN_URL received, once, within 60 s. Answers like POST /auth/token: the " +
           "token pair, or 403 `mfa_required` for a user with two-factor authentication (the " +
-          "provider proved who signed in, Kaira's own second factor is still asked for).",
+          "provider proved who signed in, Kaira's own second factor is still asked for). A browser " +
+          "app sends `X-Refresh-Token-Delivery: cookie` here (and again at POST /auth/mfa/verify) " +
+          "to get the refresh token as a cookie, as from the token endpoint.",
         security: [],
+        headers: TokenDeliveryHeadersSchema,
         body: ExchangeSchema,
         response: {
           200: TokenResponseSchema,
@@ -223,7 +228,10 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
         securityLogFor(request),
       );
       if (result.kind === "second_factor") return sendMfaRequired(result, request, reply);
-      return toTokenResponse(result.pair);
+      return tokenAnswer(request, reply, result.pair, {
+        inCookie: wantsRefreshCookie(request),
+        cookieMaxAgeSeconds: refreshCookieMaxAgeSeconds,
+      });
     },
   );
 
