@@ -25,6 +25,7 @@ const provider = new OAuth2Server();
 /** What the provider's next ID token says about the person. */
 let claims: Record<string, unknown> = {};
 
+const ADMIN = { email: "accounts-admin@example.com", password: "Console-Key-5519" };
 const carol = { email: "carol@example.com", username: "carol", password: "Meadow-Pass-8642" };
 
 beforeAll(async () => {
@@ -46,6 +47,8 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE: "0",
     SIGNUP_PER_HOUR: "0",
     LOG_LEVEL: "warn",
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
     DATA_DIR: dataDir,
     MAIL_DIR: mailDir,
   };
@@ -256,6 +259,84 @@ describe("sign-in with a provider", () => {
     await page.getByRole("button", { name: "Sign in with Mock" }).click();
     await page.getByRole("alert").filter({ hasText: "the provider has not verified it" }).waitFor();
     expect(new URL(page.url()).search).toBe("");
+  });
+});
+
+async function signUp(user: { email: string; username: string; password: string }) {
+  const created = await fetch(`${base}/api/v1/users`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(user),
+  });
+  expect(created.status).toBe(201);
+}
+
+describe("two-factor authentication and sessions", () => {
+  const frank = { email: "frank@example.com", username: "frank", password: "Harvest-Pass-2468" };
+  const gina = { email: "gina@example.com", username: "gina", password: "Lantern-Pass-3579" };
+
+  it("asks for the code after the password", async () => {
+    await signUp(frank);
+    const secret = await enrolMfa(frank);
+    const page = await newPage();
+    await signIn(page, frank);
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+    // A wrong code is refused and the step stays.
+    await page.getByLabel("Authentication code").fill("000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("alert").waitFor();
+    await page.getByLabel("Authentication code").fill(codeFor(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByText("Signed in as frank").waitFor();
+  });
+
+  it("lists the sessions, and Revoke ends the other one", async () => {
+    await signUp(gina);
+    const laptop = await newPage();
+    await signIn(laptop, gina);
+    await laptop.getByText("Signed in as gina").waitFor();
+    const phone = await newPage();
+    await signIn(phone, gina);
+    await phone.getByText("Signed in as gina").waitFor();
+    const sessions = phone.getByRole("list", { name: "Sessions" });
+    await expect.poll(() => sessions.getByRole("listitem").count()).toBe(2);
+    await sessions.getByText("(this one)").waitFor();
+    await sessions.getByRole("button", { name: "Revoke" }).click();
+    await expect.poll(() => sessions.getByRole("listitem").count()).toBe(1);
+    expect(await sessions.getByRole("button", { name: "Revoke" }).count()).toBe(0);
+    // The other browser's session is over: signed out at once or, at the latest, on its next load.
+    await laptop.reload();
+    await laptop.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+    // The revoking one goes on.
+    await phone.reload();
+    await phone.getByText("Signed in as gina").waitFor();
+  });
+
+  it("the console's Reset MFA turns a user's second factor off", async () => {
+    const admin = await newPage();
+    await admin.goto(`${base}/admin`);
+    const form = admin.getByRole("form", { name: "Sign in" });
+    await form.getByLabel("Email", { exact: true }).fill(ADMIN.email);
+    await form.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+    await form.getByRole("button", { name: "Sign in", exact: true }).click();
+    await admin.getByRole("heading", { name: "Users", exact: true }).waitFor();
+    await admin.getByLabel("Search users").fill("frank");
+    const row = admin.getByRole("row").filter({ hasText: frank.email });
+    await row.getByRole("button", { name: "Reset MFA" }).click();
+    // frank signs in with the password alone now.
+    await expect
+      .poll(async () => {
+        const res = await fetch(`${base}/api/v1/auth/token`, {
+          method: "POST",
+          body: new URLSearchParams({ username: frank.email, password: frank.password }),
+        });
+        return res.status;
+      })
+      .toBe(200);
+    expect(await row.getByRole("alert").count()).toBe(0);
+    const page = await newPage();
+    await signIn(page, frank);
+    await page.getByText("Signed in as frank").waitFor();
   });
 });
 
