@@ -93,4 +93,14 @@ describe("DELETE /api/v1/users/{id}/sessions", () => {
     });
     expect(forbidden.statusCode).toBe(403);
   });
+
+  it("answers 404 user_not_found for a user that does not exist", async () => {
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: "/api/v1/users/999999999/sessions",
+      headers: bearer(admin),
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().code).toBe("user_not_found");
+  });
 });

@@ -3899,7 +3899,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not Found: `not_found` */
+            /** @description Not Found: `user_not_found`, `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -210,6 +210,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         security: requireAuth("admin"),
         params: UserIdParamsSchema,
         response: { 204: Type.Null(), 404: ProblemRef, 422: ProblemRef },
+        ...problemCodes({ 404: ["user_not_found"] }),
       },
     },
     async (request, reply) => {
