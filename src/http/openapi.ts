@@ -123,6 +123,8 @@ const CODE_DETAILS: Record<string, string> = {
   mfa_not_enabled: "Two-factor authentication is not on",
   invalid_mfa_code: "The code is not valid",
   invalid_mfa_token: "The sign-in expired or is no longer valid; log in again",
+  mfa_locked:
+    "Too many wrong codes in a row: two-factor sign-in is locked. Reset your password, or ask an admin to reset your two-factor authentication",
   own_mfa_reset:
     "Admins cannot reset their own two-factor authentication: turn it off with POST /auth/mfa/disable",
   oidc_provider_not_found: "No such sign-in provider",

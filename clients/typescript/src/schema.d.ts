@@ -246,7 +246,7 @@ export interface paths {
         put?: never;
         /**
          * Finish a sign-in with a code
-         * @description Redeems the `mfa_token` of a 403 `mfa_required` answer with a code from the app, or a recovery code, for the token pair (the same answer as POST /auth/token). Each code is accepted once: a code of a time step at or before the last accepted one is refused, and a recovery code is spent. Wrong codes are throttled like passwords (429 with Retry-After), and an mfa_token dies after 5 wrong codes or 5 minutes. Errors carry OAuth2's `error` (`invalid_grant` for a wrong code or a dead mfa_token).
+         * @description Redeems the `mfa_token` of a 403 `mfa_required` answer with a code from the app, or a recovery code, for the token pair (the same answer as POST /auth/token). Each code is accepted once: a code of a time step at or before the last accepted one is refused, and a recovery code is spent. Wrong codes are throttled like passwords (429 with Retry-After), and an mfa_token dies after 5 wrong codes or 5 minutes, and works only from the client address that logged in (IPv6: its /64). Wrong codes in a row are also counted per account, from every address: from the 5th the account waits (30 s, doubling, at most 15 minutes; 429) and at 100 the factor is locked (403 `mfa_locked`) until a password reset or an admin's MFA reset; a correct code starts the count over. Errors carry OAuth2's `error` (`invalid_grant` for a wrong code, a dead mfa_token or a locked factor).
          */
         post: operations["verifyMfa"];
         delete?: never;
@@ -2192,6 +2192,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OAuthProblem"];
                 };
             };
+            /** @description Forbidden: `mfa_locked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OAuthProblem"];
+                };
+            };
             /** @description Payload Too Large: `ctp_body_too_large` */
             413: {
                 headers: {
@@ -2287,6 +2296,15 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `mfa_locked` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

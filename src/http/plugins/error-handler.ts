@@ -153,6 +153,7 @@ const INVALID_GRANT_CODES = new Set([
   "invalid_refresh_token",
   "invalid_mfa_token",
   "invalid_mfa_code",
+  "mfa_locked",
   "invalid_sign_in_code",
 ]);
 

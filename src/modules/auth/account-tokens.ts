@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { SecurityLog } from "../../http/security-log.js";
 import type { AccountTokenRow } from "../../platform/database/schema.js";
+import { clientAddressKey } from "../../shared/client-address.js";
 import type { AccountTokensRepository, TokenExecutor } from "./account-tokens.repository.js";
 import type { CredentialThrottle } from "./credential-throttle.js";
 
@@ -80,7 +81,7 @@ export function createAccountTokens(deps: {
     ): Promise<AccountTokenRow | undefined> {
       let row: AccountTokenRow | undefined;
       // Keyed by purpose and address: one address's bad tokens never slow anyone else down.
-      const throttleKey = `token:${purpose}|${context.address}`;
+      const throttleKey = `token:${purpose}|${clientAddressKey(context.address)}`;
       try {
         await credentialThrottle.check(throttleKey, context.address, async () => {
           row = await repository.consume(executor, hashAccountToken(token), purpose);
@@ -110,10 +111,14 @@ export function createAccountTokens(deps: {
     ): Promise<AccountTokenRow | undefined> {
       let row: AccountTokenRow | undefined;
       try {
-        await credentialThrottle.check(`token:${purpose}|${context.address}`, context.address, async () => {
-          row = await repository.findUsable(hashAccountToken(token), purpose);
-          return row !== undefined;
-        });
+        await credentialThrottle.check(
+          `token:${purpose}|${clientAddressKey(context.address)}`,
+          context.address,
+          async () => {
+            row = await repository.findUsable(hashAccountToken(token), purpose);
+            return row !== undefined;
+          },
+        );
       } catch (error) {
         context.log({ event: "auth.throttled", purpose, ip: context.address });
         throw error;

@@ -1,5 +1,6 @@
 import type { AuthConfig } from "../../config.js";
 import type { Cache } from "../../platform/cache/index.js";
+import { clientAddressKey } from "../../shared/client-address.js";
 import { DomainError, retryAfter } from "../../shared/errors.js";
 
 export class TooManyAttemptsError extends DomainError {
@@ -27,11 +28,15 @@ export class TooManyAttemptsError extends DomainError {
  *
  * A success clears the pair's and the account's counts, never the address's (an attacker
  * with one valid account must not be able to wipe the count of its spraying).
+ *
+ * An address is counted by clientAddressKey: IPv6 per /64, which one host usually holds
+ * whole, so rotating through its addresses gains nothing.
  */
 export function createCredentialThrottle(cache: Cache, config: AuthConfig) {
   const windowMs = config.failureWindowSeconds * 1000;
-  const keys = (account: string, address: string) => {
+  const keys = (account: string, clientAddress: string) => {
     const accountKey = account.toLowerCase();
+    const address = clientAddressKey(clientAddress);
     return {
       pair: `login:pair:${accountKey}|${address}`,
       address: `login:addr:${address}`,

@@ -22,10 +22,63 @@ export interface MfaRepository {
   unusedRecoveryCodes(userId: number): Promise<number>;
   /** Removes the authenticator and the recovery codes; false when there was nothing. */
   remove(userId: number): Promise<boolean>;
+  /**
+   * Takes one second-factor attempt of an enabled user, counted as a failure until
+   * `succeeded` clears it: "ok" and the attempt is counted (locking the account per
+   * `lockFor(failures)` in the same statement), "locked" with the milliseconds left,
+   * "disabled" at `hardLimit` failures, "off" when MFA is not on. One conditional UPDATE, so
+   * concurrent guesses cannot slip past a lock.
+   */
+  takeAttempt(
+    userId: number,
+    policy: { freeAttempts: number; baseLockSeconds: number; maxLockSeconds: number; hardLimit: number },
+  ): Promise<
+    { outcome: "ok" } | { outcome: "locked"; retryAfterMs: number } | { outcome: "disabled" | "off" }
+  >;
+  /** A correct second factor: the failures in a row start over. */
+  succeeded(userId: number): Promise<void>;
 }
 
 export function createMfaRepository(db: Db): MfaRepository {
   return {
+    async takeAttempt(userId, policy) {
+      const taken = await db
+        .update(userMfa)
+        .set({
+          failedAttempts: sql`${userMfa.failedAttempts} + 1`,
+          lockedUntil: sql`case when ${userMfa.failedAttempts} + 1 >= ${policy.freeAttempts}
+            then now() + make_interval(secs => least(${policy.baseLockSeconds}::float8 * power(2::float8, (${userMfa.failedAttempts} + 1 - ${policy.freeAttempts})::float8), ${policy.maxLockSeconds}::float8))
+            else null end`,
+        })
+        .where(
+          and(
+            eq(userMfa.userId, userId),
+            isNotNull(userMfa.enabledAt),
+            lt(userMfa.failedAttempts, policy.hardLimit),
+            or(isNull(userMfa.lockedUntil), sql`${userMfa.lockedUntil} <= now()`),
+          ),
+        )
+        .returning({ userId: userMfa.userId });
+      if (taken.length === 1) return { outcome: "ok" };
+      const [row] = await db
+        .select({
+          enabledAt: userMfa.enabledAt,
+          failedAttempts: userMfa.failedAttempts,
+          retryAfterMs: sql<number>`greatest(0, extract(epoch from (${userMfa.lockedUntil} - now())) * 1000)::float8`,
+        })
+        .from(userMfa)
+        .where(eq(userMfa.userId, userId))
+        .limit(1);
+      if (!row?.enabledAt) return { outcome: "off" };
+      if (row.failedAttempts >= policy.hardLimit) return { outcome: "disabled" };
+      return { outcome: "locked", retryAfterMs: Math.max(1_000, Number(row.retryAfterMs)) };
+    },
+    async succeeded(userId) {
+      await db
+        .update(userMfa)
+        .set({ failedAttempts: 0, lockedUntil: null })
+        .where(and(eq(userMfa.userId, userId), sql`${userMfa.failedAttempts} > 0`));
+    },
     async find(userId) {
       const [row] = await db.select().from(userMfa).where(eq(userMfa.userId, userId)).limit(1);
       return row;

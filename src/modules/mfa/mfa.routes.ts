@@ -134,19 +134,29 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
           "recovery code, for the token pair (the same answer as POST /auth/token). Each code is " +
           "accepted once: a code of a time step at or before the last accepted one is refused, and " +
           "a recovery code is spent. Wrong codes are throttled like passwords (429 with " +
-          "Retry-After), and an mfa_token dies after 5 wrong codes or 5 minutes. Errors carry " +
-          "OAuth2's `error` (`invalid_grant` for a wrong code or a dead mfa_token).",
+          "Retry-After), and an mfa_token dies after 5 wrong codes or 5 minutes, and works only " +
+          "from the client address that logged in (IPv6: its /64). Wrong codes in a row are also " +
+          "counted per account, from every address: from the 5th the account waits (30 s, " +
+          "doubling, at most 15 minutes; 429) and at 100 the factor is locked (403 `mfa_locked`) " +
+          "until a password reset or an admin's MFA reset; a correct code starts the count over. " +
+          "Errors carry OAuth2's `error` (`invalid_grant` for a wrong code, a dead mfa_token or " +
+          "a locked factor).",
         security: [],
         headers: TokenDeliveryHeadersSchema,
         body: VerifySchema,
         response: {
           200: TokenResponseSchema,
           401: OAuthProblemRef,
+          403: OAuthProblemRef,
           415: OAuthProblemRef,
           422: OAuthProblemRef,
           429: OAuthProblemRef,
         },
-        ...problemCodes({ 401: ["invalid_mfa_token", "invalid_mfa_code"], 429: ["too_many_attempts"] }),
+        ...problemCodes({
+          401: ["invalid_mfa_token", "invalid_mfa_code"],
+          403: ["mfa_locked"],
+          429: ["too_many_attempts"],
+        }),
       },
       config: { oauth2Errors: true },
     },
@@ -178,9 +188,17 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
           "one stays). 409 `mfa_not_enabled` when MFA is off.",
         security: requireAuth(),
         body: DisableSchema,
-        response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        response: {
+          204: Type.Null(),
+          400: ProblemRef,
+          403: ProblemRef,
+          409: ProblemRef,
+          422: ProblemRef,
+          429: ProblemRef,
+        },
         ...problemCodes({
           400: ["current_password_required", "invalid_current_password", "invalid_mfa_code"],
+          403: ["mfa_locked"],
           409: ["mfa_not_enabled"],
           429: ["too_many_attempts"],
         }),

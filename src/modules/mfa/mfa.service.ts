@@ -1,4 +1,5 @@
 import type { SecurityLog } from "../../http/security-log.js";
+import { clientAddressKey } from "../../shared/client-address.js";
 import {
   BadRequestError,
   ConflictError,
@@ -7,7 +8,7 @@ import {
   UnauthorizedError,
 } from "../../shared/errors.js";
 import type { AuthService, TokenPair } from "../auth/auth.service.js";
-import type { CredentialThrottle } from "../auth/credential-throttle.js";
+import { type CredentialThrottle, TooManyAttemptsError } from "../auth/credential-throttle.js";
 import { hasPassword, type PasswordHasher } from "../auth/password-hasher.js";
 import type { PendingSignIns } from "../auth/pending-sign-ins.js";
 import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.js";
@@ -45,6 +46,28 @@ const INVALID_PENDING = () =>
 // Codes are throttled per account under their own name: failures of one factor do not count
 // against the other (NIST SP 800-63B counts attempts per authenticator).
 const throttleKey = (userId: number) => `mfa:${userId}`;
+
+/**
+ * The per-account count of wrong second factors in a row, kept in the database: it holds
+ * whatever the addresses, the instances or the cache, and only a correct code (or a password
+ * reset, or an admin's reset) clears it — never a password login. The first 5 attempts are
+ * free (the address throttles still apply); from the 5th, the account waits 30 s × 2^(n−5),
+ * at most 15 minutes, before the next attempt is even looked at; at 100 wrong codes in a row
+ * (NIST SP 800-63B's ceiling) the factor is refused outright, every pending sign-in with it,
+ * until a password reset or an admin's MFA reset.
+ */
+export const MFA_FAILURE_POLICY = {
+  freeAttempts: 5,
+  baseLockSeconds: 30,
+  maxLockSeconds: 15 * 60,
+  hardLimit: 100,
+} as const;
+
+const MFA_LOCKED = () =>
+  new ForbiddenError(
+    "Too many wrong codes in a row: two-factor sign-in is locked. Reset your password, or ask an admin to reset your two-factor authentication",
+    "mfa_locked",
+  );
 
 export function createMfaService(deps: MfaServiceDeps) {
   const { mfaRepository, secretBox, accounts, credentialThrottle } = deps;
@@ -96,7 +119,10 @@ export function createMfaService(deps: MfaServiceDeps) {
       : undefined;
   }
 
-  /** A code checked under the throttle: 429 once throttled, failures counted. */
+  /**
+   * A code checked under the throttles: 429 once throttled (per address, or the account's
+   * own lock), 403 `mfa_locked` at the hard limit; failures counted.
+   */
   async function throttledSpend(userId: number, code: string, address: string, log: SecurityLog) {
     try {
       await credentialThrottle.assertAllowed(throttleKey(userId), address);
@@ -104,8 +130,18 @@ export function createMfaService(deps: MfaServiceDeps) {
       log({ event: "auth.throttled", user_id: userId, ip: address, factor: "mfa" });
       throw error;
     }
+    const attempt = await mfaRepository.takeAttempt(userId, MFA_FAILURE_POLICY);
+    if (attempt.outcome === "locked") {
+      log({ event: "auth.throttled", user_id: userId, ip: address, factor: "mfa", scope: "account" });
+      throw new TooManyAttemptsError(Math.ceil(attempt.retryAfterMs / 1000));
+    }
+    if (attempt.outcome === "disabled") {
+      log({ event: "mfa.locked", user_id: userId, ip: address });
+      throw MFA_LOCKED();
+    }
     const factor = await spendCode(userId, code);
     if (factor) {
+      await mfaRepository.succeeded(userId);
       await credentialThrottle.recordSuccess(throttleKey(userId), address);
       if (factor === "recovery_code")
         log({
@@ -193,6 +229,12 @@ export function createMfaService(deps: MfaServiceDeps) {
     ): Promise<TokenPair> {
       const pending = await deps.pendingSignIns.find(mfaToken);
       if (!pending) throw INVALID_PENDING();
+      // An mfa_token works only from the client that proved the first factor (IPv6: its /64):
+      // a token carried elsewhere cannot spread guesses over fresh addresses.
+      if (clientAddressKey(pending.address) !== clientAddressKey(address)) {
+        log({ event: "mfa.token.address_mismatch", user_id: pending.userId, ip: address });
+        throw INVALID_PENDING();
+      }
       const factor = await throttledSpend(pending.userId, code, address, log);
       if (!factor) {
         await deps.pendingSignIns.recordFailure(mfaToken);

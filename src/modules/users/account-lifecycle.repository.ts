@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../../platform/database/index.js";
-import { accountTokens, files, posts, refreshTokens, users } from "../../platform/database/schema.js";
+import {
+  accountTokens,
+  files,
+  posts,
+  refreshTokens,
+  userMfa,
+  users,
+} from "../../platform/database/schema.js";
 import { recordEvent } from "../../platform/events/outbox.js";
 import type { RecordJob } from "../../platform/jobs/index.js";
 import { DELETE_FILE_OBJECTS_JOB } from "../files/delete-objects.job.js";
@@ -83,6 +90,11 @@ export function createAccountLifecycleRepository(db: Db, recordJob: RecordJob) {
         )
         .returning();
       if (!user) return undefined;
+      // Proving the mailbox is the way back from a second factor locked by wrong codes.
+      await tx
+        .update(userMfa)
+        .set({ failedAttempts: 0, lockedUntil: null })
+        .where(eq(userMfa.userId, userId));
       return { user, sessionIds: await revokeAllSessions(tx, userId) };
     },
 

@@ -167,6 +167,13 @@ export const userMfa = pgTable("user_mfa", {
   totpSecret: text("totp_secret").notNull(),
   enabledAt: timestamp("enabled_at", { withTimezone: true, precision: 3 }),
   lastUsedStep: bigint("last_used_step", { mode: "number" }),
+  /**
+   * Wrong second-factor codes in a row, from any address: reset only by a correct code (or a
+   * password reset), never by a password login. Past a threshold the account waits
+   * `locked_until` between attempts; at the hard limit the factor is refused until reset.
+   */
+  failedAttempts: integer("failed_attempts").notNull().default(0),
+  lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 3 }),
   createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
 
