@@ -195,4 +195,59 @@ describe("the TypeScript client", () => {
     expect(closes.at(-1)).toMatchObject({ code: 4401, final: true });
     expect(client.session).toBeNull();
   });
+
+  it("keeps the refresh token in the HttpOnly cookie for a browser app, and resumes from it", async () => {
+    // A browser's cookie jar, as far as this test needs one.
+    const jar = new Map<string, string>();
+    const sent: Headers[] = [];
+    const browserFetch: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      if (jar.size)
+        request.headers.set("cookie", [...jar].map(([name, value]) => `${name}=${value}`).join("; "));
+      sent.push(request.headers);
+      const response = await fetch(request);
+      for (const line of response.headers.getSetCookie()) {
+        const [pair = ""] = line.split(";");
+        const [name = "", value = ""] = pair.split("=");
+        if (/Max-Age=0/i.test(line) || value === "") jar.delete(name);
+        else jar.set(name, value);
+      }
+      return response;
+    };
+    const browserClient = (csrfToken = () => jar.get("kaira_csrf")) =>
+      createKairaClient({ baseUrl, fetch: browserFetch, refreshTokenDelivery: "cookie", csrfToken });
+
+    const user = newUser();
+    const client = browserClient();
+    expect((await client.api.POST("/api/v1/users", { body: user })).response.status).toBe(201);
+    const result = await client.login(user.email, user.password);
+    expect(result.mfaRequired).toBe(false);
+    expect(client.session?.refreshToken).toBeUndefined();
+    expect(sent.at(-1)?.get("x-refresh-token-delivery")).toBe("cookie");
+    expect(jar.has("kaira_refresh")).toBe(true);
+
+    // A page load: a new client with no session resumes from the cookie.
+    const reloaded = browserClient();
+    expect(reloaded.session).toBeNull();
+    const csrf = jar.get("kaira_csrf");
+    const resumed = await reloaded.refresh();
+    expect(resumed.accessToken).toEqual(expect.any(String));
+    expect(sent.at(-1)?.get("x-csrf-token")).toBe(csrf);
+    // The refresh rotated the cookie pair.
+    expect(jar.get("kaira_csrf")).not.toBe(csrf);
+    expect((await reloaded.api.GET("/api/v1/users/me")).data?.email).toBe(user.email);
+
+    // Without the CSRF value there is nothing to send; with a wrong one the server refuses.
+    await expect(browserClient(() => undefined).refresh()).rejects.toMatchObject({ code: "not_signed_in" });
+    await expect(browserClient(() => "forged").refresh()).rejects.toMatchObject({
+      status: 403,
+      code: "csrf_failed",
+    });
+
+    // Logout ends the session and clears the cookies.
+    await reloaded.logout();
+    expect(jar.has("kaira_refresh")).toBe(false);
+    expect(reloaded.session).toBeNull();
+    await expect(browserClient().refresh()).rejects.toBeInstanceOf(KairaError);
+  });
 });

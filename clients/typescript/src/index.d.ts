@@ -12,8 +12,11 @@ export type FileMetadata = paths["/api/v1/files"]["post"]["responses"][201]["con
 /** The tokens of one signed-in session. */
 export interface Session {
   accessToken: string;
-  /** Single use: each refresh replaces it. Keep it where your platform keeps secrets. */
-  refreshToken: string;
+  /**
+   * Single use: each refresh replaces it. Keep it where your platform keeps secrets.
+   * Absent with `refreshTokenDelivery: "cookie"`: Kaira's HttpOnly cookie holds it.
+   */
+  refreshToken?: string;
   /** When the access token expires (milliseconds since the epoch, by this machine's clock). */
   expiresAt: number;
   /** The scopes granted, space-separated. */
@@ -36,6 +39,16 @@ export interface KairaClientOptions {
   session?: Session;
   /** Called whenever the session changes: after login, each refresh, and logout (`null`). */
   onSession?: (session: Session | null) => void;
+  /**
+   * For browser apps (OAuth 2.0 for Browser-Based Apps): `"cookie"` asks the token endpoints
+   * for the refresh token as an HttpOnly cookie (`X-Refresh-Token-Delivery: cookie`, requests
+   * with `credentials: "include"`), so JavaScript never holds it; `refresh()` and `logout()`
+   * then send the cookie with the CSRF value in `X-CSRF-Token`. `refresh()` works without a
+   * session too: it resumes one after a page load.
+   */
+  refreshTokenDelivery?: "body" | "cookie";
+  /** The CSRF value for cookie mode. Defaults to the `kaira_csrf` cookie of `document.cookie`. */
+  csrfToken?: () => string | undefined;
 }
 
 export type LoginResult =
@@ -82,11 +95,16 @@ export interface KairaClient {
   readonly session: Session | null;
   /** Logs in with an email or username; throws `KairaError` (401 `invalid_credentials`, 429, …). */
   login(login: string, password: string, scope?: string): Promise<LoginResult>;
+  /**
+   * Signs in with the one-time code an OpenID Connect sign-in brought back to OIDC_RETURN_URL
+   * (`?code=`); like `login`, it may ask for the second factor.
+   */
+  exchangeSignInCode(code: string): Promise<LoginResult>;
   /** The second step of a login with MFA: a TOTP code, or one of the recovery codes. */
   verifyMfa(mfaToken: string, code: string): Promise<Session>;
-  /** Renews the token pair now; concurrent calls share one renewal. */
+  /** Renews the token pair now (cookie mode: or resumes a session); concurrent calls share one renewal. */
   refresh(): Promise<Session>;
-  /** Ends the session on the server (its tokens and live sockets stop at once). */
+  /** Ends the session on the server (its tokens and live sockets stop at once; cookie mode: and clears the cookies). */
   logout(): Promise<void>;
   /** Uploads a file (multipart `file` field); answers its metadata. */
   uploadFile(file: Blob, filename: string): Promise<FileMetadata>;

@@ -31,6 +31,12 @@ async function problemOf(response) {
   }
 }
 
+/** The CSRF cookie a browser session's refresh and logout echo (see `refreshTokenDelivery`). */
+function csrfFromDocument() {
+  const cookies = globalThis.document?.cookie ?? "";
+  return /(?:^|;\s*)kaira_csrf=([^;]+)/.exec(cookies)?.[1];
+}
+
 const toSession = (body) => ({
   accessToken: body.access_token,
   refreshToken: body.refresh_token,
@@ -57,13 +63,22 @@ export function createKairaClient(options) {
   let session = options.session ?? null;
   /** @type {Promise<import("./index.js").Session> | null} */
   let refreshing = null;
+  // Browser apps: the refresh token stays in Kaira's HttpOnly cookie, never in this client.
+  const inCookie = options.refreshTokenDelivery === "cookie";
+  const csrfToken = options.csrfToken ?? csrfFromDocument;
+  /** What every token request adds in cookie mode: the cookies, and asking for the cookie back. */
+  const cookieInit = (headers) =>
+    inCookie
+      ? { credentials: "include", headers: { ...headers, "x-refresh-token-delivery": "cookie" } }
+      : { headers };
 
   function setSession(next) {
     session = next;
     options.onSession?.(next);
   }
 
-  const isTokenEndpoint = (url) => /\/auth\/(token|refresh|logout|mfa\/verify)$/.test(new URL(url).pathname);
+  const isTokenEndpoint = (url) =>
+    /\/auth\/(token|refresh|logout|mfa\/verify|oidc\/exchange)$/.test(new URL(url).pathname);
 
   // Adds the access token and, when it has expired or was revoked (401), renews it once with
   // the refresh token and sends the request again.
@@ -94,21 +109,46 @@ export function createKairaClient(options) {
 
   const api = createFetchClient({ baseUrl, fetch: authorizedFetch });
 
-  async function tokenRequest(path, body) {
+  async function tokenRequest(path, body, headers = {}) {
     const response = await baseFetch(`${baseUrl}${API}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      ...cookieInit({ "content-type": "application/json", accept: "application/json", ...headers }),
       body: JSON.stringify(body),
     });
     if (!response.ok) throw new KairaError(response.status, await problemOf(response));
     return response.json();
   }
 
+  /** A token answer, or the second step it asks for (a 403 `mfa_required` with its token). */
+  async function signInAnswer(response) {
+    if (!response.ok) {
+      const problem = await problemOf(response);
+      if (
+        response.status === 403 &&
+        problem.code === "mfa_required" &&
+        typeof problem.mfa_token === "string"
+      ) {
+        return { mfaRequired: true, mfaToken: problem.mfa_token };
+      }
+      throw new KairaError(response.status, problem);
+    }
+    setSession(toSession(await response.json()));
+    return { mfaRequired: false, session };
+  }
+
+  /** The body and headers of a refresh or logout: the refresh token, or (cookie mode) the CSRF header. */
+  function refreshCredentials() {
+    if (!inCookie) return session ? { body: { refresh_token: session.refreshToken }, headers: {} } : null;
+    const csrf = csrfToken();
+    return csrf ? { body: {}, headers: { "x-csrf-token": csrf } } : null;
+  }
+
   /** Renews the token pair. Concurrent callers share one renewal: a refresh token is single-use. */
   function refresh() {
-    if (!session)
+    const credentials = refreshCredentials();
+    if (!credentials)
       return Promise.reject(new KairaError(401, { code: "not_signed_in", detail: "Not signed in" }));
-    refreshing ??= tokenRequest("/auth/refresh", { refresh_token: session.refreshToken })
+    refreshing ??= tokenRequest("/auth/refresh", credentials.body, credentials.headers)
       .then((body) => {
         const next = toSession(body);
         setSession(next);
@@ -136,23 +176,20 @@ export function createKairaClient(options) {
       if (scope) form.set("scope", scope);
       const response = await baseFetch(`${baseUrl}${API}/auth/token`, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        ...cookieInit({ "content-type": "application/x-www-form-urlencoded", accept: "application/json" }),
         body: form,
       });
-      if (!response.ok) {
-        const problem = await problemOf(response);
-        // A second factor is needed: a 403 whose problem carries the token for the next step.
-        if (
-          response.status === 403 &&
-          problem.code === "mfa_required" &&
-          typeof problem.mfa_token === "string"
-        ) {
-          return { mfaRequired: true, mfaToken: problem.mfa_token };
-        }
-        throw new KairaError(response.status, problem);
-      }
-      setSession(toSession(await response.json()));
-      return { mfaRequired: false, session };
+      // A second factor may be needed: a 403 whose problem carries the token for the next step.
+      return signInAnswer(response);
+    },
+
+    async exchangeSignInCode(code) {
+      const response = await baseFetch(`${baseUrl}${API}/auth/oidc/exchange`, {
+        method: "POST",
+        ...cookieInit({ "content-type": "application/json", accept: "application/json" }),
+        body: JSON.stringify({ code }),
+      });
+      return signInAnswer(response);
     },
 
     async verifyMfa(mfaToken, code) {
@@ -163,13 +200,13 @@ export function createKairaClient(options) {
     refresh,
 
     async logout() {
-      if (!session) return;
-      const { refreshToken } = session;
+      const credentials = refreshCredentials();
       setSession(null);
+      if (!credentials) return;
       const response = await baseFetch(`${baseUrl}${API}/auth/logout`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ refresh_token: refreshToken }),
+        ...cookieInit({ "content-type": "application/json", ...credentials.headers }),
+        body: JSON.stringify(credentials.body),
       });
       if (!response.ok) throw new KairaError(response.status, await problemOf(response));
     },
