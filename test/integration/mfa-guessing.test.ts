@@ -140,6 +140,23 @@ describe("guessing codes from rotating addresses", () => {
   });
 });
 
+describe("a locked second factor elsewhere", () => {
+  it("account deletion with a code answers 403 mfa_locked, as documented", async () => {
+    const s = await signUpAndLogin(t.app);
+    const { secret } = await enrol(s);
+    await t.db.database.db.update(userMfa).set({ failedAttempts: 100 }).where(eq(userMfa.userId, s.id));
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: "/api/v1/users/me",
+      headers: bearer(s.access),
+      remoteAddress: freshAddress(),
+      payload: { code: codeFor(secret, 1) },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().code).toBe("mfa_locked");
+  });
+});
+
 describe("an mfa_token is bound to the client that logged in", () => {
   it("is refused from another address, and accepted from the same IPv6 /64", async () => {
     const s = await signUpAndLogin(t.app);

@@ -463,7 +463,7 @@ export interface paths {
         post?: never;
         /**
          * Delete the caller's account
-         * @description Re-authentication first: `current_password`, or — with two-factor authentication on — a `code` from the authenticator app (accepted once, as at sign-in) or a recovery code (spent). An account without a password (made by an OpenID Connect sign-in) sends its `code` if it has MFA, and otherwise `{}` from a session that signed in with the provider within the last 10 minutes (400 `fresh_sign_in_required` from an older one: sign in again). Wrong passwords and codes are throttled like logins (429 with Retry-After). The account is anonymised (`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change answers 409 `deletion_conflict` (try again).
+         * @description Re-authentication first: `current_password`, or — with two-factor authentication on — a `code` from the authenticator app (accepted once, as at sign-in) or a recovery code (spent). An account without a password (made by an OpenID Connect sign-in) sends its `code` if it has MFA, and otherwise `{}` from a session that signed in with the provider within the last 10 minutes (400 `fresh_sign_in_required` from an older one: sign in again). Wrong passwords and codes are throttled like logins (429 with Retry-After); a second factor locked by wrong codes in a row is 403 `mfa_locked`. The account is anonymised (`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are deleted (each announced as post.deleted) and its files removed by a background job. Its transfers and ledger entries stay under the anonymised holder: money history is never deleted. The last active admin cannot delete the account (409 `last_admin`); a conflicting concurrent change answers 409 `deletion_conflict` (try again).
          */
         delete: operations["deleteCurrentUser"];
         options?: never;
@@ -3443,6 +3443,15 @@ export interface operations {
             };
             /** @description Unauthorized: `not_authenticated`, `invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: `mfa_locked` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -175,7 +175,8 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
           "without a password (made by an OpenID Connect sign-in) sends its `code` if it has MFA, and " +
           "otherwise `{}` from a session that signed in with the provider within the last 10 minutes " +
           "(400 `fresh_sign_in_required` from an older one: sign in again). Wrong passwords and codes are " +
-          "throttled like logins (429 with Retry-After). The account is anonymised " +
+          "throttled like logins (429 with Retry-After); a second factor locked by wrong codes in a row is " +
+          "403 `mfa_locked`. The account is anonymised " +
           "(`deleted~<random>`, no email, no way to log in) and every session ends at once; its posts are " +
           "deleted (each announced as post.deleted) and its files removed by a background job. Its transfers " +
           "and ledger entries stay under the anonymised holder: money history is never deleted. The last " +
@@ -183,7 +184,14 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
           "answers 409 `deletion_conflict` (try again).",
         security: requireAuth(),
         body: DeleteMeSchema,
-        response: { 204: Type.Null(), 400: ProblemRef, 409: ProblemRef, 422: ProblemRef, 429: ProblemRef },
+        response: {
+          204: Type.Null(),
+          400: ProblemRef,
+          403: ProblemRef,
+          409: ProblemRef,
+          422: ProblemRef,
+          429: ProblemRef,
+        },
         ...problemCodes({
           400: [
             "current_password_required",
@@ -193,6 +201,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{
             "mfa_not_enabled",
             "fresh_sign_in_required",
           ],
+          403: ["mfa_locked"],
           409: ["last_admin", "deletion_conflict"],
           429: ["too_many_attempts"],
         }),
