@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     fresh: { type: "boolean", default: false },
     small: { type: "string", default: "1000:20000" },
     large: { type: "string", default: "100000:1000000" },
+    only: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -62,6 +63,7 @@ if (args.help) {
   --fresh           reseed even when a database with the right counts exists
   --small U:P       the small data set, users:posts (default 1000:20000)
   --large U:P       the large data set, users:posts (default 100000:1000000)
+  --only TEXT       only the scenarios whose name contains TEXT (e.g. "feed", "tag")
 Admin URL: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).`);
   process.exit(0);
 }
@@ -365,7 +367,7 @@ function scenariosOf(set) {
 // ---------------------------------------------------------------------------------------------
 // EXPLAIN of the statements Kaira sends, captured from its own repositories.
 
-async function explainAll(sets) {
+async function explainAll(sets, chosen) {
   const { register } = await import("tsx/esm/api");
   register();
   const { openPostgresDatabase } = await import("../src/platform/database/postgres.ts");
@@ -379,7 +381,8 @@ async function explainAll(sets) {
         posts: createPostsRepository(database.db),
         users: createUsersRepository(database.db),
       };
-      for (const scenario of scenariosOf(set)) {
+      for (const { index } of chosen) {
+        const scenario = scenariosOf(set)[index];
         const statements = [];
         const stop = database.onQuery((query) => statements.push({ text: query.sql, values: query.params }));
         await scenario.call(repositories);
@@ -427,11 +430,17 @@ async function main() {
   }
 
   const rows = [];
-  const scenarioCount = scenariosOf(sets[0]).length;
-  for (let s = 0; s < scenarioCount; s++) {
+  const chosen = scenariosOf(sets[0])
+    .map((scenario, index) => ({ name: scenario.name, index }))
+    .filter(({ name }) => args.only === undefined || name.includes(args.only));
+  if (chosen.length === 0) throw new Error(`no scenario name contains ${args.only}`);
+  for (const { index: s } of chosen) {
     const perSet = sets.map(() => []);
     for (let run = 1; run <= options.runs; run++) {
-      for (const [i, set] of sets.entries()) {
+      // Which data set goes first alternates from run to run, so neither always follows the other.
+      const order = run % 2 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const set = sets[i];
         const scenario = scenariosOf(set)[s];
         const result = await measure(set.server, scenario);
         perSet[i].push({ ...result, load: os.loadavg()[0] });
@@ -451,7 +460,7 @@ async function main() {
     rows.push({ name: scenariosOf(sets[0])[s].name, small: summary[0], large: summary[1] });
   }
 
-  const explain = await explainAll(sets);
+  const explain = await explainAll(sets, chosen);
   for (const set of sets) await set.server.stop();
 
   const [S, L] = DATA_SETS.map((set) => set.name);
@@ -461,7 +470,7 @@ async function main() {
       `${os.availableParallelism()} cores · load average at start ${loadAtStart.toFixed(2)}`,
     "",
     `${DATA_SETS.map((s) => `${s.name}: ${s.users} users / ${s.posts} posts`).join(" vs ")} · read cache off · ` +
-      `${options.connections} connections · ${options.runs} × ${options.duration} s measured (after ${options.warmup} s warm-up), medians, data sets alternating · ` +
+      `${options.connections} connections · ${options.runs} × ${options.duration} s measured (after ${options.warmup} s warm-up), medians, data sets alternating (which goes first too) · ` +
       `server on core ${SERVER_CORE}, autocannon on core ${LOAD_CORE}`,
     "",
     sets.some((s) => s.seedSeconds !== undefined)
