@@ -109,8 +109,12 @@ export async function serve(config: Config = loadConfig(), options: ServeOptions
   };
   const onSigterm = () => void stop("SIGTERM");
   const onSigint = () => void stop("SIGINT");
-  process.once("SIGTERM", onSigterm);
-  process.once("SIGINT", onSigint);
+  // `on`, not `once`: Ctrl-C under `npm start` delivers SIGINT twice (the terminal's, then
+  // npm's forwarded copy a few ms later). With `once`, the second would take Node's default
+  // action and kill the process mid-shutdown, orphaning the embedded database server; stop()
+  // ignores repeats, and the shutdown deadline still bounds how long it takes.
+  process.on("SIGTERM", onSigterm);
+  process.on("SIGINT", onSigint);
   installCrashPolicy({ logger, shutdown: stop });
 
   try {

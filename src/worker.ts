@@ -81,8 +81,10 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     setTimeout(() => process.exit(exitCode), 100).unref();
     process.exitCode = exitCode;
   };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  // `on`, not `once`: a repeated signal (npm forwards Ctrl-C's SIGINT again) must not kill
+  // the process mid-stop; stop() ignores repeats.
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
   installCrashPolicy({ logger, shutdown: stop });
   logger.info(
     {

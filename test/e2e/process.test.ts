@@ -175,6 +175,26 @@ describe("kaira serve", { timeout: 120_000 }, () => {
     }
   });
 
+  it("shuts down cleanly on Ctrl-C under npm, which delivers SIGINT twice", async () => {
+    // Its own data directory: on the embedded default the database server must stop with it.
+    const ownDir = mkdtempSync(join(tmpdir(), "kaira-e2e-sigint-"));
+    const server = await startServer(onPostgres() ? databaseEnv : { DATA_DIR: ownDir });
+    try {
+      server.child.kill("SIGINT");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      server.child.kill("SIGINT");
+      expect(await server.exited).toBe(0);
+      expect(server.output()).toContain('"msg":"stopped"');
+      if (!onPostgres()) {
+        // The embedded server stopped too: nothing is left holding the data directory.
+        expect(existsSync(join(ownDir, "postgres", "pgdata", "postmaster.pid"))).toBe(false);
+      }
+    } finally {
+      server.child.kill("SIGKILL");
+      await stopEmbeddedServer(ownDir);
+    }
+  });
+
   it("stops at start-up with a message naming a bad variable", async () => {
     const run = runKaira(["serve"], { ...databaseEnv, PORT: "not-a-port" });
     expect(await run.exited).toBe(2);
