@@ -60,6 +60,8 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/static ./static
 COPY --from=build /app/web ./web
+# The web app talks to the API through the TypeScript client, served to the browser as is.
+COPY --from=build /app/clients/typescript/src ./clients/typescript/src
 COPY package.json ./
 COPY bin ./bin
 COPY drizzle ./drizzle

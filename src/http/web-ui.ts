@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,20 +12,30 @@ export const WEB_DIR = fileURLToPath(new URL("../../web", import.meta.url));
 const require = createRequire(import.meta.url);
 /**
  * The browser's libraries, served from their npm packages (pinned in package.json) under
- * names the pages' import map uses. Only these files are reachable, not node_modules.
+ * names the pages' import map uses, and Kaira's own TypeScript client (clients/typescript),
+ * which the web app talks to the API through. Only these files are reachable, not
+ * node_modules. A file that cannot be found (an install from before it was added) is left
+ * out: the API still serves; the pages need `npm install`.
  */
 function resolveVendor(): Record<string, string> {
-  try {
-    return {
-      "preact.mjs": require.resolve("preact"),
-      "hooks.mjs": require.resolve("preact/hooks"),
-      "htm.mjs": join(dirname(require.resolve("htm")), "htm.mjs"),
-    };
-  } catch {
-    // An install from before the UI's packages were added: the API still serves; the pages
-    // cannot run until `npm install`.
-    return {};
+  const files: Record<string, () => string> = {
+    "preact.mjs": () => require.resolve("preact"),
+    "hooks.mjs": () => require.resolve("preact/hooks"),
+    "htm.mjs": () => join(dirname(require.resolve("htm")), "htm.mjs"),
+    "openapi-fetch.mjs": () => join(dirname(require.resolve("openapi-fetch")), "index.mjs"),
+    "kaira-client.mjs": () =>
+      fileURLToPath(new URL("../../clients/typescript/src/index.js", import.meta.url)),
+  };
+  const found: Record<string, string> = {};
+  for (const [name, locate] of Object.entries(files)) {
+    try {
+      const path = locate();
+      if (existsSync(path)) found[name] = path;
+    } catch {
+      // not installed
+    }
   }
+  return found;
 }
 
 /**

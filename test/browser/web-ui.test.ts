@@ -281,6 +281,12 @@ describe("the admin console", () => {
         { timeout: 30_000 },
       )
       .toBe(1);
+    // The download goes through the API with the access token, then to the browser as a file.
+    const [download] = await Promise.all([
+      adminPage.waitForEvent("download"),
+      backups.getByRole("button", { name: /^Download / }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^kaira-/);
     await jobs.getByRole("button", { name: "Refresh jobs" }).click();
     await jobs.getByText("No failed jobs.").waitFor();
   });

@@ -40,8 +40,8 @@ describe("the web UI's pages", () => {
     expect((await t.app.inject({ url: "/account/unknown" })).statusCode).toBe(404);
   });
 
-  it("serves the pinned Preact, its hooks and htm from their packages, and nothing else of node_modules", async () => {
-    for (const name of ["preact.mjs", "hooks.mjs", "htm.mjs"]) {
+  it("serves the pinned Preact, its hooks, htm, openapi-fetch and Kaira's client, and nothing else of node_modules", async () => {
+    for (const name of ["preact.mjs", "hooks.mjs", "htm.mjs", "openapi-fetch.mjs", "kaira-client.mjs"]) {
       const res = await t.app.inject({ url: `/ui/vendor/${name}` });
       expect(res.statusCode, name).toBe(200);
       expect(res.headers["content-type"]).toMatch(/^text\/javascript/);
