@@ -200,7 +200,7 @@ export function liveAsyncApiDocument({ host, secure }: { host: string; secure: b
       version: "1.0.0",
       description:
         "Live events over one WebSocket per client: new, changed and deleted posts for everyone, " +
-        "incoming transfers for their recipient. Upgrade `GET /api/v1/ws`, send `auth` first, " +
+        "incoming transfers for their recipient, and ready thumbnails for the file's owner. Upgrade `GET /api/v1/ws`, send `auth` first, " +
         "wait for `ready`, then read events. Browsers may open it only from an origin in " +
         `CORS_ORIGINS (403 otherwise).\n\nClose codes:\n${closeCodes}`,
       license: { name: "MIT", url: "https://opensource.org/licenses/MIT" },
