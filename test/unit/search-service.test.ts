@@ -60,7 +60,10 @@ describe("search time budget", () => {
     await service.searchPosts({ q: "lorem", limit: 20 }, "client-a");
     expect(statementTimeouts).toHaveLength(2); // the search, then the candidate titles
     const [, fallback] = statementTimeouts as [number, number];
-    expect(fallback).toBeLessThanOrEqual(BUDGET_MS * 0.9 - 300);
+    // The 300 ms the search took are not given again. (Less 10 ms of slack: a Node timer may
+    // fire a fraction of a millisecond before its delay, measured with another clock.)
+    expect(fallback).toBeLessThanOrEqual(BUDGET_MS * 0.9 - 290);
+    expect(fallback).toBeGreaterThan(BUDGET_MS * 0.4);
   });
 
   it("skips the typo fallback when most of the budget is spent", async () => {
