@@ -161,7 +161,7 @@ const COMMANDS: Record<string, Command> = {
       const cache = config.redisUrl ? openCache(config) : undefined;
       try {
         await database.migrate();
-        const usersRepository = createUsersRepository(database.db);
+        const usersRepository = createUsersRepository(database);
         const usersService = createUsersService({
           usersRepository,
           passwordHasher: createArgon2Hasher(),

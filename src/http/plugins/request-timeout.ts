@@ -11,8 +11,15 @@ import fp from "fastify-plugin";
 export const requestTimeoutPlugin = fp(async (app: FastifyInstance, options: { timeoutMs: number }) => {
   app.addHook("onRequest", (request, reply, done) => {
     const raw = request.raw;
-    // A request without a body is complete once its headers are read.
-    if (raw.complete) return done();
+    // A request without a body is complete once its headers are read. Without Content-Length
+    // or Transfer-Encoding there is none (RFC 9112 §6.3), and Node has not yet marked such a
+    // request complete when this hook runs: skipping it spares most requests a timer and
+    // three listeners.
+    const contentLength = raw.headers["content-length"];
+    const hasBody =
+      raw.headers["transfer-encoding"] !== undefined ||
+      (contentLength !== undefined && contentLength !== "0");
+    if (raw.complete || !hasBody) return done();
     const timer = setTimeout(() => {
       if (raw.complete || raw.destroyed) return;
       request.log.info(

@@ -26,7 +26,7 @@ export interface LiveModuleDeps
 /** The live WebSocket feed, and the outbox relay that publishes committed events to every instance. */
 export function createLiveModule(deps: LiveModuleDeps) {
   const { config, logger, pubsub } = deps;
-  const outbox = createOutboxRepository(deps.database.db);
+  const outbox = createOutboxRepository(deps.database);
   const hub = createLiveHub(deps.metrics);
   // The per-user socket cap holds across instances: with a shared cache the slots live in the
   // shared counters (in process memory while Redis is down); in process they share the

@@ -13,7 +13,7 @@ export interface PostsModuleDeps extends Pick<Platform, "database" | "readThroug
 
 /** The community feed. */
 export function createPostsModule(deps: PostsModuleDeps) {
-  const postsRepository = createPostsRepository(deps.database.db);
+  const postsRepository = createPostsRepository(deps.database);
   const postsService = withPostsCache(
     createPostsService({ postsRepository, afterEventsCommitted: deps.afterEventsCommitted }),
     deps.readThrough("posts"),

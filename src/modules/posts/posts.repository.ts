@@ -1,7 +1,7 @@
 import { and, arrayContains, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
-import type { Db } from "../../platform/database/index.js";
+import type { Db, PlainSql } from "../../platform/database/index.js";
 import { files, postAttachments, posts, users } from "../../platform/database/schema.js";
-import { type OutboxEvent, recordEvent } from "../../platform/events/outbox.js";
+import { type OutboxEvent, recordEvent, recordEventPlain } from "../../platform/events/outbox.js";
 
 export interface PostAttachment {
   id: number;
@@ -99,6 +99,16 @@ async function attachFiles(tx: Transaction, postId: number, authorId: number, fi
   await tx.insert(postAttachments).values(fileIds.map((fileId, position) => ({ postId, fileId, position })));
 }
 
+const INSERT_POST = {
+  name: "posts_insert",
+  text: `with inserted as (
+      insert into posts (author_id, title, content, tags)
+      values ($1::int, $2::text, $3::text, $4::text[])
+      returning id, title, content, tags, created_at, updated_at, author_id)
+    select inserted.*, users.username as author_username
+    from inserted join users on users.id = inserted.author_id`,
+};
+
 /** A row of the plain insert statement, as the driver returns it. */
 interface InsertedPostRow {
   id: number;
@@ -134,7 +144,7 @@ export const postWithAuthorColumns = {
   attachments: attachmentsOfPost,
 };
 
-export function createPostsRepository(db: Db): PostsRepository {
+export function createPostsRepository({ db, plain }: { db: Db; plain: PlainSql }): PostsRepository {
   const selectWithAuthor = (executor: Pick<Db, "select"> = db) =>
     executor.select(postWithAuthorColumns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
 
@@ -193,27 +203,26 @@ export function createPostsRepository(db: Db): PostsRepository {
         .limit(1);
       return row?.authorId;
     },
-    insert({ attachmentIds, ...post }, event) {
-      return db.transaction(async (tx) => {
-        if (!attachmentIds || attachmentIds.length === 0) {
-          // The common case, a post without files, costs one statement besides the event: the
-          // insert returns the post with its author's name, so nothing is read back. Plain SQL
-          // rather than Drizzle's builders, which cost more API CPU than the statement itself
-          // (bench/README.md, "Writes").
-          const result = await tx.execute(
-            sql`with inserted as (
-                insert into posts (author_id, title, content, tags)
-                values (${post.authorId}::int, ${post.title}, ${post.content}, ${sql.param(post.tags)}::text[])
-                returning id, title, content, tags, created_at, updated_at, author_id)
-              select inserted.*, users.username as author_username
-              from inserted join users on users.id = inserted.author_id`,
-          );
-          const [row] = (result as unknown as { rows: InsertedPostRow[] }).rows;
+    async insert({ attachmentIds, ...post }, event) {
+      if (!attachmentIds || attachmentIds.length === 0) {
+        // The common case, a post without files, costs one statement besides the event: the
+        // insert returns the post with its author's name, so nothing is read back. Plain,
+        // prepared statements rather than Drizzle's builders and transaction, which cost more
+        // API CPU than the statements themselves (bench/README.md, "Writes").
+        return plain.transaction(async (tx) => {
+          const [row] = await tx.rows<InsertedPostRow>(INSERT_POST, [
+            post.authorId,
+            post.title,
+            post.content,
+            post.tags,
+          ]);
           if (!row) throw new Error("insert returned no row");
           const saved = fromInsertedRow(row);
-          await recordEvent(tx, event(saved));
+          await recordEventPlain(tx, event(saved));
           return saved;
-        }
+        });
+      }
+      return db.transaction(async (tx) => {
         const [row] = await tx.insert(posts).values(post).returning({ id: posts.id });
         if (!row) throw new Error("insert returned no row");
         await attachFiles(tx, row.id, post.authorId, attachmentIds);

@@ -18,7 +18,7 @@ import { WELCOME_EMAIL_JOB, welcomeEmailHandler } from "./welcome-email.job.js";
  * the users module (built after auth) manages them with auth's sessions and throttles.
  */
 export function createUserAccounts(deps: Pick<Platform, "database" | "jobs">): UsersRepository {
-  return createUsersRepository(deps.database.db, (executor, job) => deps.jobs.record(executor, job));
+  return createUsersRepository(deps.database, (executor, job) => deps.jobs.record(executor, job));
 }
 
 export interface UsersModuleDeps

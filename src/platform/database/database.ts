@@ -9,6 +9,49 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** Anything that can run statements: the database or an open transaction. */
 export type Executor = Pick<Db, "insert" | "execute">;
 
+/**
+ * A statement sent as written, for the few hot paths where Drizzle's query building costs more
+ * API CPU than the statement itself (bench/README.md, "Writes"). With a `name` it is prepared
+ * once per connection on a PostgreSQL server, so its text must never change under that name.
+ */
+export interface Statement {
+  readonly name?: string;
+  readonly text: string;
+}
+
+/** Runs plain statements: on the pool, or inside one transaction. */
+export interface PlainRunner {
+  /**
+   * The rows of one statement, with the driver's own types: timestamptz as a Date, jsonb
+   * parsed, int8 as a string or a number (wrap it in Number()).
+   */
+  rows<R>(statement: Statement, values?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface PlainSql extends PlainRunner {
+  /**
+   * Runs `work` in one transaction on one connection: committed when it resolves, rolled back
+   * when it throws. `advisoryLock` is taken (transaction-level) in the same round trip as the
+   * `begin`, before any statement of `work` reads.
+   */
+  transaction<T>(work: (tx: PlainRunner) => Promise<T>, options?: { advisoryLock?: number }): Promise<T>;
+}
+
+/** An advisory lock id, checked: PostgreSQL's lock ids are integers. */
+export function advisoryLockId(id: number): number {
+  if (!Number.isSafeInteger(id)) throw new Error(`advisory lock id must be an integer: ${id}`);
+  return id;
+}
+
+/** The `begin` of a plain transaction, with its advisory lock when it takes one. */
+export function beginStatement(advisoryLock: number | undefined): string {
+  // The id is inlined (a simple query of two statements cannot carry parameters): it is only
+  // ever a constant of the code, and checked to be an integer.
+  return advisoryLock === undefined
+    ? "begin"
+    : `begin; select pg_advisory_xact_lock(${advisoryLockId(advisoryLock)})`;
+}
+
 /** A statement as it was sent to the database; used by tests that count queries per request. */
 export interface ExecutedQuery {
   sql: string;
@@ -31,6 +74,8 @@ export interface Database {
    */
   readonly runsInThisProcess: boolean;
   readonly db: Db;
+  /** Plain statements, for hot paths (see `Statement`); everything else uses `db`. */
+  readonly plain: PlainSql;
   /**
    * Applies pending migrations from `drizzle/` (or from `migrationsFolder`: a restore first
    * recreates the schema its backup was taken at); safe to call from several processes at once.

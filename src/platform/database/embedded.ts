@@ -5,7 +5,16 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { lockDataDir } from "./data-dir-lock.js";
-import { type Database, type Db, migrationsFolder, QueryListeners, TimingListeners } from "./database.js";
+import {
+  advisoryLockId,
+  type Database,
+  type Db,
+  migrationsFolder,
+  type PlainRunner,
+  type PlainSql,
+  QueryListeners,
+  TimingListeners,
+} from "./database.js";
 import * as schema from "./schema.js";
 
 export interface EmbeddedOptions {
@@ -40,6 +49,7 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
     engine: "embedded",
     runsInThisProcess: true,
     db,
+    plain: plainSqlOn(client, listeners),
     async migrate(options = {}) {
       await migrate(drizzle({ client }), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });
     },
@@ -66,6 +76,28 @@ export async function openEmbeddedDatabase(options: EmbeddedOptions = {}): Promi
       } finally {
         unlock();
       }
+    },
+  };
+}
+
+/** Plain statements on PGlite's one connection (PGlite prepares nothing by name). */
+function plainSqlOn(client: PGlite, listeners: QueryListeners): PlainSql {
+  const runnerOn = (target: Pick<PGlite, "query">): PlainRunner => ({
+    async rows<R>(statement: { text: string }, values: readonly unknown[] = []) {
+      listeners.logQuery(statement.text, values as unknown[]);
+      const result = await target.query<R>(statement.text, values as unknown[]);
+      return result.rows;
+    },
+  });
+  return {
+    ...runnerOn(client),
+    async transaction(work, options = {}) {
+      const lock = options.advisoryLock === undefined ? undefined : advisoryLockId(options.advisoryLock);
+      return client.transaction(async (tx) => {
+        const runner = runnerOn(tx);
+        if (lock !== undefined) await runner.rows({ text: "select pg_advisory_xact_lock($1)" }, [lock]);
+        return work(runner);
+      });
     },
   };
 }

@@ -6,7 +6,7 @@ import { openEmbeddedPostgresDatabase } from "./embedded-postgres.js";
 import { findPlatformPackage, platformPackageName } from "./embedded-server/binaries.js";
 import { openPostgresDatabase } from "./postgres.js";
 
-export type { Database, Db, ExecutedQuery, Executor } from "./database.js";
+export type { Database, Db, ExecutedQuery, Executor, PlainRunner, PlainSql, Statement } from "./database.js";
 export { type DatabaseOverload, databaseOverloadOf } from "./errors.js";
 
 type DatabaseConfig = Pick<

@@ -2,7 +2,16 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { type Database, type Db, migrationsFolder, QueryListeners, TimingListeners } from "./database.js";
+import {
+  beginStatement,
+  type Database,
+  type Db,
+  migrationsFolder,
+  type PlainRunner,
+  type PlainSql,
+  QueryListeners,
+  TimingListeners,
+} from "./database.js";
 import * as schema from "./schema.js";
 
 // Any 64-bit number unique to Kaira: migrations from several processes queue on this lock.
@@ -48,6 +57,47 @@ function timedClientClass(timing: TimingListeners): typeof pg.Client {
   };
 }
 
+/** Plain statements on the pool; a transaction holds one client from `begin` to its end. */
+function plainSqlOn(pool: pg.Pool, listeners: QueryListeners): PlainSql {
+  const runnerOn = (client: pg.Pool | pg.PoolClient): PlainRunner => ({
+    async rows<R>(statement: { name?: string; text: string }, values: readonly unknown[] = []) {
+      listeners.logQuery(statement.text, values as unknown[]);
+      const result = await client.query({
+        name: statement.name,
+        text: statement.text,
+        values: values as unknown[],
+      });
+      return result.rows as R[];
+    },
+  });
+  return {
+    ...runnerOn(pool),
+    async transaction(work, options = {}) {
+      const client = await pool.connect();
+      let result: Awaited<ReturnType<typeof work>>;
+      try {
+        const begin = beginStatement(options.advisoryLock);
+        listeners.logQuery(begin, []);
+        await client.query(begin);
+        result = await work(runnerOn(client));
+        listeners.logQuery("commit", []);
+        await client.query("commit");
+      } catch (error) {
+        try {
+          await client.query("rollback");
+          client.release();
+        } catch (rollbackError) {
+          // A connection that cannot roll back is in an unknown state: the pool drops it.
+          client.release(rollbackError as Error);
+        }
+        throw error;
+      }
+      client.release();
+      return result;
+    },
+  };
+}
+
 /** The distributed adapter: a pooled node-postgres connection to a PostgreSQL server. */
 export async function openPostgresDatabase(options: PostgresOptions): Promise<Database> {
   const timing = new TimingListeners();
@@ -77,6 +127,7 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     engine: "postgres",
     runsInThisProcess: false,
     db,
+    plain: plainSqlOn(pool, listeners),
     async migrate(options = {}) {
       const client = await pool.connect();
       try {
