@@ -128,7 +128,7 @@ describe.each(ENGINES)("plain statements on %s", { timeout: 120_000 }, (engine) 
     expect(order).toEqual(["first in", "first out", "second in"]);
   });
 
-  it("finds a user by id exactly as Drizzle's select of the row does", async () => {
+  it("finds a user (and an account view) by id exactly as Drizzle's select of the row does", async () => {
     const repository = createUsersRepository(database);
     const created = await repository.insert({
       email: `plain-${engine}@example.com`,
@@ -140,5 +140,16 @@ describe.each(ENGINES)("plain statements on %s", { timeout: 120_000 }, (engine) 
     const [viaDrizzle] = await database.db.select().from(users).where(eq(users.id, created.id));
     expect(await repository.findById(created.id)).toStrictEqual(viaDrizzle);
     expect(await repository.findById(created.id + 1000)).toBeUndefined();
+    const { id, email, username, role, emailVerifiedAt, createdAt, balance } = viaDrizzle ?? created;
+    expect(await repository.findAccountById(created.id)).toStrictEqual({
+      id,
+      email,
+      username,
+      role,
+      emailVerifiedAt,
+      createdAt,
+      balance,
+    });
+    expect(await repository.findAccountById(created.id + 1000)).toBeUndefined();
   });
 });

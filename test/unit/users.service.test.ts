@@ -26,6 +26,7 @@ function fakes() {
   const usersRepository = {
     insert: vi.fn(),
     findById: vi.fn(),
+    findAccountById: vi.fn(),
     findByLogin: vi.fn(),
     findByEmail: vi.fn(),
     update: vi.fn(),

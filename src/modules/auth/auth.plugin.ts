@@ -111,13 +111,9 @@ export const authenticationPlugin = fp(
     }
     app.decorate("principalFromToken", principalFromToken);
 
-    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
-      const token = bearerToken(request);
-      return token === undefined ? null : principalFromToken(token);
-    }
-
     async function authorize(request: FastifyRequest, requirement: Requirement): Promise<void> {
-      const principal = await authenticate(request);
+      const token = bearerToken(request);
+      const principal = token === undefined ? null : await principalFromToken(token);
       if (!principal) {
         if (requirement.optional) return;
         throw new UnauthorizedError();

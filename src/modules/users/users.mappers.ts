@@ -1,8 +1,8 @@
-import type { User } from "./users.repository.js";
+import type { Account, User } from "./users.repository.js";
 import type { Profile } from "./users.service.js";
 
 /** What the user themself (and admins) see of an account: the sign-up answer. */
-export const toUserAccount = (user: User) => ({
+export const toUserAccount = (user: Omit<Account, "balance">) => ({
   id: user.id,
   email: user.email,
   username: user.username,
@@ -11,8 +11,16 @@ export const toUserAccount = (user: User) => ({
   created_at: user.createdAt.toISOString(),
 });
 
-/** The caller's own account, with the balance. */
-export const toMe = (user: User) => ({ ...toUserAccount(user), balance: user.balance });
+/** The caller's own account, with the balance. (Written out: built on every GET /users/me.) */
+export const toMe = (user: Account) => ({
+  id: user.id,
+  email: user.email,
+  username: user.username,
+  role: user.role,
+  email_verified: user.emailVerifiedAt !== null,
+  created_at: user.createdAt.toISOString(),
+  balance: user.balance,
+});
 
 /** What admins see in the user list and after a change. */
 export const toAdminUser = (user: User) => ({

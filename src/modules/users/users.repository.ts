@@ -5,6 +5,12 @@ import type { JobRequest, RecordJob } from "../../platform/jobs/index.js";
 
 export type User = UserRow;
 
+/** What the account view (GET /users/me) shows: no secrets, no bookkeeping. */
+export type Account = Pick<
+  User,
+  "id" | "email" | "username" | "role" | "emailVerifiedAt" | "createdAt" | "balance"
+>;
+
 export interface NewUser {
   email: string;
   username: string;
@@ -27,6 +33,8 @@ export interface UsersRepository {
   /** Inserts the user and, in the same transaction, records the job `jobFor` returns (if any). */
   insert(user: NewUser, jobFor?: (saved: User) => JobRequest): Promise<User>;
   findById(id: number): Promise<User | undefined>;
+  /** The account view only: read on every GET /users/me. */
+  findAccountById(id: number): Promise<Account | undefined>;
   /** By email (any case) or exact username — what the token endpoint's `username` may be. */
   findByLogin(login: string): Promise<User | undefined>;
   findByEmail(email: string): Promise<User | undefined>;
@@ -75,6 +83,11 @@ const FIND_BY_ID = {
     from users where id = $1`,
 };
 
+const FIND_ACCOUNT_BY_ID = {
+  name: "users_find_account_by_id",
+  text: "select id, email, username, role, email_verified_at, created_at, balance from users where id = $1",
+};
+
 const fromDriverRow = (row: UserDriverRow): User => ({
   id: row.id,
   email: row.email,
@@ -115,6 +128,20 @@ export function createUsersRepository(
     async findById(id) {
       const [row] = await plain.rows<UserDriverRow>(FIND_BY_ID, [id]);
       return row && fromDriverRow(row);
+    },
+    async findAccountById(id) {
+      const [row] = await plain.rows<UserDriverRow>(FIND_ACCOUNT_BY_ID, [id]);
+      return (
+        row && {
+          id: row.id,
+          email: row.email,
+          username: row.username,
+          role: row.role,
+          emailVerifiedAt: row.email_verified_at,
+          createdAt: row.created_at,
+          balance: Number(row.balance),
+        }
+      );
     },
     async findByLogin(login) {
       const [row] = await db

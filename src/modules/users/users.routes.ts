@@ -61,7 +61,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: MeSchema },
       },
     },
-    async (request) => toMe(await usersService.getUser(principalOf(request).userId)),
+    async (request) => toMe(await usersService.getAccount(principalOf(request).userId)),
   );
 
   app.patch(

@@ -12,7 +12,7 @@ import type { RefreshTokensRepository } from "../auth/refresh-tokens.repository.
 import type { Role } from "../auth/scopes.js";
 import type { SessionRevocations } from "../auth/session-revocations.js";
 import type { SignupThrottle } from "./signup-throttle.js";
-import type { User, UserChanges, UsersRepository } from "./users.repository.js";
+import type { Account, User, UserChanges, UsersRepository } from "./users.repository.js";
 import type { UserCreate } from "./users.schemas.js";
 import { welcomeEmailJob } from "./welcome-email.job.js";
 
@@ -145,6 +145,13 @@ export function createUsersService({
     async getProfile(id: number): Promise<Profile> {
       const { username, email, role, emailVerifiedAt, createdAt } = await this.getUser(id);
       return { id, username, email, role, emailVerified: emailVerifiedAt !== null, createdAt };
+    },
+
+    /** The caller's account view (GET /users/me). */
+    async getAccount(id: number): Promise<Account> {
+      const account = await usersRepository.findAccountById(id);
+      if (!account) throw new NotFoundError(`User ${id} not found`, "user_not_found");
+      return account;
     },
 
     async getUser(id: number): Promise<User> {
