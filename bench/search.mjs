@@ -209,7 +209,7 @@ async function seed(vocabulary) {
               from generate_series(1, i % 3) as g) as tags,
            now() - interval '365 days' + (i * (interval '365 days' / $1::int)) as ts
        ) as t
-       join users u on u.id = 1 + (i * 7919) % $4`,
+       join users u on u.id = 1 + (i::int8 * 7919) % $4`,
       [POSTS, VOCABULARY_SIZE, SKEW, USERS],
     );
     // Flush GIN pending lists and give the planner statistics, as autovacuum would.
