@@ -3,10 +3,13 @@
 // postgres://postgres@127.0.0.1:5432/postgres; a database of its own is created and dropped).
 //
 //   npm run bench:search -- [--posts N] [--users N] [--duration S] [--connections N,M] [--runs N]
-//                           [--explain] [--keep]
+//                           [--explain] [--keep] [--reuse]
 //
 // --explain prints EXPLAIN (ANALYZE, BUFFERS) of a few queries first; --keep leaves the database
-// in place afterwards for a closer look (the next run drops and recreates it).
+// in place afterwards for a closer look (the next run drops and recreates it); --reuse keeps it
+// too, and starts from it when it already holds --posts posts and --users users (seeding a
+// million posts takes minutes). Kaira's SEARCH_* settings come from the environment, like
+// DATABASE_POOL_SIZE's: the table's header lists those set.
 //
 // 1. Fresh database, migrated by `kaira migrate`, seeded with set-based SQL: posts whose titles
 //    and content are drawn from a generated vocabulary with a skewed (Zipf-like) distribution,
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     explain: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    reuse: { type: "boolean", default: false },
   },
 });
 const POSTS = Number(values.posts);
@@ -163,6 +167,43 @@ async function createDatabase() {
   });
 }
 
+/** Whether the benchmark's database exists and holds exactly the data asked for. */
+async function holdsSeed() {
+  const exists = await withClient(ADMIN_URL, async (client) => {
+    const { rows } = await client.query("select 1 from pg_database where datname = $1", [DB]);
+    return rows.length === 1;
+  });
+  if (!exists) return false;
+  return withClient(benchUrl, async (client) => {
+    const { rows } = await client
+      .query("select (select count(*) from posts)::int as posts, (select count(*) from users)::int as users")
+      .catch(() => ({ rows: [] }));
+    return rows[0]?.posts === POSTS && rows[0]?.users === USERS;
+  });
+}
+
+/**
+ * This benchmark measures a search's own cost, so admission lets every connection of the load
+ * (one client address) search at once; bench:search-load measures admission itself. The
+ * client's share is twice that: searches a finished run's connections left running on the
+ * server overlap the next run's first ones.
+ */
+function admissionSettings() {
+  const most = Math.max(...CONNECTION_LEVELS);
+  return {
+    SEARCH_CONCURRENCY: process.env.SEARCH_CONCURRENCY ?? String(most),
+    SEARCH_CONCURRENCY_PER_CLIENT: process.env.SEARCH_CONCURRENCY_PER_CLIENT ?? String(2 * most),
+  };
+}
+
+/** The settings of Kaira's that this run changed through the environment. */
+function settingsInEnvironment() {
+  const set = Object.entries({ ...admissionSettings(), ...process.env })
+    .filter(([name]) => name.startsWith("SEARCH_") || name === "DATABASE_STATEMENT_TIMEOUT_MS")
+    .map(([name, value]) => `${name}=${value}`);
+  return set.join(", ");
+}
+
 const dropDatabase = () =>
   withClient(ADMIN_URL, (client) => client.query(`drop database if exists ${DB} with (force)`));
 
@@ -226,7 +267,10 @@ async function captureStatements(searchQueries, suggestQueries) {
   const { openPostgresDatabase } = await import("../src/platform/database/postgres.ts");
   const { createSearchRepository } = await import("../src/modules/search/search.repository.ts");
   const database = await openPostgresDatabase({ url: benchUrl, poolSize: 1 });
-  const repository = createSearchRepository(database.db);
+  const { loadConfig } = await import("../src/config.ts");
+  // The rank window the server will use (SEARCH_RANK_WINDOW or its default).
+  const { rankWindow } = loadConfig({ ...process.env, DATABASE_URL: benchUrl }).search;
+  const repository = createSearchRepository(database.db, { rankWindow });
   // Each query's own statement and parameters, exactly as the repository sends them (its SQL
   // depends on the input: suggestions skip typo matching for short input, for instance).
   const capture = async (queries, send) => {
@@ -273,6 +317,7 @@ async function startKaira() {
     RATE_LIMIT_PER_MINUTE: "0",
     SIGNUP_PER_HOUR: "0",
     DATABASE_POOL_SIZE: String(POOL_SIZE),
+    ...admissionSettings(),
   });
   delete env.REDIS_URL; // one instance: in-process cache and pub/sub keep Redis out of the numbers
   const child = spawn("taskset", ["-c", "0", process.execPath, KAIRA_BIN, "serve"], {
@@ -322,7 +367,7 @@ async function loadKaira(base, path, queries, duration, connections) {
   });
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(
-      `${path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
+      `${path}: ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)}), ${result.errors} errors, ${result.timeouts} timeouts`,
     );
   }
   return { rps: result.requests.total / duration, p50: result.latency.p50, p99: result.latency.p99 };
@@ -363,17 +408,25 @@ async function main() {
   const searchQueries = buildSearchQueries(vocabulary, 400);
   const suggestQueries = buildSuggestQueries(vocabulary, 400);
 
-  log(`Creating ${DB}, migrating with kaira migrate…`);
-  await createDatabase();
+  const reused = values.reuse && (await holdsSeed());
+  if (!reused) {
+    log(`Creating ${DB}, migrating with kaira migrate…`);
+    await createDatabase();
+  }
   let server;
   let pool;
   try {
     await run(process.execPath, [KAIRA_BIN, "migrate"], { ...process.env, DATABASE_URL: benchUrl });
     let started = performance.now();
-    log(`Seeding ${USERS} users and ${POSTS} posts…`);
-    await seed(vocabulary);
-    const seedSeconds = (performance.now() - started) / 1000;
-    log(`  seeded in ${seedSeconds.toFixed(1)} s`);
+    let seedSeconds = 0;
+    if (reused) {
+      log(`Reusing ${DB}: it holds ${POSTS} posts and ${USERS} users.`);
+    } else {
+      log(`Seeding ${USERS} users and ${POSTS} posts…`);
+      await seed(vocabulary);
+      seedSeconds = (performance.now() - started) / 1000;
+      log(`  seeded in ${seedSeconds.toFixed(1)} s`);
+    }
 
     const statements = await captureStatements(searchQueries, suggestQueries);
     if (values.explain) {
@@ -438,9 +491,10 @@ async function main() {
         `${os.cpus().length} cores · load average at end ${load1.toFixed(2)}\n`,
     );
     console.log(
-      `${POSTS} posts, ${USERS} users (seeded in ${seedSeconds.toFixed(1)} s) · ${searchQueries.length} search ` +
-        `and ${suggestQueries.length} suggest queries in rotation · ${RUNS} × ${DURATION} s per row, medians · ` +
-        "Kaira on core 0, load on core 1, PostgreSQL unpinned\n",
+      `${POSTS} posts, ${USERS} users (${reused ? "reused" : `seeded in ${seedSeconds.toFixed(1)} s`}) · ` +
+        `${searchQueries.length} search and ${suggestQueries.length} suggest queries in rotation · ` +
+        `${RUNS} × ${DURATION} s per row, medians · Kaira on core 0, load on core 1, PostgreSQL unpinned · ` +
+        `settings: ${settingsInEnvironment()}\n`,
     );
     console.log(
       "| scenario | connections | measured | req/s | p50 ms | p99 ms |\n| --- | ---: | --- | ---: | ---: | ---: |",
@@ -470,7 +524,7 @@ async function main() {
   } finally {
     await pool?.end();
     await server?.stop();
-    if (values.keep) {
+    if (values.keep || values.reuse) {
       log(`Kept ${DB}.`);
     } else {
       await dropDatabase();
@@ -489,7 +543,7 @@ function gitCommit() {
 
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
-    dropDatabase().finally(() => process.exit(130));
+    (values.keep || values.reuse ? Promise.resolve() : dropDatabase()).finally(() => process.exit(130));
   });
 }
 
