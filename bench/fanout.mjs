@@ -9,20 +9,32 @@
 //   npm run bench:fanout -- [--clients 1000] [--events 1000] [--rate 50]
 //
 // Needs PostgreSQL (BENCH_PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
-// and `redis-server` on the PATH: the run starts a Redis of its own on a free port.
+// and `redis-server` on the PATH: the run starts a Redis of its own on a free port. Each server
+// instance's peak RSS over its scenario is sampled from /proc; server logs go to bench/results/.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import net from "node:net";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import pg from "pg";
 import WebSocket from "ws";
+import { freshDatabase, PG_ADMIN_URL } from "./lib/database.mjs";
+import { percentile, sampleRss } from "./lib/measure.mjs";
+import {
+  childEnv,
+  freePort,
+  handleSignals,
+  KAIRA_BIN,
+  onCleanup,
+  RESULTS_DIR,
+  ROOT,
+  runCleanups,
+  sleep,
+  startServer,
+} from "./lib/process.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const KAIRA_BIN = `${ROOT}bin/kaira.js`;
-const BASELINE_BIN = `${ROOT}bench/baseline-fanout-server.mjs`;
+const BASELINE_BIN = join(ROOT, "bench", "baseline-fanout-server.mjs");
 const BENCH_DB = "kaira_bench_fanout";
 const TARGET_P99_MS = 50;
 
@@ -36,61 +48,44 @@ const { values } = parseArgs({
 const CLIENTS = Number(values.clients);
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
-const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+handleSignals();
 
-const children = [];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+/** A Redis of the run's own, stopped with the run. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  onCleanup(async () => {
+    if (child.exitCode !== null) return;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
   });
+  await sleep(300);
+  return `redis://127.0.0.1:${port}`;
 }
 
-function start(command, args, env) {
-  const child = spawn(command, args, {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  child.on("exit", (code) => {
-    if (code && !child.stopping) console.error(`${args.join(" ")} exited ${code}: ${stderr.slice(-2000)}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function waitHttp(url, what) {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await sleep(200);
+/** Server instances, one at a time (the first Kaira applies the migrations); not pinned. */
+async function startInstances(name, script, args, env, readyPath) {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const servers = [];
+  for (let i = 1; i <= 2; i++) {
+    servers.push(
+      await startServer({
+        name: `${name} ${i}`,
+        script,
+        args,
+        env,
+        core: null,
+        readyPath,
+        timeoutMs: 60_000,
+        logFile: join(RESULTS_DIR, `fanout-${name}-${i}.log`),
+      }),
+    );
   }
-  throw new Error(`${what} did not become ready`);
-}
-
-async function withAdmin(fn) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return servers;
 }
 
 /**
@@ -113,6 +108,9 @@ async function connectClients(urls, token, sentAt, indexOf) {
         delivered += 1;
       });
       socket.once("error", reject);
+      socket.once("close", (code, reason) =>
+        reject(new Error(`socket ${c} closed before ready: ${code} ${reason}`)),
+      );
     });
     socket.on("open", () => socket.send(JSON.stringify({ type: "auth", access_token: token })));
     sockets.push(socket);
@@ -121,9 +119,10 @@ async function connectClients(urls, token, sentAt, indexOf) {
   return { sockets, latencies, delivered: () => delivered };
 }
 
-async function runScenario(name, urls, token, publish, indexOf) {
+async function runScenario(name, servers, urls, token, publish, indexOf) {
   const sentAt = new Float64Array(EVENTS);
   const writeMs = [];
+  const rss = servers.map((server) => sampleRss(server.pid));
   const clients = await connectClients(urls, token, sentAt, indexOf);
   await sleep(500);
   const started = performance.now();
@@ -141,6 +140,7 @@ async function runScenario(name, urls, token, publish, indexOf) {
   const deadline = performance.now() + 30_000;
   while (clients.delivered() < expected && performance.now() < deadline) await sleep(100);
   for (const socket of clients.sockets) socket.terminate();
+  const peakRss = rss.map((sampler) => sampler.stop());
   const values = Array.from(clients.latencies).filter((v) => !Number.isNaN(v));
   values.sort((a, b) => a - b);
   writeMs.sort((a, b) => a - b);
@@ -154,30 +154,16 @@ async function runScenario(name, urls, token, publish, indexOf) {
     p90: percentile(values, 90),
     p99: percentile(values, 99),
     max: values.at(-1),
+    peakRss,
   };
 }
 
 async function main() {
   const loadAtStart = os.loadavg()[0];
-  const databaseUrl = (() => {
-    const url = new URL(adminUrl);
-    url.pathname = `/${BENCH_DB}`;
-    return url.toString();
-  })();
-  await withAdmin(async (admin) => {
-    await admin.query(`drop database if exists ${BENCH_DB} with (force)`);
-    await admin.query(`create database ${BENCH_DB}`);
-  });
-  const redisPort = await freePort();
-  start(
-    "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {},
-  );
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
-  await sleep(300);
+  const databaseUrl = await freshDatabase(PG_ADMIN_URL, BENCH_DB);
+  const redisUrl = await startRedis();
 
-  const env = {
+  const env = childEnv({
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     SECRET_KEY: randomBytes(32).toString("hex"),
@@ -185,14 +171,11 @@ async function main() {
     RATE_LIMIT_PER_MINUTE: "0",
     SIGNUP_PER_HOUR: "0",
     NODE_ENV: "production",
-  };
-  const ports = [await freePort(), await freePort()];
-  // One at a time: the first applies the migrations.
-  for (const port of ports) {
-    start(process.execPath, [KAIRA_BIN, "serve"], { ...env, HOST: "127.0.0.1", PORT: String(port) });
-    await waitHttp(`http://127.0.0.1:${port}/health/ready`, `kaira on ${port}`);
-  }
-  const base = ports.map((port) => `http://127.0.0.1:${port}`);
+    // Every socket signs in as the one reader: lift the per-user cap (16 by default) above the client count.
+    WS_MAX_SOCKETS_PER_USER: String(Math.max(16, CLIENTS)),
+  });
+  const kaira = await startInstances("kaira", KAIRA_BIN, ["serve"], env, "/health/ready");
+  const base = kaira.map((server) => server.url);
 
   const signUp = async (name) => {
     const user = {
@@ -220,6 +203,7 @@ async function main() {
   results.push(
     await runScenario(
       "kaira",
+      kaira,
       base.map((url) => `${url.replace("http", "ws")}/api/v1/ws`),
       reader,
       async (i) => {
@@ -233,22 +217,22 @@ async function main() {
       (message) => (message.type === "post.created" ? Number(message.data.title.slice(7)) : undefined),
     ),
   );
-  for (const child of children.splice(1)) {
-    child.stopping = true;
-    child.kill("SIGTERM");
-  }
+  for (const server of kaira) await server.stop();
 
   const channel = "baseline-fanout";
-  const baselinePorts = [await freePort(), await freePort()];
-  for (const port of baselinePorts) {
-    start(process.execPath, [BASELINE_BIN], { PORT: String(port), REDIS_URL: redisUrl, CHANNEL: channel });
-    await waitHttp(`http://127.0.0.1:${port}/`, `baseline on ${port}`);
-  }
+  const baseline = await startInstances(
+    "baseline",
+    BASELINE_BIN,
+    [],
+    childEnv({ REDIS_URL: redisUrl, CHANNEL: channel }),
+    "/",
+  );
   const publisher = new Redis(redisUrl);
   results.push(
     await runScenario(
       "baseline (ws + Redis pub/sub)",
-      baselinePorts.map((port) => `ws://127.0.0.1:${port}/ws`),
+      baseline,
+      baseline.map((server) => `${server.url.replace("http", "ws")}/ws`),
       "none",
       async (i) => {
         await publisher.publish(
@@ -267,11 +251,12 @@ async function main() {
     "",
     `${CLIENTS} clients over 2 instances · ${EVENTS} events at ${RATE}/s · delay from the write request being sent to the client receiving the event`,
     "",
-    "| path | delivered | p50 ms | p90 ms | p99 ms | max ms | write p50 / p99 ms |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| path | delivered | p50 ms | p90 ms | p99 ms | max ms | write p50 / p99 ms | peak RSS MiB per instance |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.delivered} / ${r.expected} | ${fmt(r.p50)} | ${fmt(r.p90)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${fmt(r.writeP50)} / ${fmt(r.writeP99)} |`,
+        `| ${r.name} | ${r.delivered} / ${r.expected} | ${fmt(r.p50)} | ${fmt(r.p90)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${fmt(r.writeP50)} / ${fmt(r.writeP99)} | ` +
+        `${r.peakRss.map((mib) => mib.toFixed(0)).join(" / ")} |`,
     ),
     "",
     "The write column is the publishing call alone: an HTTP POST /api/v1/posts for Kaira, a Redis PUBLISH for the baseline.",
@@ -284,10 +269,5 @@ async function main() {
 try {
   await main();
 } finally {
-  for (const child of children) {
-    child.stopping = true;
-    child.kill("SIGTERM");
-  }
-  await sleep(500);
-  await withAdmin((admin) => admin.query(`drop database if exists ${BENCH_DB} with (force)`)).catch(() => {});
+  await runCleanups();
 }

@@ -1,34 +1,43 @@
 #!/usr/bin/env node
 // Kaira read-path benchmark. See bench/README.md for what is measured and why.
 //
-//   npm run bench -- [--db pglite|postgres|both] [--size default|large] [--users N] [--posts N]
+//   npm run bench -- [--db postgres|embedded|pglite|both] [--size default|large] [--users N] [--posts N]
 //                    [--duration S] [--warmup S] [--connections N] [--runs N] [--server kaira|baseline|both]
 //                    [--seed-sql]
 //
 // For each database mode: fresh database → seed with the app's CLI → start the server(s) pinned to core 0 →
 // for every scenario, `runs` times: short warm-up, then a measured autocannon run from a process pinned to
-// core 1, sampling the server's CPU time around it → medians → markdown table (stdout + results/latest.md).
+// core 1, sampling the server's CPU time and RSS around it → medians → markdown table (stdout +
+// results/latest.md).
 import { execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { embeddedDatabase, freshDatabase, PG_ADMIN_URL, withClient } from "./lib/database.mjs";
+import { assertClean, loadWorker } from "./lib/load.mjs";
+import { median, watchProcess } from "./lib/measure.mjs";
+import {
+  childEnv,
+  gitCommit,
+  handleSignals,
+  LOAD_CORE,
+  onCleanup,
+  RESULTS_DIR,
+  ROOT,
+  runCleanups,
+  runKaira,
+  SERVER_CORE,
+  startKaira,
+  startServer,
+} from "./lib/process.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BENCH_DIR = join(ROOT, "bench");
-const RESULTS_DIR = join(BENCH_DIR, "results");
-const KAIRA_BIN = join(ROOT, "bin", "kaira.js");
-const BASELINE_BIN = join(BENCH_DIR, "baseline-server.mjs");
-const LOAD_WORKER = join(BENCH_DIR, "load-worker.mjs");
-
-const SERVER_CORE = "0";
-const LOAD_CORE = "1";
+const BASELINE_BIN = join(ROOT, "bench", "baseline-server.mjs");
 const BENCH_DB = "kaira_bench";
+const MODES = ["postgres", "embedded", "pglite"];
 const TARGET_RATIO = 0.7;
 
 const SIZES = { default: { users: 1000, posts: 20000 }, large: { users: 10000, posts: 200000 } };
@@ -53,14 +62,17 @@ const HELP = `Usage: npm run bench -- [options]
                               baseline, transfers at 8/32/128 clients), transfers, fanout, search, search-load,
                               files; the default is this one, the read routes
 
-  --db pglite|postgres|both   database mode(s) to benchmark (default: both)
+  --db MODE[,MODE]            database mode(s) to benchmark (default: both): postgres = a PostgreSQL
+                              server (BENCH_PG_ADMIN_URL), embedded = the embedded default (Kaira's own
+                              PostgreSQL server under a temporary DATA_DIR), pglite = the optional
+                              in-process engine (EMBEDDED_ENGINE=pglite); both = postgres,embedded
   --size default|large        data-set preset: default = 1000 users / 20000 posts, large = 10000 / 200000
   --users N, --posts N        override the preset's counts
   --duration S                seconds per measured run (default: 10)
   --warmup S                  seconds of warm-up before each measured run (default: 2)
   --connections N             concurrent autocannon connections (default: 50)
   --runs N                    measured runs per scenario and server; the table shows medians (default: 3)
-  --server kaira|baseline|both  which servers to run in postgres mode (default: both)
+  --server kaira|baseline|both  which servers to run in postgres and embedded mode (default: both)
   --seed-sql                  postgres + baseline only: create the schema from drizzle/0000_init.sql and
                               seed with generate_series instead of \`kaira seed\` (for developing the bench)
   -h, --help                  show this help
@@ -111,9 +123,12 @@ function parseOptions(argv) {
     return raw;
   };
 
-  const db = oneOf("db", values.db, ["pglite", "postgres", "both"]);
+  const modes = [
+    ...new Set(values.db.split(",").flatMap((mode) => (mode === "both" ? ["postgres", "embedded"] : [mode]))),
+  ];
+  for (const mode of modes) oneOf("db", mode, [...MODES, "both"]);
   const options = {
-    modes: db === "both" ? ["pglite", "postgres"] : [db],
+    modes,
     users: positiveInt("users", values.users ?? size.users),
     posts: positiveInt("posts", values.posts ?? size.posts),
     duration: positiveInt("duration", values.duration),
@@ -123,8 +138,10 @@ function parseOptions(argv) {
     server: oneOf("server", values.server, ["kaira", "baseline", "both"]),
     seedSql: values["seed-sql"],
   };
-  if (options.seedSql && options.modes.includes("pglite")) {
-    throw new UsageError("--seed-sql only works with --db postgres (PGlite is seeded by the app's CLI)");
+  if (options.seedSql && options.modes.some((mode) => mode !== "postgres")) {
+    throw new UsageError(
+      "--seed-sql only works with --db postgres (the embedded modes are seeded by the app's CLI)",
+    );
   }
   if (options.seedSql && options.server !== "baseline") {
     // `kaira serve` runs its migrator, which fails on tables it did not create itself.
@@ -135,228 +152,32 @@ function parseOptions(argv) {
   return options;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Cleanup: everything started or created registers its undo here; run in reverse order, also on Ctrl-C.
-
-const cleanups = [];
-
-async function runCleanups() {
-  while (cleanups.length) {
-    const fn = cleanups.pop();
-    try {
-      await fn();
-    } catch (error) {
-      console.error(`cleanup failed: ${error.message}`);
-    }
-  }
-}
-
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up…`);
-    runCleanups().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Processes
-
-/** Env for a child: ours minus the database settings, which each mode sets explicitly. */
-function childEnv(extra) {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.DATA_DIR;
-  return { ...env, ...extra };
-}
-
-/** Runs a command to completion with inherited stdio; rejects on a non-zero exit. */
-async function runCommand(command, args, env) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit" });
-  const [code, signal] = await once(child, "exit");
-  if (code !== 0) throw new Error(`${command} ${args.join(" ")} failed (exit ${code ?? signal})`);
-}
-
-async function freePort() {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-function tail(file, lines = 30) {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
-/**
- * Starts a server pinned to the server core and waits until GET /health/ready answers 200. `taskset` execs
- * the command, so the child's pid is the server's own pid — the one whose CPU time we read.
- */
-async function startServer({ name, script, args = [], env, logFile }) {
-  const port = await freePort();
-  const log = createWriteStream(logFile);
-  await once(log, "open");
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, script, ...args], {
-    cwd: ROOT,
-    env: childEnv({ ...env, PORT: String(port), HOST: "127.0.0.1" }),
-    stdio: ["ignore", log, log],
-  });
-  let exited = false;
-  const exitPromise = once(child, "exit").then(([code, signal]) => {
-    exited = true;
-    return code ?? signal;
-  });
-
-  const server = {
-    name,
-    pid: child.pid,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (!exited) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exitPromise;
-        clearTimeout(timer);
-      }
-      log.end();
-    },
-  };
-  cleanups.push(() => server.stop());
-
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(
-        `${name} exited (${await exitPromise}) before it was ready; log ${logFile}:\n${tail(logFile)}`,
-      );
-    }
-    try {
-      const res = await fetch(`${server.url}/health/ready`);
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${name} not ready after 120 s; log ${logFile}:\n${tail(logFile)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return server;
-}
+handleSignals();
 
 // ---------------------------------------------------------------------------------------------------------
 // Measurement
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of a process (all its threads), in clock ticks. */
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // The command name (field 2) is parenthesised and may contain spaces; fields after it are plain.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
-}
-
-/** One autocannon run in a child process pinned to the load core. */
-async function autocannon({ url, path, ids, duration, connections }) {
-  const config = JSON.stringify({ url, path, ids, duration, connections });
-  const child = spawn("taskset", ["-c", LOAD_CORE, process.execPath, LOAD_WORKER, config], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let stdout = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk) => {
-    stdout += chunk;
-  });
-  const [code] = await once(child, "exit");
-  if (code !== 0) throw new Error(`load worker failed (exit ${code})`);
-  return JSON.parse(stdout.trim().split("\n").pop());
-}
-
-/** Throws unless every request of the run got a 2xx answer. */
-function assertClean(result, label) {
-  const problems = [];
-  if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
-  if (result.errors) problems.push(`${result.errors} errors`);
-  if (result.timeouts) problems.push(`${result.timeouts} timeouts`);
-  if (result.requests.total === 0) problems.push("no request completed");
-  if (problems.length) throw new Error(`${label}: ${problems.join(", ")}`);
-}
-
 async function measure(server, scenario, ids, options, label) {
   const load = { url: server.url, path: scenario.path, ids, connections: options.connections };
-  assertClean(await autocannon({ ...load, duration: options.warmup }), `${label} (warm-up)`);
+  assertClean(await loadWorker({ ...load, duration: options.warmup }), `${label} (warm-up)`);
 
-  const before = cpuTicks(server.pid);
-  const result = await autocannon({ ...load, duration: options.duration });
-  const after = cpuTicks(server.pid);
+  const { result, cpuSeconds, peakRssMiB } = await watchProcess(server.pid, () =>
+    loadWorker({ ...load, duration: options.duration }),
+  );
   assertClean(result, label);
 
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    cpuUsPerReq: (((after - before) / CLK_TCK) * 1e6) / result.requests.total,
+    cpuUsPerReq: (cpuSeconds * 1e6) / result.requests.total,
+    rss: peakRssMiB,
     requests: result.requests.total,
   };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Databases
-
-function benchDatabaseUrl(adminUrl) {
-  const url = new URL(adminUrl);
-  url.pathname = `/${BENCH_DB}`;
-  return url.toString();
-}
-
-async function withAdmin(adminUrl, fn) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Drops and recreates the bench database; registers its final drop. */
-async function createPostgresDatabase(adminUrl) {
-  await withAdmin(adminUrl, async (client) => {
-    // A leftover database from a crashed run has no sessions; one with sessions belongs to a run in progress,
-    // which the forced drop would wreck.
-    const { rows } = await client.query(
-      "select count(*)::int as n from pg_stat_activity where datname = $1",
-      [BENCH_DB],
-    );
-    if (rows[0].n > 0) {
-      throw new Error(`database ${BENCH_DB} has ${rows[0].n} open sessions: is another benchmark running?`);
-    }
-    await client.query(`drop database if exists ${BENCH_DB} with (force)`);
-    await client.query(`create database ${BENCH_DB}`);
-  });
-  cleanups.push(() =>
-    withAdmin(adminUrl, (client) => client.query(`drop database if exists ${BENCH_DB} with (force)`)),
-  );
-}
 
 /**
  * The --seed-sql fallback: the app's initial migration plus generate_series rows shaped like the CLI's seed
@@ -392,9 +213,7 @@ async function seedWithSql(databaseUrl, users, posts) {
 }
 
 async function postgresIdRanges(databaseUrl) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
+  return withClient(databaseUrl, async (client) => {
     const range = async (table) => {
       const { rows } = await client.query(
         `select min(id)::int as min, max(id)::int as max, count(*)::int as n from ${table}`,
@@ -406,9 +225,7 @@ async function postgresIdRanges(databaseUrl) {
       return [min, max];
     };
     return { users: await range("users"), posts: await range("posts") };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /**
@@ -477,20 +294,27 @@ async function benchMode(mode, options) {
     DATABASE_POOL_SIZE: "10",
   };
   let dbEnv;
-  let ids;
+  // The URL a client other than Kaira uses (the baseline; the id ranges); none with PGlite.
+  let databaseUrl;
 
   if (mode === "postgres") {
-    const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-    const databaseUrl = benchDatabaseUrl(adminUrl);
-    await createPostgresDatabase(adminUrl);
+    databaseUrl = await freshDatabase(PG_ADMIN_URL, BENCH_DB);
     dbEnv = { DATABASE_URL: databaseUrl };
     console.log(`seeding ${databaseUrl}…`);
     if (options.seedSql) await seedWithSql(databaseUrl, options.users, options.posts);
     else await seedWithCli(dbEnv, options);
-    ids = await postgresIdRanges(databaseUrl);
+  } else if (mode === "embedded") {
+    // The embedded default (EMBEDDED_ENGINE unset): Kaira's own PostgreSQL server under a new DATA_DIR,
+    // started unpinned before the servers (see embeddedDatabase); every Kaira process of the run and the
+    // baseline use that one server, as they share one server in postgres mode.
+    const embedded = await embeddedDatabase();
+    dbEnv = embedded.env;
+    databaseUrl = embedded.url;
+    console.log(`seeding ${embedded.dataDir}…`);
+    await seedWithCli(dbEnv, options);
   } else {
     const dataDir = await mkdtemp(join(os.tmpdir(), "kaira-bench-"));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
     // The app also reads .env; an empty DATABASE_URL in the environment wins over it and means "embedded".
     dbEnv = { DATA_DIR: dataDir, DATABASE_URL: "", EMBEDDED_ENGINE: "pglite" };
     console.log(`seeding ${dataDir}…`);
@@ -499,52 +323,42 @@ async function benchMode(mode, options) {
 
   const servers = [];
   const wantKaira = options.server !== "baseline";
-  // The baseline speaks to PostgreSQL over the network like Kaira's postgres adapter; against in-process
-  // PGlite it would not be the same work, so PGlite reports Kaira alone.
-  const wantBaseline = mode === "postgres" && options.server !== "kaira";
+  // The baseline speaks to PostgreSQL over the network like Kaira's pg adapter (in postgres and embedded
+  // mode); against in-process PGlite it would not be the same work, so PGlite reports Kaira alone.
+  const wantBaseline = databaseUrl !== undefined && options.server !== "kaira";
   // In postgres mode Kaira uses Redis for its cache (as a distributed deployment would) when
-  // REDIS_URL is set; the embedded mode caches in process memory.
+  // REDIS_URL is set; the embedded modes cache in process memory, as a single process does.
   const redisEnv = mode === "postgres" && process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {};
-  if (wantKaira) {
-    servers.push(
-      await startServer({
-        name: "kaira",
-        script: KAIRA_BIN,
-        args: ["serve"],
-        env: { ...serverEnv, ...dbEnv, ...redisEnv },
-        logFile: join(RESULTS_DIR, `kaira-${mode}.log`),
-      }),
+  const kairaServer = (name, env) =>
+    startKaira(
+      { ...serverEnv, ...env, ...redisEnv },
+      { name, logFile: join(RESULTS_DIR, `${name}-${mode}.log`) },
     );
-    // The same server with the read cache off: every read goes to the database. The embedded
-    // database belongs to one process, so this one gets a copy of the seeded data directory.
+  if (wantKaira) {
+    servers.push(await kairaServer("kaira", dbEnv));
+    // The same server with the read cache off: every read goes to the database. PGlite belongs to one
+    // process, so there this one gets a copy of the seeded data directory.
     let uncachedDbEnv = dbEnv;
-    if (mode !== "postgres") {
+    if (mode === "pglite") {
       const copy = `${dbEnv.DATA_DIR}-uncached`;
       execFileSync("cp", ["-r", dbEnv.DATA_DIR, copy]);
       execFileSync("rm", ["-f", join(copy, "kaira.lock")]); // the seeding process has exited
-      cleanups.push(() => rm(copy, { recursive: true, force: true }));
+      onCleanup(() => rm(copy, { recursive: true, force: true }));
       uncachedDbEnv = { ...dbEnv, DATA_DIR: copy };
     }
-    servers.push(
-      await startServer({
-        name: "kaira-nocache",
-        script: KAIRA_BIN,
-        args: ["serve"],
-        env: { ...serverEnv, ...uncachedDbEnv, ...redisEnv, CACHE_TTL_SECONDS: "0" },
-        logFile: join(RESULTS_DIR, `kaira-nocache-${mode}.log`),
-      }),
-    );
+    servers.push(await kairaServer("kaira-nocache", { ...uncachedDbEnv, CACHE_TTL_SECONDS: "0" }));
   }
   if (wantBaseline) {
     servers.push(
       await startServer({
         name: "baseline",
         script: BASELINE_BIN,
-        env: dbEnv,
+        env: childEnv({ DATABASE_URL: databaseUrl }),
         logFile: join(RESULTS_DIR, `baseline-${mode}.log`),
       }),
     );
   }
+  let ids = databaseUrl ? await postgresIdRanges(databaseUrl) : undefined;
   ids ??= await probeIdRanges(servers[0], { users: options.users, posts: options.posts });
   ids.hotPosts = [ids.posts[0], Math.min(ids.posts[1], ids.posts[0] + 99)];
 
@@ -573,7 +387,7 @@ async function benchMode(mode, options) {
         samples.get(server.name).push(m);
         console.log(
           `${label}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 1)} ms, p99 ${fmt(m.p99, 1)} ms, ` +
-            `${fmt(m.cpuUsPerReq, 0)} µs CPU/req`,
+            `${fmt(m.cpuUsPerReq, 0)} µs CPU/req, RSS ${fmt(m.rss, 0)} MiB`,
         );
       }
     }
@@ -588,6 +402,7 @@ async function benchMode(mode, options) {
         p50: med("p50"),
         p99: med("p99"),
         cpuUsPerReq: med("cpuUsPerReq"),
+        rss: Math.max(...runs.map((r) => r.rss)),
       });
     }
   }
@@ -598,11 +413,10 @@ async function benchMode(mode, options) {
 }
 
 async function seedWithCli(dbEnv, options) {
-  await runCommand(
-    process.execPath,
-    [KAIRA_BIN, "seed", "--users", String(options.users), "--posts", String(options.posts)],
-    childEnv({ ...dbEnv, LOG_LEVEL: "warn" }),
-  );
+  await runKaira(["seed", "--users", String(options.users), "--posts", String(options.posts)], {
+    ...dbEnv,
+    LOG_LEVEL: "warn",
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -610,18 +424,6 @@ async function seedWithCli(dbEnv, options) {
 
 function fmt(n, digits) {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function gitCommit() {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: "pipe",
-    }).trim();
-  } catch {
-    return "no commit";
-  }
 }
 
 function report(rows, options) {
@@ -634,13 +436,13 @@ function report(rows, options) {
       `${options.runs} × ${options.duration} s measured (after ${options.warmup} s warm-up each), medians · ` +
       `server on core ${SERVER_CORE}, autocannon on core ${LOAD_CORE}`,
     "",
-    "| mode | server | scenario | req/s | p50 ms | p99 ms | CPU µs/req |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    "| mode | server | scenario | req/s | p50 ms | p99 ms | CPU µs/req | peak RSS MiB |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     lines.push(
       `| ${r.mode} | ${r.server} | ${r.scenario} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ` +
-        `${fmt(r.cpuUsPerReq, 0)} |`,
+        `${fmt(r.cpuUsPerReq, 0)} | ${fmt(r.rss, 0)} |`,
     );
   }
 
@@ -688,6 +490,32 @@ function report(rows, options) {
       lines.push(
         `| ${r.mode} | ${r.scenario} | ${fmt(r.on.rps, 0)} | ${fmt(r.off.rps, 0)} | ${fmt(r.on.rps / r.off.rps, 2)}× | ` +
           `${fmt(r.on.p50, 1)} | ${fmt(r.off.p50, 1)} |`,
+      );
+    }
+  }
+  const modeRatios = [];
+  for (const r of rows) {
+    if (r.mode !== "embedded") continue;
+    const onPostgres = rows.find(
+      (b) => b.mode === "postgres" && b.server === r.server && b.scenario === r.scenario,
+    );
+    if (onPostgres)
+      modeRatios.push({ server: r.server, scenario: r.scenario, embedded: r, postgres: onPostgres });
+  }
+  if (modeRatios.length) {
+    lines.push(
+      "",
+      "Embedded ÷ postgres, the medians above divided per server and scenario (req/s above 1×, p99 and CPU " +
+        "below 1× favour the embedded database; neither CPU column counts the database server's own processes):",
+      "",
+      "| server | scenario | req/s | p99 | CPU µs/req | peak RSS |",
+      "| --- | --- | ---: | ---: | ---: | ---: |",
+    );
+    const ratio = (a, b) => `${fmt(a / b, 2)}×`;
+    for (const { server, scenario, embedded: e, postgres: p } of modeRatios) {
+      lines.push(
+        `| ${server} | ${scenario} | ${ratio(e.rps, p.rps)} | ${ratio(e.p99, p.p99)} | ` +
+          `${ratio(e.cpuUsPerReq, p.cpuUsPerReq)} | ${ratio(e.rss, p.rss)} |`,
       );
     }
   }

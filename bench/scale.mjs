@@ -11,26 +11,30 @@
 // 2. Start Kaira on each (read cache off: CACHE_TTL_SECONDS=0), both pinned to core 0; autocannon
 //    runs pinned to core 1. Walk 50 feed cursors on each to get the deep page.
 // 3. For every scenario, `runs` times, each data set in turn: warm-up, then a measured run (p50,
-//    p99, CPU µs/request of the Kaira process). Medians; ratio 1M/20k of the p99 medians.
+//    p99, CPU µs/request and peak RSS of the Kaira process). Medians (RSS: the largest); ratio
+//    1M/20k of the p99 medians.
 // 4. EXPLAIN (ANALYZE, BUFFERS) of each scenario's statement on each data set, the SQL and
 //    parameters captured from Kaira's own repositories, written to bench/results/scale-explain.md.
 // 5. Drop the databases unless --keep.
-import { execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import { databaseUrl, dropDatabase, PG_ADMIN_URL, withClient } from "./lib/database.mjs";
+import { assertClean, loadWorker } from "./lib/load.mjs";
+import { median, watchProcess } from "./lib/measure.mjs";
+import {
+  gitCommit,
+  handleSignals,
+  LOAD_CORE,
+  onCleanup,
+  RESULTS_DIR,
+  runCleanups,
+  runKaira,
+  SERVER_CORE,
+  startKaira,
+} from "./lib/process.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const RESULTS_DIR = join(ROOT, "bench", "results");
-const KAIRA_BIN = join(ROOT, "bin", "kaira.js");
-const LOAD_WORKER = join(ROOT, "bench", "load-worker.mjs");
-const SERVER_CORE = "0";
-const LOAD_CORE = "1";
 const TARGET_RATIO = 1.3;
 const VOCABULARY = 5000;
 const PAGE = 20;
@@ -83,55 +87,9 @@ function dataSet(spec) {
 }
 const DATA_SETS = [dataSet(args.small), dataSet(args.large)];
 
-const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const urlOf = (database) => {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
-};
-
-const cleanups = [];
-async function runCleanups() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()();
-    } catch (error) {
-      console.error(`cleanup failed: ${error.message}`);
-    }
-  }
-}
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up…`);
-    runCleanups().finally(() => process.exit(130));
-  });
-}
-
-async function withClient(url, work) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function childEnv(extra) {
-  const env = { ...process.env };
-  for (const key of ["DATABASE_URL", "DATA_DIR", "REDIS_URL"]) delete env[key];
-  return { ...env, ...extra };
-}
-
-async function runKaira(argv, databaseUrl) {
-  const child = spawn(process.execPath, [KAIRA_BIN, ...argv], {
-    cwd: ROOT,
-    env: childEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" }),
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const [code] = await once(child, "exit");
-  if (code !== 0) throw new Error(`kaira ${argv.join(" ")} exited with ${code}`);
-}
+const ADMIN_URL = PG_ADMIN_URL;
+const urlOf = (database) => databaseUrl(ADMIN_URL, database);
+handleSignals();
 
 // ---------------------------------------------------------------------------------------------
 // Data sets
@@ -154,10 +112,10 @@ async function prepare(set) {
         .catch(() => undefined),
     );
   }
-  if (!args.keep) cleanups.push(() => drop(set.database));
+  if (!args.keep) onCleanup(() => drop(set.database));
   if (counts?.users === set.users && counts?.posts === set.posts) {
     console.log(`${set.name}: reusing ${set.database} (${set.users} users, ${set.posts} posts)`);
-    await runKaira(["migrate"], url);
+    await runKaira(["migrate"], { DATABASE_URL: url, LOG_LEVEL: "warn" });
     return { ...set, url, seedSeconds: undefined };
   }
   await drop(set.database);
@@ -166,16 +124,14 @@ async function prepare(set) {
   const started = performance.now();
   await runKaira(
     ["seed", "--users", String(set.users), "--posts", String(set.posts), "--vocabulary", String(VOCABULARY)],
-    url,
+    { DATABASE_URL: url, LOG_LEVEL: "warn" },
   );
   const seedSeconds = (performance.now() - started) / 1000;
   console.log(`${set.name}: seeded in ${seedSeconds.toFixed(1)} s (load ${os.loadavg()[0].toFixed(2)})`);
   return { ...set, url, seedSeconds };
 }
 
-async function drop(database) {
-  await withClient(ADMIN_URL, (client) => client.query(`drop database if exists ${database} with (force)`));
-}
+const drop = (database) => dropDatabase(ADMIN_URL, database);
 
 /** [min, max] of a table's ids, checked to be contiguous (random ids must all exist). */
 async function idRange(url, table) {
@@ -191,116 +147,34 @@ async function idRange(url, table) {
 // ---------------------------------------------------------------------------------------------
 // Servers and load
 
-async function freePort() {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function startKaira(set) {
-  const port = await freePort();
+function serveKaira(set) {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const logFile = join(RESULTS_DIR, `scale-kaira-${set.name}.log`);
-  const log = createWriteStream(logFile);
-  await once(log, "open");
-  // taskset execs node: the child's pid is the server's, whose CPU time is read.
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, KAIRA_BIN, "serve"], {
-    cwd: ROOT,
-    env: childEnv({
+  return startKaira(
+    {
       DATABASE_URL: set.url,
-      PORT: String(port),
-      HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       RATE_LIMIT_PER_MINUTE: "0",
       DATABASE_POOL_SIZE: "10",
       CACHE_TTL_SECONDS: "0",
-    }),
-    stdio: ["ignore", log, log],
-  });
-  const exited = once(child, "exit");
-  let done = false;
-  exited.then(() => {
-    done = true;
-  });
-  const server = {
-    pid: child.pid,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (!done) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      log.end();
     },
-  };
-  cleanups.push(() => server.stop());
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (done) throw new Error(`kaira (${set.name}) exited before it was ready; see ${logFile}`);
-    try {
-      const res = await fetch(`${server.url}/health/ready`);
-      await res.arrayBuffer();
-      if (res.status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`kaira (${set.name}) not ready after 120 s; see ${logFile}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-async function autocannon(load) {
-  const child = spawn("taskset", ["-c", LOAD_CORE, process.execPath, LOAD_WORKER, JSON.stringify(load)], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let stdout = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk) => {
-    stdout += chunk;
-  });
-  const [code] = await once(child, "exit");
-  if (code !== 0) throw new Error(`load worker failed (exit ${code})`);
-  const result = JSON.parse(stdout.trim().split("\n").pop());
-  const problems = [];
-  if (result.non2xx) problems.push(`${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
-  if (result.errors) problems.push(`${result.errors} errors`);
-  if (result.timeouts) problems.push(`${result.timeouts} timeouts`);
-  if (result.requests.total === 0) problems.push("no request completed");
-  if (problems.length) throw new Error(`${load.path}: ${problems.join(", ")}`);
-  return result;
+    { name: `kaira (${set.name})`, logFile: join(RESULTS_DIR, `scale-kaira-${set.name}.log`) },
+  );
 }
 
 async function measure(server, scenario) {
   const load = { url: server.url, path: scenario.path, ids: scenario.ids, connections: options.connections };
-  await autocannon({ ...load, duration: options.warmup });
-  const before = cpuTicks(server.pid);
-  const result = await autocannon({ ...load, duration: options.duration });
-  const after = cpuTicks(server.pid);
+  assertClean(await loadWorker({ ...load, duration: options.warmup }), `${scenario.path} (warm-up)`);
+  const { result, cpuSeconds, peakRssMiB } = await watchProcess(server.pid, () =>
+    loadWorker({ ...load, duration: options.duration }),
+  );
+  assertClean(result, scenario.path);
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    cpu: (((after - before) / CLK_TCK) * 1e6) / result.requests.total,
+    cpu: (cpuSeconds * 1e6) / result.requests.total,
+    rss: peakRssMiB,
   };
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The cursor of the page DEEP_PAGES pages into the feed, walked through the API. */
@@ -378,8 +252,8 @@ async function explainAll(sets, chosen) {
     const database = await openPostgresDatabase({ url: set.url, poolSize: 1 });
     try {
       const repositories = {
-        posts: createPostsRepository(database.db),
-        users: createUsersRepository(database.db),
+        posts: createPostsRepository(database),
+        users: createUsersRepository(database),
       };
       for (const { index } of chosen) {
         const scenario = scenariosOf(set)[index];
@@ -413,15 +287,12 @@ async function explainAll(sets, chosen) {
 async function main() {
   if (os.availableParallelism() < 2) throw new Error("needs 2 cores: server on core 0, load on core 1");
   const loadAtStart = os.loadavg()[0];
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).trim();
+  const commit = gitCommit();
   const sets = [];
   for (const set of DATA_SETS) sets.push(await prepare(set));
 
   for (const set of sets) {
-    set.server = await startKaira(set);
+    set.server = await serveKaira(set);
     set.postIds = await idRange(set.url, "posts");
     set.userIds = await idRange(set.url, "users");
     set.cursor = await deepCursor(set.server);
@@ -446,7 +317,8 @@ async function main() {
         perSet[i].push({ ...result, load: os.loadavg()[0] });
         console.log(
           `${scenario.name} · ${set.name} · run ${run}: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
-            `${Math.round(result.rps)} req/s, ${Math.round(result.cpu)} µs CPU/req (load ${os.loadavg()[0].toFixed(2)})`,
+            `${Math.round(result.rps)} req/s, ${Math.round(result.cpu)} µs CPU/req, RSS ${result.rss.toFixed(0)} MiB ` +
+            `(load ${os.loadavg()[0].toFixed(2)})`,
         );
       }
     }
@@ -455,6 +327,7 @@ async function main() {
       p99: median(runs.map((r) => r.p99)),
       rps: median(runs.map((r) => r.rps)),
       cpu: median(runs.map((r) => r.cpu)),
+      rss: Math.max(...runs.map((r) => r.rss)),
       load: median(runs.map((r) => r.load)),
     }));
     rows.push({ name: scenariosOf(sets[0])[s].name, small: summary[0], large: summary[1] });
@@ -478,13 +351,14 @@ async function main() {
           .map((s) => `${s.name} ${s.seedSeconds === undefined ? "reused" : `${s.seedSeconds.toFixed(0)} s`}`)
           .join(", ")}\n`
       : "",
-    `| query | ${S} p50 ms | ${S} p99 ms | ${L} p50 ms | ${L} p99 ms | p99 ${L}/${S} | ${S} CPU µs/req | ${L} CPU µs/req | load (median over runs) |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| query | ${S} p50 ms | ${S} p99 ms | ${L} p50 ms | ${L} p99 ms | p99 ${L}/${S} | ${S} CPU µs/req | ${L} CPU µs/req | ${S} / ${L} peak RSS MiB | load (median over runs) |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows.map((r) => {
       const ratio = r.large.p99 / r.small.p99;
       return (
         `| ${r.name} | ${f(r.small.p50)} | ${f(r.small.p99)} | ${f(r.large.p50)} | ${f(r.large.p99)} | ` +
         `${ratio.toFixed(2)}× ${ratio <= TARGET_RATIO ? "✓" : "✗"} | ${Math.round(r.small.cpu)} | ${Math.round(r.large.cpu)} | ` +
+        `${r.small.rss.toFixed(0)} / ${r.large.rss.toFixed(0)} | ` +
         `${r.small.load.toFixed(1)} / ${r.large.load.toFixed(1)} |`
       );
     }),

@@ -19,18 +19,14 @@
 //    each status, and the profile p99 beside its idle figure.
 // 5. Steps 3–4 (and an idle row after) run `--runs` (3) times on the same server; the table
 //    gives the median of each column over the runs, the maximum search time of all runs, and
-//    the CPU seconds Kaira and the database's backends spent per row (/proc, clock ticks).
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import net from "node:net";
+//    the CPU seconds Kaira and the database's backends spent per row (/proc, clock ticks), and
+//    the largest RSS Kaira's process reached in that row's runs.
 import os from "node:os";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const KAIRA_BIN = fileURLToPath(new URL("../bin/kaira.js", import.meta.url));
+import { databaseUrl, withClient } from "./lib/database.mjs";
+import { cpuSeconds, median, percentile, sampleRss } from "./lib/measure.mjs";
+import { runCleanups, runKaira, startKaira } from "./lib/process.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -61,35 +57,15 @@ if (!ADMIN_URL) {
   console.error("DATABASE_URL is required (an admin URL; the benchmark creates its own database)");
   process.exit(2);
 }
-const benchUrl = (() => {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${values.db}`;
-  return url.toString();
-})();
+const benchUrl = databaseUrl(ADMIN_URL, values.db);
 
 const STOP_WORDS = new Set(["sit", "do", "ut", "et", "sed"]);
 const log = (line) => process.stderr.write(`${line}\n`);
-const percentile = (sorted, p) =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const loadAverage = () =>
   os
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(" / ");
-
-const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
-/** utime + stime of a process in seconds, or undefined when it is gone. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * CPU of Kaira and of the PostgreSQL backends connected to the bench database: a snapshot
@@ -110,26 +86,6 @@ async function cpuSince(monitor, kairaPid, before) {
   let database = 0;
   for (const [pid, seconds] of after.backends) database += seconds - (before.backends.get(pid) ?? 0);
   return { kaira: after.kaira - before.kaira, database };
-}
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function run(args, env) {
-  const child = spawn(process.execPath, [KAIRA_BIN, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const [code] = await once(child, "exit");
-  if (code !== 0) throw new Error(`kaira ${args.join(" ")} exited with ${code}`);
 }
 
 /** Reuses the database when it already holds the posts; otherwise creates and seeds it. */
@@ -154,64 +110,23 @@ async function prepareDatabase() {
   await withClient(ADMIN_URL, (client) => client.query(`create database ${values.db}`));
   log(`Seeding ${values.db}: ${values.users} users, ${POSTS} posts, ${VOCABULARY} words…`);
   const started = performance.now();
-  await run(["seed", "--users", values.users, "--posts", String(POSTS), "--vocabulary", String(VOCABULARY)], {
-    ...process.env,
-    DATABASE_URL: benchUrl,
-  });
+  await runKaira(
+    ["seed", "--users", values.users, "--posts", String(POSTS), "--vocabulary", String(VOCABULARY)],
+    { DATABASE_URL: benchUrl },
+  );
   const seededSeconds = (performance.now() - started) / 1000;
   await withClient(benchUrl, (client) => client.query("vacuum analyze posts"));
   return { seededSeconds, posts: POSTS };
 }
 
-async function freePort() {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function startKaira() {
-  const port = await freePort();
-  const env = {
-    ...process.env,
+function serveKaira() {
+  return startKaira({
     DATABASE_URL: benchUrl,
-    PORT: String(port),
-    HOST: "127.0.0.1",
     LOG_LEVEL: "error",
     RATE_LIMIT_PER_MINUTE: "0",
     CACHE_TTL_SECONDS: "0",
     NODE_ENV: "development",
-  };
-  delete env.REDIS_URL;
-  const child = spawn("taskset", ["-c", "0", process.execPath, KAIRA_BIN, "serve"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
   });
-  let exited = false;
-  const exit = once(child, "exit").then(() => {
-    exited = true;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) throw new Error("kaira serve exited before it was ready");
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("kaira serve not ready after 120 s");
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return {
-    base,
-    pid: child.pid,
-    async stop() {
-      if (!exited) child.kill("SIGTERM");
-      await exit;
-    },
-  };
 }
 
 async function signUp(base, n) {
@@ -314,13 +229,6 @@ async function measure(base, profileIds, searchClients, queries) {
   return { profile: summary(profile, profileOutcomes), search: summary(search, searchOutcomes) };
 }
 
-const median = (xs) => {
-  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 /** EXPLAIN ANALYZE of the search statement Kaira sends: every common-word query, two of each other kind. */
 async function explain(queries) {
   const { searchStatement } = await import("./search-statement.mjs");
@@ -360,18 +268,18 @@ async function main() {
 
   const { seededSeconds, posts } = await prepareDatabase();
   if (values.explain) await explain(queries);
-  const server = await startKaira();
+  const server = await serveKaira();
   const monitor = new pg.Client({ connectionString: benchUrl });
   await monitor.connect();
   try {
     const searchers = [];
-    for (let i = 0; i < SEARCH_CLIENTS; i++) searchers.push(await signUp(server.base, i));
+    for (let i = 0; i < SEARCH_CLIENTS; i++) searchers.push(await signUp(server.url, i));
     const profileIds = await withClient(benchUrl, async (client) => {
       const { rows } = await client.query("select id from users order by random() limit 1000");
       return rows.map((row) => row.id);
     });
     // Warm-up: the profile path and a few searches.
-    await measure(server.base, profileIds, searchers.slice(0, 1), null);
+    await measure(server.url, profileIds, searchers.slice(0, 1), null);
 
     const rowNames = ["none (idle)", ...Object.keys(queries), "none (idle, after)"];
     /** rowName → one result per run */
@@ -386,15 +294,18 @@ async function main() {
           `run ${run}/${RUNS} · ${name}${list ? `: ${SEARCH_CLIENTS} search clients + profiles` : ": profiles only"} · load ${load.toFixed(2)}`,
         );
         const before = await cpuSnapshot(monitor, server.pid);
-        const result = await measure(server.base, profileIds, searchers, list);
+        const rss = sampleRss(server.pid);
+        const result = await measure(server.url, profileIds, searchers, list);
+        const peakRss = rss.stop();
         const cpu = await cpuSince(monitor, server.pid, before);
         if (name === "none (idle)") idleP99 = result.profile.p99;
-        const row = { ...result, load, cpu, ratio: result.profile.p99 / idleP99 };
+        const row = { ...result, load, cpu, rss: peakRss, ratio: result.profile.p99 / idleP99 };
         results.get(name).push(row);
         log(
           `  search n=${row.search.n} p50=${row.search.p50?.toFixed(1)} p99=${row.search.p99?.toFixed(1)} max=${row.search.max?.toFixed(1)} ` +
             `${JSON.stringify(row.search.outcomes)} · profile n=${row.profile.n} p99=${row.profile.p99.toFixed(1)} (${row.ratio.toFixed(2)}× idle) ` +
-            `${JSON.stringify(row.profile.outcomes)} · CPU s: kaira ${cpu.kaira.toFixed(2)}, database ${cpu.database.toFixed(2)}`,
+            `${JSON.stringify(row.profile.outcomes)} · CPU s: kaira ${cpu.kaira.toFixed(2)}, database ${cpu.database.toFixed(2)} · ` +
+            `RSS ${peakRss.toFixed(0)} MiB`,
         );
       }
     }
@@ -434,9 +345,9 @@ async function main() {
     );
     out.push("");
     out.push(
-      "| searches | load (1 min) | search req/s | search p50 ms | search p99 ms | search max ms | search outcomes | profile req/s | profile p99 ms | profile p99 ÷ idle | profile outcomes | CPU s Kaira / database |",
+      "| searches | load (1 min) | search req/s | search p50 ms | search p99 ms | search max ms | search outcomes | profile req/s | profile p99 ms | profile p99 ÷ idle | profile outcomes | CPU s Kaira / database | Kaira peak RSS MiB |",
     );
-    out.push("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |");
+    out.push("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |");
     for (const name of rowNames) {
       const runs = results.get(name);
       const m = (pick) => median(runs.map(pick));
@@ -448,7 +359,8 @@ async function main() {
           `${fmt(
             m((r) => r.ratio),
             2,
-          )}× | ${share(runs.map((r) => r.profile))} | ${fmt(m((r) => r.cpu.kaira))} / ${fmt(m((r) => r.cpu.database))} |`,
+          )}× | ${share(runs.map((r) => r.profile))} | ${fmt(m((r) => r.cpu.kaira))} / ${fmt(m((r) => r.cpu.database))} | ` +
+          `${fmt(Math.max(...runs.map((r) => r.rss)), 0)} |`,
       );
     }
     out.push("");
@@ -463,7 +375,7 @@ async function main() {
     console.log(out.join("\n"));
   } finally {
     await monitor.end();
-    await server.stop();
+    await runCleanups(); // Kaira
   }
 }
 

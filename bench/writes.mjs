@@ -17,20 +17,29 @@
 // CPU per request is the server process's utime + stime (/proc/<pid>/stat, every thread) over the
 // measured run divided by the requests it completed; PostgreSQL's backends are not counted on
 // either side. The script itself generates the load: `npm run bench:writes` pins it to core 1,
-// both servers run on core 0 (taskset), PostgreSQL is not pinned.
-import { execFileSync, spawn } from "node:child_process";
+// both servers run on core 0 (taskset), PostgreSQL — the embedded server too — is not pinned.
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
+import { createAccounts } from "./lib/accounts.mjs";
+import { embeddedDatabase, freshDatabase, PG_ADMIN_URL } from "./lib/database.mjs";
+import { median, watchProcess } from "./lib/measure.mjs";
+import {
+  childEnv,
+  gitCommit,
+  handleSignals,
+  ROOT,
+  runCleanups,
+  runKaira,
+  startKaira,
+  startServer,
+} from "./lib/process.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const DB = "kaira_bench_writes";
 const ADMIN = { email: "bench-admin@example.com", password: "Velvet-Lantern-Orbit-42" };
 const SECRET_KEY = randomBytes(32).toString("hex");
@@ -70,127 +79,15 @@ const RUNS = Number(values.runs);
 const ACCOUNTS = Number(values.accounts);
 const TRANSFER_CLIENTS = values["transfer-clients"].split(",").filter(Boolean).map(Number);
 const MODES = values.db === "both" ? ["postgres", "embedded"] : [values.db];
+if (MODES.some((mode) => mode !== "postgres" && mode !== "embedded")) {
+  console.error(`--db must be postgres, embedded or both, not ${values.db}`);
+  process.exit(2);
+}
 const SERVERS = values.server === "both" ? ["kaira", "baseline"] : [values.server];
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load1 = () => os.loadavg()[0].toFixed(2);
 const log = (line) => process.stderr.write(`${line}\n`);
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-function cpuTicks(pid) {
-  // Fields after the command name: utime and stime are the 12th and 13th.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-function rssMiB(pid) {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmRSS:"));
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-const pgDbUrl = () => {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB}`;
-  return url.toString();
-};
-
-function runCli(args, env) {
-  execFileSync(process.execPath, [join(ROOT, "bin", "kaira.js"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-/** A server pinned to core 0; resolves once GET /health/ready answers 200. */
-async function startServer(name, script, args, env) {
-  const port = await freePort();
-  const child = spawn("taskset", ["-c", "0", process.execPath, ...script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  // taskset execs node, so the child's pid is the server's.
-  return { name, base, pid: child.pid, child };
-}
-
-async function stopServer(server) {
-  if (!server || server.child.exitCode !== null) return;
-  server.child.kill("SIGTERM");
-  const killer = setTimeout(() => server.child.kill("SIGKILL"), 15_000);
-  await new Promise((resolve) => server.child.once("exit", resolve));
-  clearTimeout(killer);
-}
-
-async function api(base, method, path, { token, body, form } = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: form ? new URLSearchParams(form) : body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-/** Bench accounts, funded with credits, each with an access token. */
-async function createAccounts(base) {
-  const adminToken = (
-    await api(base, "POST", "/api/v1/auth/token", {
-      form: { username: ADMIN.email, password: ADMIN.password },
-    })
-  ).access_token;
-  const accounts = [];
-  for (let i = 0; i < ACCOUNTS; i++) {
-    const credentials = {
-      email: `bench-${i}@example.com`,
-      username: `bench_${i}`,
-      password: "bench-password",
-    };
-    const { id } = await api(base, "POST", "/api/v1/users", { body: credentials });
-    await api(base, "POST", "/api/v1/admin/credits", {
-      token: adminToken,
-      body: { user_id: id, amount: OPENING_BALANCE },
-    });
-    const { access_token } = await api(base, "POST", "/api/v1/auth/token", {
-      form: { username: credentials.email, password: credentials.password },
-    });
-    accounts.push({ id, token: access_token });
-  }
-  return accounts;
-}
+handleSignals();
 
 function scenarios(accounts) {
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)];
@@ -243,18 +140,15 @@ function load(base, request, connections, duration) {
 
 /** One measured run: warm-up, then the run with the server's CPU and peak RSS around it. */
 async function measuredRun(server, label, request, connections) {
-  const warm = await load(server.base, request, connections, WARMUP);
+  const warm = await load(server.url, request, connections, WARMUP);
   if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${label} warm-up on ${server.name}: errors`);
   const loadAvg = load1();
-  let peakRss = rssMiB(server.pid);
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssMiB(server.pid));
-  }, 250);
-  const before = cpuTicks(server.pid);
   const startedUs = monotonicUs();
-  const result = await load(server.base, request, connections, DURATION);
-  const after = cpuTicks(server.pid);
-  clearInterval(sampler);
+  const {
+    result,
+    cpuSeconds,
+    peakRssMiB: peakRss,
+  } = await watchProcess(server.pid, () => load(server.url, request, connections, DURATION));
   profileWindows.push({
     server: server.name,
     scenario: label,
@@ -271,7 +165,7 @@ async function measuredRun(server, label, request, connections) {
     rps: result["2xx"] / DURATION,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    cpuUs: (((after - before) / CLK_TCK) * 1e6) / Math.max(1, result["2xx"]),
+    cpuUs: (cpuSeconds * 1e6) / Math.max(1, result["2xx"]),
     rss: peakRss,
     load: loadAvg,
   };
@@ -319,9 +213,6 @@ async function ledgerCheck(url) {
 }
 
 async function benchMode(mode, rows, scaling) {
-  const cleanups = [];
-  let kaira;
-  let baseline;
   try {
     // Kaira as production runs it: the compiled dist/ (`npm run build` first; bin/kaira.js refuses
     // a dist/ older than src/), NODE_ENV=production.
@@ -336,18 +227,19 @@ async function benchMode(mode, rows, scaling) {
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
     };
+    // The embedded server is started (unpinned) before Kaira, which attaches to it; the baseline
+    // connects to it with the URL of `kaira db url`.
+    let databaseUrl;
     if (mode === "postgres") {
-      await adminQuery(`drop database if exists ${DB} with (force)`);
-      await adminQuery(`create database ${DB}`);
-      cleanups.push(() => adminQuery(`drop database if exists ${DB} with (force)`));
-      env = { ...env, DATABASE_URL: pgDbUrl() };
+      databaseUrl = await freshDatabase(PG_ADMIN_URL, DB);
+      env = { ...env, DATABASE_URL: databaseUrl };
     } else {
-      const dataDir = mkdtempSync(join(os.tmpdir(), "kaira-bench-writes-"));
-      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      env = { ...env, DATA_DIR: dataDir };
+      const embedded = await embeddedDatabase("kaira-bench-writes-");
+      databaseUrl = embedded.url;
+      env = { ...env, ...embedded.env };
     }
     log(`[${mode}] seeding ${values.users} users / ${values.posts} posts…`);
-    runCli(["seed", "--users", values.users, "--posts", values.posts], env);
+    await runKaira(["seed", "--users", values.users, "--posts", values.posts], env);
 
     const profiling = (server) => {
       if (!values["cpu-prof"]) return [];
@@ -355,33 +247,22 @@ async function benchMode(mode, rows, scaling) {
       mkdirSync(dir, { recursive: true });
       return ["--cpu-prof", `--cpu-prof-dir=${dir}`];
     };
-    kaira = await startServer(
-      "kaira",
-      [...profiling("kaira"), join(ROOT, "bin", "kaira.js")],
-      ["serve"],
-      env,
-    );
-    const databaseUrl =
-      mode === "postgres"
-        ? pgDbUrl()
-        : execFileSync(process.execPath, [join(ROOT, "bin", "kaira.js"), "db", "url"], {
-            cwd: ROOT,
-            env: { ...process.env, ...env },
-            encoding: "utf8",
-          }).trim();
+    const kaira = await startKaira(env, { nodeArgs: profiling("kaira") });
+    let baseline;
     if (SERVERS.includes("baseline")) {
-      baseline = await startServer(
-        "baseline",
-        [...profiling("baseline"), join(ROOT, "bench", "baseline-server.mjs")],
-        [],
-        {
-          DATABASE_URL: databaseUrl,
-          SECRET_KEY,
-        },
-      );
+      baseline = await startServer({
+        name: "baseline",
+        nodeArgs: profiling("baseline"),
+        script: join(ROOT, "bench", "baseline-server.mjs"),
+        env: childEnv({ DATABASE_URL: databaseUrl, SECRET_KEY }),
+      });
     }
     log(`[${mode}] creating and funding ${ACCOUNTS} accounts…`);
-    const accounts = await createAccounts(kaira.base);
+    const accounts = await createAccounts(kaira.url, {
+      count: ACCOUNTS,
+      admin: ADMIN,
+      openingBalance: OPENING_BALANCE,
+    });
     const requests = scenarios(accounts);
     const servers = [kaira, baseline].filter((s) => s && SERVERS.includes(s.name));
 
@@ -413,20 +294,13 @@ async function benchMode(mode, rows, scaling) {
       }
     }
   } finally {
-    await stopServer(baseline);
-    await stopServer(kaira);
-    for (const cleanup of cleanups.reverse())
-      await Promise.resolve()
-        .then(cleanup)
-        .catch(() => {});
+    // The servers, then the database they used (registered first, so it goes last).
+    await runCleanups();
   }
 }
 
 async function main() {
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).trim();
+  const commit = gitCommit();
   const startLoad = load1();
   const rows = [];
   const scaling = [];
