@@ -22,18 +22,16 @@
 //    Kaira's repository sends (captured through the database port), run through a `pg.Pool`
 //    of the same size with the same concurrency. The ratio shows what the API adds on top of
 //    PostgreSQL's own work.
-// Tables report medians of the runs.
-import { execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import net from "node:net";
+// Tables report medians of the runs, and the largest RSS Kaira's process reached in its
+// measured runs.
 import os from "node:os";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
+import { databaseUrl, dropDatabase as dropNamed, withClient } from "./lib/database.mjs";
+import { median, percentile, sampleRss } from "./lib/measure.mjs";
+import { gitCommit, runCleanups, runKaira, startKaira } from "./lib/process.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const KAIRA_BIN = fileURLToPath(new URL("../bin/kaira.js", import.meta.url));
 const DB = "kaira_bench_search";
 const POOL_SIZE = 10; // Kaira's default DATABASE_POOL_SIZE; the baseline gets the same.
 
@@ -62,19 +60,9 @@ if (!ADMIN_URL) {
   console.error("DATABASE_URL is required (an admin URL; the benchmark creates and drops its own database)");
   process.exit(2);
 }
-const benchUrl = (() => {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB}`;
-  return url.toString();
-})();
+const benchUrl = databaseUrl(ADMIN_URL, DB);
 
 const log = (line) => process.stderr.write(`${line}\n`);
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data: a small PRNG so every run seeds and queries the same words.
@@ -145,16 +133,6 @@ function buildSuggestQueries(vocabulary, count) {
 // ---------------------------------------------------------------------------------------------
 // Database
 
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function createDatabase() {
   await withClient(ADMIN_URL, async (client) => {
     const { rows } = await client.query(
@@ -204,14 +182,7 @@ function settingsInEnvironment() {
   return set.join(", ");
 }
 
-const dropDatabase = () =>
-  withClient(ADMIN_URL, (client) => client.query(`drop database if exists ${DB} with (force)`));
-
-async function run(command, args, env) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
-  const [code] = await once(child, "exit");
-  if (code !== 0) throw new Error(`${args.join(" ")} exited with ${code}`);
-}
+const dropDatabase = () => dropNamed(ADMIN_URL, DB);
 
 /** Everything in a few statements: the database fills the tables from generate_series. */
 async function seed(vocabulary) {
@@ -300,59 +271,27 @@ async function captureStatements(searchQueries, suggestQueries) {
 // ---------------------------------------------------------------------------------------------
 // Load
 
-async function freePort() {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function startKaira() {
-  const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), HOST: "127.0.0.1" };
-  Object.assign(env, {
-    LOG_LEVEL: "warn",
-    RATE_LIMIT_PER_MINUTE: "0",
-    SIGNUP_PER_HOUR: "0",
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    ...admissionSettings(),
-  });
-  delete env.REDIS_URL; // one instance: in-process cache and pub/sub keep Redis out of the numbers
-  const child = spawn("taskset", ["-c", "0", process.execPath, KAIRA_BIN, "serve"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  let exited = false;
-  const exit = once(child, "exit").then(() => {
-    exited = true;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error("kaira serve exited before it was ready");
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("kaira serve not ready after 60 s");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    base,
-    async stop() {
-      if (!exited) child.kill("SIGTERM");
-      await exit;
+function serveKaira() {
+  // One instance: in-process cache and pub/sub keep Redis out of the numbers (childEnv drops REDIS_URL).
+  return startKaira(
+    {
+      DATABASE_URL: benchUrl,
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_PER_MINUTE: "0",
+      SIGNUP_PER_HOUR: "0",
+      DATABASE_POOL_SIZE: String(POOL_SIZE),
+      ...admissionSettings(),
     },
-  };
+    { timeoutMs: 60_000 },
+  );
 }
 
-/** autocannon against Kaira, cycling through the queries; latency in ms. */
-async function loadKaira(base, path, queries, duration, connections) {
+/** autocannon against Kaira, cycling through the queries; latency in ms, Kaira's peak RSS in MiB. */
+async function loadKaira(server, path, queries, duration, connections) {
   let next = 0;
+  const rss = sampleRss(server.pid);
   const result = await autocannon({
-    url: base,
+    url: server.url,
     connections,
     duration,
     requests: [
@@ -365,12 +304,18 @@ async function loadKaira(base, path, queries, duration, connections) {
       },
     ],
   });
+  const peakRss = rss.stop();
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(
       `${path}: ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)}), ${result.errors} errors, ${result.timeouts} timeouts`,
     );
   }
-  return { rps: result.requests.total / duration, p50: result.latency.p50, p99: result.latency.p99 };
+  return {
+    rps: result.requests.total / duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    rss: peakRss,
+  };
 }
 
 /** The same statements straight through pg, with as many concurrent callers as connections. */
@@ -416,7 +361,7 @@ async function main() {
   let server;
   let pool;
   try {
-    await run(process.execPath, [KAIRA_BIN, "migrate"], { ...process.env, DATABASE_URL: benchUrl });
+    await runKaira(["migrate"], { DATABASE_URL: benchUrl });
     let started = performance.now();
     let seedSeconds = 0;
     if (reused) {
@@ -435,8 +380,8 @@ async function main() {
     }
 
     started = performance.now();
-    server = await startKaira();
-    log(`Kaira ready in ${((performance.now() - started) / 1000).toFixed(1)} s at ${server.base}`);
+    server = await serveKaira();
+    log(`Kaira ready in ${((performance.now() - started) / 1000).toFixed(1)} s at ${server.url}`);
     pool = new pg.Pool({ connectionString: benchUrl, max: POOL_SIZE });
 
     const scenarios = [
@@ -460,14 +405,14 @@ async function main() {
         const args = [scenario.queries, DURATION, connections];
         for (let i = 0; i < RUNS; i++) {
           // A short warm-up each: caches, JIT and the pools' connections.
-          await loadKaira(server.base, scenario.path, scenario.queries, 2, connections);
-          results.kaira.push(await loadKaira(server.base, scenario.path, ...args));
+          await loadKaira(server, scenario.path, scenario.queries, 2, connections);
+          results.kaira.push(await loadKaira(server, scenario.path, ...args));
           await loadBaseline(pool, scenario.statements, scenario.queries, 2, connections);
           results.baseline.push(await loadBaseline(pool, scenario.statements, ...args));
           const [k, b] = [results.kaira.at(-1), results.baseline.at(-1)];
           log(
             `  ${scenario.name} ×${connections} run ${i + 1}/${RUNS}: kaira ${k.rps.toFixed(0)} req/s ` +
-              `p99 ${k.p99} ms · baseline ${b.rps.toFixed(0)} q/s p99 ${b.p99.toFixed(1)} ms`,
+              `p99 ${k.p99} ms RSS ${k.rss.toFixed(0)} MiB · baseline ${b.rps.toFixed(0)} q/s p99 ${b.p99.toFixed(1)} ms`,
           );
         }
         for (const side of ["kaira", "baseline"]) {
@@ -479,6 +424,7 @@ async function main() {
             rps: median(list.map((r) => r.rps)),
             p50: median(list.map((r) => r.p50)),
             p99: median(list.map((r) => r.p99)),
+            rss: side === "kaira" ? Math.max(...list.map((r) => r.rss)) : undefined,
           });
         }
       }
@@ -497,13 +443,14 @@ async function main() {
         `settings: ${settingsInEnvironment()}\n`,
     );
     console.log(
-      "| scenario | connections | measured | req/s | p50 ms | p99 ms |\n| --- | ---: | --- | ---: | ---: | ---: |",
+      "| scenario | connections | measured | req/s | p50 ms | p99 ms | Kaira peak RSS MiB |\n" +
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     );
     for (const row of rows) {
       const label = row.side === "kaira" ? "Kaira over HTTP" : "same SQL through pg";
       console.log(
         `| ${row.scenario} | ${row.connections} | ${label} | ${Math.round(row.rps).toLocaleString("en-US")} | ` +
-          `${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} |`,
+          `${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.rss === undefined ? "—" : row.rss.toFixed(0)} |`,
       );
     }
     console.log(
@@ -523,21 +470,13 @@ async function main() {
     }
   } finally {
     await pool?.end();
-    await server?.stop();
+    await runCleanups(); // Kaira
     if (values.keep || values.reuse) {
       log(`Kept ${DB}.`);
     } else {
       await dropDatabase();
       log(`Dropped ${DB}.`);
     }
-  }
-}
-
-function gitCommit() {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
   }
 }
 
