@@ -84,6 +84,7 @@ function plainSqlOn(pool: pg.Pool, listeners: QueryListeners): PlainSql {
         await client.query("commit");
       } catch (error) {
         try {
+          listeners.logQuery("rollback", []);
           await client.query("rollback");
           client.release();
         } catch (rollbackError) {

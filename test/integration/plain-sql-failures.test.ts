@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { createPostsRepository } from "../../src/modules/posts/posts.repository.js";
+import { createUsersRepository } from "../../src/modules/users/users.repository.js";
+import { type Database, openDatabase } from "../../src/platform/database/index.js";
+import { createOutboxRepository, type LiveEvent } from "../../src/platform/events/outbox.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+
+// Failure injection on the plain-statement port: transactions that fail at commit, lose their
+// connection or are cancelled while waiting for the lock leave no connection behind and no
+// connection in an aborted transaction; hostile values survive the hot paths unchanged.
+const ENGINES = ["postgres", "pglite"] as const;
+
+describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_000 }, (engine) => {
+  let database: Database;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    if (engine === "postgres") {
+      const test: TestDatabase = await createTestDatabase();
+      database = test.database;
+      cleanup = () => test.drop();
+    } else {
+      const dataDir = mkdtempSync(join(tmpdir(), "kaira-plain-f-"));
+      database = await openDatabase(loadConfig({ DATA_DIR: dataDir, EMBEDDED_ENGINE: "pglite" }));
+      await database.migrate();
+      cleanup = async () => {
+        await database.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      };
+    }
+  });
+  afterAll(() => cleanup());
+
+  /** Every pooled connection answers outside any transaction. */
+  async function allConnectionsHealthy() {
+    const states = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        database.plain.rows<{ fresh: boolean }>({ text: "select now() = statement_timestamp() as fresh" }),
+      ),
+    );
+    // Outside a transaction a statement starts its own (PGlite stamps them a millisecond apart).
+    if (engine === "postgres") expect(states.every((rows) => rows[0]?.fresh === true)).toBe(true);
+    const inTx = await Promise.all(
+      Array.from({ length: 8 }, () => database.plain.rows<{ n: number }>({ text: "select 1 as n" })),
+    );
+    expect(inTx.every((rows) => rows[0]?.n === 1)).toBe(true);
+    expect(database.poolStats().inUse).toBe(0);
+  }
+
+  it("surfaces a commit that fails (deferred constraint) and frees the connection", async () => {
+    await database.plain.rows({
+      text: "create table plain_deferred (n int, constraint plain_deferred_n unique (n) deferrable initially deferred)",
+    });
+    const insert = { name: "plain_deferred_insert", text: "insert into plain_deferred (n) values ($1)" };
+    await expect(
+      database.plain.transaction(async (tx) => {
+        await tx.rows(insert, [1]);
+        await tx.rows(insert, [1]);
+        return "resolved";
+      }),
+    ).rejects.toMatchObject({ code: "23505" });
+    const rows = await database.plain.rows<{ count: string | number }>({
+      text: "select count(*) as count from plain_deferred",
+    });
+    expect(Number(rows[0]?.count)).toBe(0);
+    await allConnectionsHealthy();
+  });
+
+  it.runIf(engine === "postgres")(
+    "fails a transaction whose connection dies in the middle, and drops that connection",
+    async () => {
+      await expect(
+        database.plain.transaction(async (tx) => {
+          const [me] = await tx.rows<{ pid: number }>({ text: "select pg_backend_pid() as pid" });
+          // Killed from another connection while the work is busy in JavaScript.
+          await database.plain.rows({ text: "select pg_terminate_backend($1)" }, [me?.pid]);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await tx.rows({ text: "select 1" });
+        }),
+      ).rejects.toThrow();
+      await allConnectionsHealthy();
+    },
+  );
+
+  it.runIf(engine === "postgres")(
+    "returns a connection whose begin was cancelled while waiting for the lock outside any transaction",
+    async () => {
+      const LOCK = 7_316_997;
+      let release = () => {};
+      const holder = database.plain.transaction(
+        () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+          }),
+        { advisoryLock: LOCK },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const waiter = database.plain.transaction(async () => "got it", { advisoryLock: LOCK });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await database.plain.rows(
+        {
+          text: "select pg_cancel_backend(pid) from pg_locks where locktype = 'advisory' and not granted and objid = $1",
+        },
+        [LOCK],
+      );
+      await expect(waiter).rejects.toMatchObject({ code: "57014" });
+      release();
+      await holder;
+      await allConnectionsHealthy();
+    },
+  );
+
+  it("keeps hostile tags and payloads intact through the post insert and the relay", async () => {
+    const users = createUsersRepository(database);
+    const author = await users.insert({
+      email: `hostile-${engine}@example.com`,
+      username: `hostile_${engine}`,
+      passwordHash: "x",
+    });
+    const tags = [
+      "a,b",
+      '"quoted"',
+      "{braces}",
+      "NULL",
+      "null",
+      "",
+      "back\\slash",
+      "ü ☃ 🎉",
+      " spaced ",
+      "x".repeat(500),
+    ];
+    const manyTags = Array.from({ length: 2000 }, (_, i) => `t${i},"${i}"`);
+    const posts = createPostsRepository(database);
+    const outbox = createOutboxRepository(database);
+    // Drain anything pending first.
+    await outbox.relayBatch(1000, { known: true }, async () => {});
+    for (const list of [tags, manyTags, []]) {
+      const title = `t "'\\ ${engine}`;
+      const content = '{"not":"json"} \u2028 </script>';
+      const saved = await posts.insert({ authorId: author.id, title, content, tags: list }, (post) => ({
+        topic: "post.created",
+        userId: null,
+        payload: {
+          post: { id: post.id, tags: post.tags, title: post.title, content: post.content },
+          s: '"x"',
+        },
+      }));
+      expect(saved.tags).toEqual(list);
+      expect(saved.title).toBe(title);
+      expect(saved.content).toBe(content);
+      const published: LiveEvent[] = [];
+      await outbox.relayBatch(10, { known: true }, async (events) => {
+        published.push(...events);
+      });
+      expect(published).toHaveLength(1);
+      expect(published[0]?.data).toEqual({
+        post: { id: saved.id, tags: list, title, content },
+        s: '"x"',
+      });
+      expect(published[0]?.userId).toBeNull();
+      expect(typeof published[0]?.id).toBe("number");
+    }
+    expect(database.poolStats().inUse).toBe(0);
+  });
+
+  it.runIf(engine === "postgres")(
+    "shows listeners the rollback of a transaction that fails, as Drizzle's did",
+    async () => {
+      const seen: string[] = [];
+      const stop = database.onQuery((query) => seen.push(query.sql));
+      await expect(
+        database.plain.transaction(async (tx) => {
+          await tx.rows({ text: "select 1" });
+          throw new Error("no");
+        }),
+      ).rejects.toThrow("no");
+      stop();
+      expect(seen).toEqual(["begin", "select 1", "rollback"]);
+    },
+  );
+
+  it("rolls a relay round back when its publish fails, and publishes it next round", async () => {
+    const users = createUsersRepository(database);
+    const author = await users.insert({
+      email: `relay-${engine}@example.com`,
+      username: `relay_${engine}`,
+      passwordHash: "x",
+    });
+    const posts = createPostsRepository(database);
+    const outbox = createOutboxRepository(database);
+    await outbox.relayBatch(1000, { known: true }, async () => {});
+    await posts.insert({ authorId: author.id, title: "r", content: "r", tags: [] }, () => ({
+      topic: "t",
+      userId: author.id,
+      payload: { n: 1 },
+    }));
+    await expect(
+      outbox.relayBatch(10, { known: false }, async () => {
+        throw new Error("broker down");
+      }),
+    ).rejects.toThrow("broker down");
+    const seen: LiveEvent[] = [];
+    expect(await outbox.relayBatch(10, { known: false }, async (events) => void seen.push(...events))).toBe(
+      1,
+    );
+    expect(seen[0]?.userId).toBe(author.id);
+    expect(seen[0]?.data).toEqual({ n: 1 });
+    expect(database.poolStats().inUse).toBe(0);
+  });
+});
