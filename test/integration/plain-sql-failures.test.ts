@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createPostsRepository } from "../../src/modules/posts/posts.repository.js";
 import { createUsersRepository } from "../../src/modules/users/users.repository.js";
-import { type Database, openDatabase } from "../../src/platform/database/index.js";
+import { type Database, databaseOverloadOf, openDatabase } from "../../src/platform/database/index.js";
+import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { createOutboxRepository, type LiveEvent } from "../../src/platform/events/outbox.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -16,12 +17,14 @@ const ENGINES = ["postgres", "pglite"] as const;
 
 describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_000 }, (engine) => {
   let database: Database;
+  let url = "";
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
     if (engine === "postgres") {
       const test: TestDatabase = await createTestDatabase();
       database = test.database;
+      url = test.url;
       cleanup = () => test.drop();
     } else {
       const dataDir = mkdtempSync(join(tmpdir(), "kaira-plain-f-"));
@@ -166,6 +169,44 @@ describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_00
     }
     expect(database.poolStats().inUse).toBe(0);
   });
+
+  it.runIf(engine === "postgres")(
+    "reports a full pool as busy (503) on plain statements and transactions",
+    async () => {
+      const small = await openPostgresDatabase({ url, poolSize: 1, poolWaitMs: 100 });
+      try {
+        let release = () => {};
+        const holder = small.plain.transaction(
+          () =>
+            new Promise<void>((resolve) => {
+              release = resolve;
+            }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const onPool = await small.plain
+          .rows({ name: "plain_busy", text: "select 1" })
+          .catch((error) => error);
+        const inTx = await small.plain.transaction(async () => 1).catch((error) => error);
+        expect(databaseOverloadOf(onPool)).toBe("busy");
+        expect(databaseOverloadOf(inTx)).toBe("busy");
+        release();
+        await holder;
+        expect(small.poolStats().inUse).toBe(0);
+        const statementTimeout = await openPostgresDatabase({ url, poolSize: 1, statementTimeoutMs: 50 });
+        try {
+          const slow = await statementTimeout.plain
+            .transaction((tx) => tx.rows({ text: "select pg_sleep(1)" }))
+            .catch((error) => error);
+          expect(databaseOverloadOf(slow)).toBe("statement_timeout");
+          expect(statementTimeout.poolStats().inUse).toBe(0);
+        } finally {
+          await statementTimeout.close();
+        }
+      } finally {
+        await small.close();
+      }
+    },
+  );
 
   it.runIf(engine === "postgres")(
     "shows listeners the rollback of a transaction that fails, as Drizzle's did",
