@@ -209,6 +209,60 @@ describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_00
   );
 
   it.runIf(engine === "postgres")(
+    "publishes each event once, in claim order, with two instances relaying",
+    async () => {
+      const other = await openPostgresDatabase({ url, poolSize: 3 });
+      try {
+        const users = createUsersRepository(database);
+        const author = await users.insert({
+          email: "two@example.com",
+          username: "two_relays",
+          passwordHash: "x",
+        });
+        const posts = createPostsRepository(database);
+        const relays = [createOutboxRepository(database), createOutboxRepository(other)];
+        await relays[0]?.relayBatch(10_000, { known: true }, async () => {});
+        const published: { relay: number; ids: number[]; titles: string[] }[] = [];
+        let writing = true;
+        const writes = (async () => {
+          for (let i = 0; i < 60; i++) {
+            await posts.insert({ authorId: author.id, title: `p${i}`, content: "c", tags: [] }, (post) => ({
+              topic: "post.created",
+              userId: null,
+              payload: { title: post.title },
+            }));
+          }
+          writing = false;
+        })();
+        const relay = async (index: number) => {
+          const repository = relays[index];
+          if (!repository) return;
+          for (;;) {
+            const done = !writing;
+            const count = await repository.relayBatch(7, { known: false }, async (events) => {
+              published.push({
+                relay: index,
+                ids: events.map((event) => event.id),
+                titles: events.map((event) => (event.data as { title: string }).title),
+              });
+            });
+            if (count === 0 && done) return;
+          }
+        };
+        await Promise.all([writes, relay(0), relay(1)]);
+        const ids = published.flatMap((batch) => batch.ids);
+        const titles = published.flatMap((batch) => batch.titles);
+        expect(new Set(titles).size).toBe(titles.length);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        // Every event once, numbered in the order the relays took turns.
+        expect(new Set(titles)).toEqual(new Set(Array.from({ length: 60 }, (_, i) => `p${i}`)));
+      } finally {
+        await other.close();
+      }
+    },
+  );
+
+  it.runIf(engine === "postgres")(
     "shows listeners the rollback of a transaction that fails, as Drizzle's did",
     async () => {
       const seen: string[] = [];
