@@ -278,6 +278,40 @@ describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_00
     },
   );
 
+  it.runIf(engine === "postgres")(
+    "recovers named statements prepared before a migration changed their result type",
+    async () => {
+      await database.plain.rows({ text: "create table plain_stale (n int)" });
+      await database.plain.rows({ text: "insert into plain_stale values (7)" });
+      const read = { name: "plain_test_stale_read", text: "select n from plain_stale" };
+      const everyConnection = () => Promise.all(Array.from({ length: 5 }, () => database.plain.rows(read)));
+      await everyConnection(); // each of the pool's five connections prepares it
+      await database.plain.rows({ text: "alter table plain_stale alter column n type bigint" });
+      // On the pool: the stale connection is dropped and the statement runs on another.
+      const after = await everyConnection();
+      expect(after.map((rows) => Number((rows[0] as { n: unknown }).n))).toEqual([7, 7, 7, 7, 7]);
+
+      // In a transaction (the relay's rounds): the round fails once per stale connection,
+      // which is then dropped, rather than failing on it for ever.
+      await everyConnection();
+      await database.plain.rows({ text: "alter table plain_stale alter column n type numeric" });
+      const outcomes: string[] = [];
+      for (let attempt = 0; attempt < 10; attempt++) {
+        outcomes.push(
+          await database.plain
+            .transaction((tx) => tx.rows(read))
+            .then(
+              () => "ok",
+              (error: { code?: string }) => error.code ?? "error",
+            ),
+        );
+      }
+      expect(outcomes.filter((outcome) => outcome !== "ok").every((code) => code === "0A000")).toBe(true);
+      expect(outcomes.slice(5)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+      expect(database.poolStats().inUse).toBe(0);
+    },
+  );
+
   it("rolls a relay round back when its publish fails, and publishes it next round", async () => {
     const users = createUsersRepository(database);
     const author = await users.insert({

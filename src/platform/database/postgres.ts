@@ -58,16 +58,29 @@ function timedClientClass(timing: TimingListeners): typeof pg.Client {
 }
 
 /** Plain statements on the pool; a transaction holds one client from `begin` to its end. */
+/**
+ * A named statement a connection prepared before a migration changed what it returns (0A000,
+ * "cached plan must not change result type") or whose preparation is gone (26000). The
+ * connection keeps failing it, so it is dropped rather than returned to the pool.
+ */
+const preparedStatementIsStale = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "0A000" || code === "26000";
+};
+
 function plainSqlOn(pool: pg.Pool, listeners: QueryListeners): PlainSql {
   const runnerOn = (client: pg.Pool | pg.PoolClient): PlainRunner => ({
     async rows<R>(statement: { name?: string; text: string }, values: readonly unknown[] = []) {
       listeners.logQuery(statement.text, values as unknown[]);
-      const result = await client.query({
-        name: statement.name,
-        text: statement.text,
-        values: values as unknown[],
-      });
-      return result.rows as R[];
+      const query = { name: statement.name, text: statement.text, values: values as unknown[] };
+      try {
+        return (await client.query(query)).rows as R[];
+      } catch (error) {
+        // On the pool, the failed connection is already dropped (pg-pool drops a connection
+        // whose query failed): once more on another, which prepares the statement afresh.
+        if (client !== pool || statement.name === undefined || !preparedStatementIsStale(error)) throw error;
+        return (await client.query(query)).rows as R[];
+      }
     },
   });
   return {
@@ -86,7 +99,8 @@ function plainSqlOn(pool: pg.Pool, listeners: QueryListeners): PlainSql {
         try {
           listeners.logQuery("rollback", []);
           await client.query("rollback");
-          client.release();
+          // Rolled back, the connection is clean, unless it holds a stale prepared statement.
+          client.release(preparedStatementIsStale(error) ? (error as Error) : undefined);
         } catch (rollbackError) {
           // A connection that cannot roll back is in an unknown state: the pool drops it.
           client.release(rollbackError as Error);
