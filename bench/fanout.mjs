@@ -6,7 +6,7 @@
 // pub/sub fan-out (bench/baseline-fanout-server.mjs), which has no HTTP write, no database
 // commit and no outbox — the floor that Kaira's delivery path adds to.
 //
-//   npm run bench:fanout -- [--clients 1000] [--events 1000] [--rate 50]
+//   npm run bench:fanout -- [--clients 1000] [--events 1000] [--rate 50] [--cpu-prof DIR]
 //
 // Needs PostgreSQL (BENCH_PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 // and `redis-server` on the PATH: the run starts a Redis of its own on a free port. Each server
@@ -37,12 +37,14 @@ import {
 const BASELINE_BIN = join(ROOT, "bench", "baseline-fanout-server.mjs");
 const BENCH_DB = "kaira_bench_fanout";
 const TARGET_P99_MS = 50;
+const SOCKETS_PER_READER = 10;
 
 const { values } = parseArgs({
   options: {
     clients: { type: "string", default: "1000" },
     events: { type: "string", default: "1000" },
     rate: { type: "string", default: "50" },
+    "cpu-prof": { type: "string" },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -68,7 +70,7 @@ async function startRedis() {
 }
 
 /** Server instances, one at a time (the first Kaira applies the migrations); not pinned. */
-async function startInstances(name, script, args, env, readyPath) {
+async function startInstances(name, script, args, env, readyPath, nodeArgs = []) {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const servers = [];
   for (let i = 1; i <= 2; i++) {
@@ -78,6 +80,7 @@ async function startInstances(name, script, args, env, readyPath) {
         script,
         args,
         env,
+        nodeArgs,
         core: null,
         readyPath,
         timeoutMs: 60_000,
@@ -92,7 +95,7 @@ async function startInstances(name, script, args, env, readyPath) {
  * Connects `CLIENTS` sockets round-robin over `urls`, authenticates each, and records for
  * every event index the delay since `sentAt[index]`.
  */
-async function connectClients(urls, token, sentAt, indexOf) {
+async function connectClients(urls, tokenOf, sentAt, indexOf) {
   const latencies = new Float64Array(CLIENTS * EVENTS).fill(Number.NaN);
   let delivered = 0;
   const sockets = [];
@@ -112,18 +115,18 @@ async function connectClients(urls, token, sentAt, indexOf) {
         reject(new Error(`socket ${c} closed before ready: ${code} ${reason}`)),
       );
     });
-    socket.on("open", () => socket.send(JSON.stringify({ type: "auth", access_token: token })));
+    socket.on("open", () => socket.send(JSON.stringify({ type: "auth", access_token: tokenOf(c) })));
     sockets.push(socket);
     await ready;
   }
   return { sockets, latencies, delivered: () => delivered };
 }
 
-async function runScenario(name, servers, urls, token, publish, indexOf) {
+async function runScenario(name, servers, urls, tokenOf, publish, indexOf) {
   const sentAt = new Float64Array(EVENTS);
   const writeMs = [];
   const rss = servers.map((server) => sampleRss(server.pid));
-  const clients = await connectClients(urls, token, sentAt, indexOf);
+  const clients = await connectClients(urls, tokenOf, sentAt, indexOf);
   await sleep(500);
   const started = performance.now();
   const interval = 1000 / RATE;
@@ -171,10 +174,10 @@ async function main() {
     RATE_LIMIT_PER_MINUTE: "0",
     SIGNUP_PER_HOUR: "0",
     NODE_ENV: "production",
-    // Every socket signs in as the one reader: lift the per-user cap (16 by default) above the client count.
-    WS_MAX_SOCKETS_PER_USER: String(Math.max(16, CLIENTS)),
   });
-  const kaira = await startInstances("kaira", KAIRA_BIN, ["serve"], env, "/health/ready");
+  // --cpu-prof DIR: each Kaira instance writes a V8 profile there (bench/profile-summary.mjs).
+  const profiling = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [];
+  const kaira = await startInstances("kaira", KAIRA_BIN, ["serve"], env, "/health/ready", profiling);
   const base = kaira.map((server) => server.url);
 
   const signUp = async (name) => {
@@ -197,7 +200,11 @@ async function main() {
     return (await token.json()).access_token;
   };
   const writer = await signUp("writer");
-  const reader = await signUp("reader");
+  // Readers as a real audience is made: many users, each with a few sockets (at most
+  // SOCKETS_PER_READER, under the default cap of 16 per user).
+  const readers = [];
+  for (let r = 0; r < Math.ceil(CLIENTS / SOCKETS_PER_READER); r++) readers.push(await signUp(`reader${r}`));
+  const readerOf = (client) => readers[Math.floor(client / SOCKETS_PER_READER)];
 
   const results = [];
   results.push(
@@ -205,7 +212,7 @@ async function main() {
       "kaira",
       kaira,
       base.map((url) => `${url.replace("http", "ws")}/api/v1/ws`),
-      reader,
+      readerOf,
       async (i) => {
         const res = await fetch(`${base[i % 2]}/api/v1/posts`, {
           method: "POST",
@@ -233,7 +240,7 @@ async function main() {
       "baseline (ws + Redis pub/sub)",
       baseline,
       baseline.map((server) => `${server.url.replace("http", "ws")}/ws`),
-      "none",
+      () => "none",
       async (i) => {
         await publisher.publish(
           channel,
