@@ -1,19 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
 import { createPostsRepository } from "../../src/modules/posts/posts.repository.js";
 import { createUsersRepository } from "../../src/modules/users/users.repository.js";
-import { type Database, databaseOverloadOf, openDatabase } from "../../src/platform/database/index.js";
+import { type Database, databaseOverloadOf } from "../../src/platform/database/index.js";
 import { openPostgresDatabase } from "../../src/platform/database/postgres.js";
 import { createOutboxRepository, type LiveEvent } from "../../src/platform/events/outbox.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+import { ENGINES, openEngineDatabase } from "../helpers/engine-database.js";
 
 // Failure injection on the plain-statement port: transactions that fail at commit, lose their
 // connection or are cancelled while waiting for the lock leave no connection behind and no
 // connection in an aborted transaction; hostile values survive the hot paths unchanged.
-const ENGINES = ["postgres", "pglite"] as const;
 
 describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_000 }, (engine) => {
   let database: Database;
@@ -21,20 +16,7 @@ describe.each(ENGINES)("plain statements under failure on %s", { timeout: 120_00
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    if (engine === "postgres") {
-      const test: TestDatabase = await createTestDatabase();
-      database = test.database;
-      url = test.url;
-      cleanup = () => test.drop();
-    } else {
-      const dataDir = mkdtempSync(join(tmpdir(), "kaira-plain-f-"));
-      database = await openDatabase(loadConfig({ DATA_DIR: dataDir, EMBEDDED_ENGINE: "pglite" }));
-      await database.migrate();
-      cleanup = async () => {
-        await database.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      };
-    }
+    ({ database, url, cleanup } = await openEngineDatabase(engine));
   });
   afterAll(() => cleanup());
 

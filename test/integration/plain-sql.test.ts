@@ -1,37 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
 import { createUsersRepository } from "../../src/modules/users/users.repository.js";
 import type { ExecutedQuery, TimedQuery } from "../../src/platform/database/database.js";
-import { type Database, openDatabase } from "../../src/platform/database/index.js";
+import type { Database } from "../../src/platform/database/index.js";
 import { users } from "../../src/platform/database/schema.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+import { ENGINES, openEngineDatabase } from "../helpers/engine-database.js";
 
 // The plain-statement port (Database.plain) that the hot paths use instead of Drizzle: the same
 // contract on a PostgreSQL server (pg, prepared by name) and on PGlite.
-const ENGINES = ["postgres", "pglite"] as const;
 
 describe.each(ENGINES)("plain statements on %s", { timeout: 120_000 }, (engine) => {
   let database: Database;
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    if (engine === "postgres") {
-      const test: TestDatabase = await createTestDatabase();
-      database = test.database;
-      cleanup = () => test.drop();
-    } else {
-      const dataDir = mkdtempSync(join(tmpdir(), "kaira-plain-"));
-      database = await openDatabase(loadConfig({ DATA_DIR: dataDir, EMBEDDED_ENGINE: "pglite" }));
-      await database.migrate();
-      cleanup = async () => {
-        await database.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      };
-    }
+    ({ database, cleanup } = await openEngineDatabase(engine));
   });
   afterAll(() => cleanup());
 
