@@ -11,16 +11,8 @@ export const toUserAccount = (user: Omit<Account, "balance">) => ({
   created_at: user.createdAt.toISOString(),
 });
 
-/** The caller's own account, with the balance. (Written out: built on every GET /users/me.) */
-export const toMe = (user: Account) => ({
-  id: user.id,
-  email: user.email,
-  username: user.username,
-  role: user.role,
-  email_verified: user.emailVerifiedAt !== null,
-  created_at: user.createdAt.toISOString(),
-  balance: user.balance,
-});
+/** The caller's own account, with the balance. */
+export const toMe = (user: Account) => ({ ...toUserAccount(user), balance: user.balance });
 
 /** What admins see in the user list and after a change. */
 export const toAdminUser = (user: User) => ({

@@ -88,19 +88,29 @@ const FIND_ACCOUNT_BY_ID = {
   text: "select id, email, username, role, email_verified_at, created_at, balance from users where id = $1",
 };
 
-const fromDriverRow = (row: UserDriverRow): User => ({
+/** The account view's columns as the driver returns them (see `findAccountById`). */
+type AccountDriverRow = Pick<
+  UserDriverRow,
+  "id" | "email" | "username" | "role" | "email_verified_at" | "created_at" | "balance"
+>;
+
+const fromAccountRow = (row: AccountDriverRow): Account => ({
   id: row.id,
   email: row.email,
   username: row.username,
-  passwordHash: row.password_hash,
   role: row.role,
+  emailVerifiedAt: row.email_verified_at,
+  createdAt: row.created_at,
+  balance: Number(row.balance),
+});
+
+const fromDriverRow = (row: UserDriverRow): User => ({
+  ...fromAccountRow(row),
+  passwordHash: row.password_hash,
   isActive: row.is_active,
   tokenVersion: row.token_version,
-  balance: Number(row.balance),
-  emailVerifiedAt: row.email_verified_at,
   deletedAt: row.deleted_at,
   passwordChangedAt: row.password_changed_at,
-  createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
 
@@ -122,26 +132,17 @@ export function createUsersRepository(
         return row;
       });
     },
-    // Read on every GET /users/me and every token check that misses the auth-state cache: a
+    // Read on every profile view and every token check that misses the auth-state cache: a
     // prepared plain statement and a hand-written mapping cost less API CPU than Drizzle's
-    // select and its row mapping (bench/README.md, "Writes"). A test checks it returns what Drizzle's select does.
+    // select and its row mapping (bench/README.md, "Writes"). A test checks both lookups
+    // return what Drizzle's select does.
     async findById(id) {
       const [row] = await plain.rows<UserDriverRow>(FIND_BY_ID, [id]);
       return row && fromDriverRow(row);
     },
     async findAccountById(id) {
-      const [row] = await plain.rows<UserDriverRow>(FIND_ACCOUNT_BY_ID, [id]);
-      return (
-        row && {
-          id: row.id,
-          email: row.email,
-          username: row.username,
-          role: row.role,
-          emailVerifiedAt: row.email_verified_at,
-          createdAt: row.created_at,
-          balance: Number(row.balance),
-        }
-      );
+      const [row] = await plain.rows<AccountDriverRow>(FIND_ACCOUNT_BY_ID, [id]);
+      return row && fromAccountRow(row);
     },
     async findByLogin(login) {
       const [row] = await db

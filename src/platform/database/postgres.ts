@@ -57,7 +57,6 @@ function timedClientClass(timing: TimingListeners): typeof pg.Client {
   };
 }
 
-/** Plain statements on the pool; a transaction holds one client from `begin` to its end. */
 /**
  * A named statement a connection prepared before a migration changed what it returns (0A000,
  * "cached plan must not change result type") or whose preparation is gone (26000). The
@@ -68,6 +67,7 @@ const preparedStatementIsStale = (error: unknown) => {
   return code === "0A000" || code === "26000";
 };
 
+/** Plain statements on the pool; a transaction holds one client from `begin` to its end. */
 function plainSqlOn(pool: pg.Pool, listeners: QueryListeners): PlainSql {
   const runnerOn = (client: pg.Pool | pg.PoolClient): PlainRunner => ({
     async rows<R>(statement: { name?: string; text: string }, values: readonly unknown[] = []) {
