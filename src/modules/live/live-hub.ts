@@ -1,4 +1,5 @@
-import type { WebSocket } from "ws";
+import * as ws from "ws";
+import { WebSocket } from "ws";
 import type { LiveEvent } from "../../platform/events/outbox.js";
 import { type Metrics, noMetrics } from "../../platform/metrics/metrics.js";
 import type { RevokedSessions } from "../auth/session-revocations.js";
@@ -10,6 +11,18 @@ export const CLOSE_SLOW_CONSUMER = 1013;
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_POLICY_VIOLATION = 1008;
 
+// ws exports its Sender, whose static `frame` is public; @types/ws does not declare it.
+const { Sender } = ws as unknown as {
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+    ): Buffer[];
+  };
+};
+/** A final, unmasked (server to client), uncompressed text frame. */
+const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false };
+
 /** Who a socket authenticated as, and with which token. */
 export interface LiveIdentity {
   userId: number;
@@ -19,8 +32,27 @@ export interface LiveIdentity {
   accessToken: string;
 }
 
+/** The parts of a ws WebSocket the hub uses. */
+export type LiveSocket = Pick<
+  WebSocket,
+  "readyState" | "bufferedAmount" | "extensions" | "send" | "close" | "on"
+>;
+
+/**
+ * The byte stream under a live socket (its `net.Socket`): the hub writes ready-made frames to
+ * it, so a socket costs one system call per batch of events instead of ws framing each message
+ * into a write of its own.
+ */
+export interface LiveTransport {
+  write(data: Buffer): unknown;
+  cork(): void;
+  uncork(): void;
+}
+
 interface Client extends LiveIdentity {
-  socket: WebSocket;
+  socket: LiveSocket;
+  /** Absent when frames must go through ws (permessage-deflate, or no raw socket at hand). */
+  transport: LiveTransport | undefined;
   /** Highest event id sent, so catch-up and live delivery never send one twice. */
   lastSentId: number;
   /** Live events that arrive while the catch-up query runs wait here. */
@@ -48,28 +80,65 @@ export function createLiveHub(
     client.socket.close(CLOSE_UNAUTHORIZED, reason);
   }
 
-  // One event goes to every client: serialize and encode it once, not once per socket.
-  const frames = new WeakMap<LiveEvent, Buffer>();
-  const frameOf = (event: LiveEvent) => {
-    let frame = frames.get(event);
-    if (frame === undefined) {
-      frame = Buffer.from(JSON.stringify({ id: event.id, type: event.type, data: event.data }));
-      frames.set(event, frame);
+  // One event goes to every client: serialize and frame it once, not once per socket.
+  const encoded = new WeakMap<LiveEvent, { payload: Buffer; frame: Buffer }>();
+  const encode = (event: LiveEvent) => {
+    let message = encoded.get(event);
+    if (message === undefined) {
+      const payload = Buffer.from(JSON.stringify({ id: event.id, type: event.type, data: event.data }));
+      // The whole frame (header and payload) in one buffer: one write per socket, no framing.
+      const frame = Buffer.concat(Sender.frame(payload, TEXT_FRAME));
+      message = { payload, frame };
+      encoded.set(event, message);
     }
-    return frame;
+    return message;
   };
 
-  function send(client: Client, event: LiveEvent) {
-    if (event.id <= client.lastSentId || !visibleTo(event, client.userId)) return;
-    if (client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
-      remove(client);
-      metrics.liveSlowConsumerCloses.inc({});
-      return;
+  /**
+   * Sends the client, in the given (id) order, the events it may see and has not had. Direct
+   * writes happen inside one cork, so the socket's batch leaves in one system call.
+   */
+  function send(client: Client, events: readonly LiveEvent[]) {
+    const { socket, transport } = client;
+    let corked = false;
+    try {
+      for (const event of events) {
+        if (event.id <= client.lastSentId || !visibleTo(event, client.userId)) continue;
+        // A socket that began closing (4401, 1013, 1001) gets nothing more: a frame written
+        // after ws's close frame would break the protocol.
+        if (socket.readyState !== WebSocket.OPEN) return;
+        // bufferedAmount counts the raw socket's unsent bytes, the direct writes among them.
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
+          remove(client);
+          metrics.liveSlowConsumerCloses.inc({});
+          return;
+        }
+        client.lastSentId = event.id;
+        if (transport) {
+          if (!corked) transport.cork();
+          corked = true;
+          transport.write(encode(event).frame);
+        } else {
+          socket.send(encode(event).payload, { binary: false });
+        }
+        metrics.liveMessagesSent.inc({});
+      }
+    } finally {
+      if (corked) transport?.uncork();
     }
-    client.lastSentId = event.id;
-    client.socket.send(frameOf(event), { binary: false });
-    metrics.liveMessagesSent.inc({});
+  }
+
+  // Events that arrive in one event-loop turn (a relay round reaches pub/sub as a burst) are
+  // sent together on the next: one system call per socket for the batch, not one per event.
+  let queued: LiveEvent[] = [];
+  function flush() {
+    const batch = queued;
+    queued = [];
+    for (const client of clients) {
+      if (client.pending) client.pending.push(...batch);
+      else send(client, batch);
+    }
   }
 
   return {
@@ -79,15 +148,25 @@ export function createLiveHub(
 
     /**
      * Adds an authenticated client. Live events are held while `catchUp` loads what it
-     * missed; then both are sent in id order, each once.
+     * missed; then both are sent in id order, each once. With a `transport` (the raw socket
+     * under `socket`) frames are written to it directly, unless the socket compresses
+     * (permessage-deflate): ws then queues messages while it compresses, and only its own
+     * sends keep their order.
      */
     join(
-      socket: WebSocket,
+      socket: LiveSocket,
+      transport: LiveTransport | undefined,
       identity: LiveIdentity,
       since: number | undefined,
       catchUp: () => Promise<LiveEvent[]>,
     ): { caughtUp: Promise<void> } {
-      const client: Client = { ...identity, socket, lastSentId: since ?? 0, pending: [] };
+      const client: Client = {
+        ...identity,
+        socket,
+        transport: socket.extensions === "" ? transport : undefined,
+        lastSentId: since ?? 0,
+        pending: [],
+      };
       clients.add(client);
       // setTimeout cannot wait longer than 2^31 - 1 ms (tokens live at most a day anyway).
       const expiresInMs = Math.min(identity.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
@@ -100,8 +179,10 @@ export function createLiveHub(
       const caughtUp = (since !== undefined ? catchUp() : Promise.resolve([])).then((missed) => {
         const held = client.pending ?? [];
         client.pending = null;
-        const all = [...missed, ...held].sort((a, b) => a.id - b.id);
-        for (const event of all) send(client, event);
+        send(
+          client,
+          [...missed, ...held].sort((a, b) => a.id - b.id),
+        );
       });
       return { caughtUp };
     },
@@ -125,11 +206,10 @@ export function createLiveHub(
       }
     },
 
+    /** Queues the event; the queue is sent on the next turn of the event loop. */
     deliver(event: LiveEvent) {
-      for (const client of clients) {
-        if (client.pending) client.pending.push(event);
-        else send(client, event);
-      }
+      queued.push(event);
+      if (queued.length === 1) setImmediate(flush);
     },
   };
 }

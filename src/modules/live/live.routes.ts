@@ -158,7 +158,7 @@ export async function liveRoutes(
         }),
       },
     },
-    (socket, _request) => {
+    (socket, request) => {
       // Handlers are attached synchronously, before any await, so no message is missed.
       sockets.add(socket);
       alive.set(socket, true);
@@ -200,6 +200,8 @@ export async function liveRoutes(
             heldSlots.set(socket, slot);
             const joined = hub.join(
               socket,
+              // The connection ws took over at the upgrade: the hub writes event frames to it.
+              request.raw.socket,
               {
                 userId: principal.userId,
                 sessionId: principal.sessionId,
