@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { EVENTS_CHANNEL } from "../../src/platform/events/outbox-relay.js";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
 import { waitFor } from "../helpers/process.js";
 import { createSecondInstance, createTestApp, type TestApp } from "../helpers/test-app.js";
@@ -126,6 +127,27 @@ describe("GET /api/v1/ws", () => {
     expect(eventsOf(bystanderFeed, "transfer.received")).toEqual([]);
     recipientFeed.socket.close();
     bystanderFeed.socket.close();
+  });
+
+  it("delivers a burst published in one turn whole, in order, as JSON text frames", async () => {
+    // Events for one fresh user only, so no other test's socket sees these made-up ids. One
+    // event is over 64 KiB and one over 125 bytes: every frame-length form of the header.
+    const reader = await signUpAndLogin(t.app);
+    const feeds = await Promise.all([ready(urlA, reader), ready(urlB, reader)]);
+    const burst = Array.from({ length: 50 }, (_, i) => ({
+      id: i + 1,
+      type: "test.burst",
+      userId: reader.id,
+      data: { n: i + 1, pad: "x".repeat(i === 10 ? 70_000 : i === 20 ? 200 : 0) },
+    }));
+    await Promise.all(burst.map((event) => t.pubsub.publish(EVENTS_CHANNEL, JSON.stringify(event))));
+    for (const feed of feeds) {
+      await waitFor(async () => eventsOf(feed, "test.burst").length >= 50, 5_000, "the burst");
+      expect(
+        eventsOf(feed, "test.burst").map((m) => [m.id, m.data.n, (m.data.pad as string).length]),
+      ).toEqual(burst.map((e) => [e.id, e.data.n, e.data.pad.length]));
+      feed.socket.close();
+    }
   });
 
   it("loses nothing across a reconnect while two instances write concurrently, ids only increasing", async () => {
