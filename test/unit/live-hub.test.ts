@@ -130,6 +130,27 @@ describe("live hub", () => {
     expect(counts.sent).toBe(10);
   });
 
+  it("flushes many sockets a chunk per turn; events arriving meanwhile make the next batch", async () => {
+    const hub = createLiveHub();
+    const many = [];
+    for (let i = 0; i < 250; i++) many.push(await joined(hub, i));
+    hub.deliver(event(1));
+    await nextTurn();
+    expect(many.filter((c) => c.calls.length > 0).length).toBeGreaterThan(0);
+    expect(many.at(-1)?.calls).toEqual([]); // not reached yet: other work runs between chunks
+    hub.deliver(event(2));
+    hub.deliver(event(3));
+    const last = many.at(-1);
+    last?.socket.close(1001); // began closing before the flush reached it
+    last?.emitClose();
+    for (let turn = 0; turn < 10; turn++) await nextTurn();
+    for (const client of many.slice(0, -1)) {
+      expect(client.calls).toEqual(["cork", "write", "uncork", "cork", "write", "write", "uncork"]);
+      expect((await client.received()).map((m) => (m as LiveEvent).id)).toEqual([1, 2, 3]);
+    }
+    expect(last?.calls).toEqual([]);
+  });
+
   it("sends each event once and in order across batches", async () => {
     const hub = createLiveHub();
     const a = await joined(hub);
