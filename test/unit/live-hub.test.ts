@@ -130,6 +130,24 @@ describe("live hub", () => {
     expect(counts.sent).toBe(10);
   });
 
+  it("keeps delivering to the other sockets, and later events, when a send throws for one", async () => {
+    const failures: unknown[] = [];
+    const hub = createLiveHub(undefined, (error) => failures.push(error));
+    const broken = await joined(hub, 1);
+    const healthy = await joined(hub, 2);
+    broken.transport.write = () => {
+      throw new Error("socket gone");
+    };
+    hub.deliver(event(1));
+    await nextTurn();
+    hub.deliver(event(2));
+    await nextTurn();
+    expect(failures).toHaveLength(2);
+    expect(await healthy.received()).toEqual(
+      [1, 2].map((id) => ({ id, type: "post.created", data: { n: id } })),
+    );
+  });
+
   it("flushes many sockets a chunk per turn; events arriving meanwhile make the next batch", async () => {
     const hub = createLiveHub();
     const many = [];

@@ -27,7 +27,9 @@ export interface LiveModuleDeps
 export function createLiveModule(deps: LiveModuleDeps) {
   const { config, logger, pubsub } = deps;
   const outbox = createOutboxRepository(deps.database);
-  const hub = createLiveHub(deps.metrics);
+  const hub = createLiveHub(deps.metrics, (error) =>
+    logger.warn({ err: error, event: "live.delivery_failed" }, "a live event could not be delivered"),
+  );
   // The per-user socket cap holds across instances: with a shared cache the slots live in the
   // shared counters (in process memory while Redis is down); in process they share the
   // revocation store, which other keys (throttle counters, say) cannot crowd out.
@@ -63,7 +65,8 @@ export function createLiveModule(deps: LiveModuleDeps) {
   const subscriptions: Subscription[] = [
     () =>
       pubsub.subscribe(EVENTS_CHANNEL, (message) => {
-        // Runs inside the subscriber's 'message' event: a throw here would escape to the process.
+        // Runs inside the subscriber's 'message' event: a throw here (a malformed message)
+        // would escape to the process.
         try {
           hub.deliver(JSON.parse(message) as LiveEvent);
         } catch (error) {

@@ -76,6 +76,8 @@ const visibleTo = (event: LiveEvent, userId: number) => event.userId === null ||
  */
 export function createLiveHub(
   metrics: Pick<Metrics, "liveMessagesSent" | "liveSlowConsumerCloses"> = noMetrics,
+  /** A send that failed for one client; delivery to the others, and of later events, goes on. */
+  onDeliveryError: (error: unknown) => void = () => {},
 ) {
   const clients = new Set<Client>();
 
@@ -152,8 +154,14 @@ export function createLiveHub(
       for (; next < end; next++) {
         const client = targets[next] as Client;
         if (!clients.has(client)) continue; // it left meanwhile
-        if (client.pending) client.pending.push(...batch);
-        else send(client, batch);
+        // The flush runs outside the pub/sub handler that caught errors when sends were
+        // synchronous: an escaping throw would leave `flushing` set and stop all delivery.
+        try {
+          if (client.pending) for (const event of batch) client.pending.push(event);
+          else send(client, batch);
+        } catch (error) {
+          onDeliveryError(error);
+        }
       }
       if (next < targets.length) setImmediate(step);
       else if (queued.length > 0) setImmediate(flush);
