@@ -14,14 +14,12 @@ import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./lib/cli.mjs";
 
-const { values } = parseArgs({
-  options: {
-    engines: { type: "string", default: "postgres,pglite" },
-    runs: { type: "string", default: "3" },
-    idle: { type: "string", default: "45" },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  engines: { type: "string", default: "postgres,pglite" },
+  runs: { type: "string", default: "3" },
+  idle: { type: "string", default: "45" },
 });
 const engines = values.engines.split(",");
 const runs = Number(values.runs);

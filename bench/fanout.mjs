@@ -4,7 +4,8 @@
 // from the moment the write request was sent to the moment the client received the event.
 // Side by side, in the same run: the same clients and events over a bare `ws` + Redis
 // pub/sub fan-out (bench/baseline-fanout-server.mjs), which has no HTTP write, no database
-// commit and no outbox — the floor that Kaira's delivery path adds to.
+// commit and no outbox, and sends each message on its own: at 1,000 clients, the floor that
+// Kaira's delivery path adds to.
 //
 //   npm run bench:fanout -- [--clients 1000] [--events 1000] [--rate 50] [--cpu-prof DIR]
 //
@@ -16,14 +17,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
+import { parseBenchArgs } from "./lib/cli.mjs";
 import { freshDatabase, PG_ADMIN_URL } from "./lib/database.mjs";
 import { percentile, sampleRss } from "./lib/measure.mjs";
 import {
   childEnv,
   freePort,
+  gitCommit,
   handleSignals,
   KAIRA_BIN,
   onCleanup,
@@ -36,16 +38,17 @@ import {
 
 const BASELINE_BIN = join(ROOT, "bench", "baseline-fanout-server.mjs");
 const BENCH_DB = "kaira_bench_fanout";
+// The target (p99 < 50 ms) is set for 1,000 clients over two instances at 50 writes a second.
 const TARGET_P99_MS = 50;
+const TARGET_CLIENTS = 1000;
+const TARGET_RATE = 50;
 const SOCKETS_PER_READER = 10;
 
-const { values } = parseArgs({
-  options: {
-    clients: { type: "string", default: "1000" },
-    events: { type: "string", default: "1000" },
-    rate: { type: "string", default: "50" },
-    "cpu-prof": { type: "string" },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  clients: { type: "string", default: "1000" },
+  events: { type: "string", default: "1000" },
+  rate: { type: "string", default: "50" },
+  "cpu-prof": { type: "string" },
 });
 const CLIENTS = Number(values.clients);
 const EVENTS = Number(values.events);
@@ -254,7 +257,7 @@ async function main() {
 
   const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1) : "–");
   const lines = [
-    `Run ${new Date().toISOString()} · Node ${process.version} · ${os.cpus()[0]?.model ?? "CPU"}, ${os.availableParallelism()} cores · load average at start ${loadAtStart.toFixed(2)}`,
+    `Run ${new Date().toISOString()} · commit ${gitCommit()} · Node ${process.version} · ${os.cpus()[0]?.model ?? "CPU"}, ${os.availableParallelism()} cores · load average at start ${loadAtStart.toFixed(2)}`,
     "",
     `${CLIENTS} clients over 2 instances · ${EVENTS} events at ${RATE}/s · delay from the write request being sent to the client receiving the event`,
     "",
@@ -268,7 +271,9 @@ async function main() {
     "",
     "The write column is the publishing call alone: an HTTP POST /api/v1/posts for Kaira, a Redis PUBLISH for the baseline.",
     "",
-    `Kaira p99 ${fmt(results[0].p99)} ms: target < ${TARGET_P99_MS} ms ${results[0].p99 < TARGET_P99_MS ? "met" : "**missed**"}.`,
+    CLIENTS === TARGET_CLIENTS && RATE === TARGET_RATE
+      ? `Kaira p99 ${fmt(results[0].p99)} ms: target < ${TARGET_P99_MS} ms ${results[0].p99 < TARGET_P99_MS ? "met" : "**missed**"}.`
+      : `Kaira p99 ${fmt(results[0].p99)} ms (the < ${TARGET_P99_MS} ms target is set for ${TARGET_CLIENTS} clients at ${TARGET_RATE} writes/s: not judged here).`,
   ];
   console.log(`\n${lines.join("\n")}`);
 }

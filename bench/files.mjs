@@ -15,7 +15,7 @@ import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./lib/cli.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const KAIRA_BIN = join(ROOT, "bin", "kaira.js");
@@ -23,12 +23,10 @@ const BASELINE_BIN = join(ROOT, "bench", "upload-baseline-server.mjs");
 const SERVER_CORE = "0";
 const RSS_GROWTH_TARGET_MB = 50;
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "7" },
-    concurrency: { type: "string", default: "16" },
-    "size-mb": { type: "string", default: "10" },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  runs: { type: "string", default: "7" },
+  concurrency: { type: "string", default: "16" },
+  "size-mb": { type: "string", default: "10" },
 });
 const RUNS = Number(values.runs);
 const CONCURRENCY = Number(values.concurrency);

@@ -60,7 +60,7 @@ const HELP = `Usage: npm run bench -- [options]
   --suite NAME                run another benchmark of bench/ with the options that follow (its own
                               --help lists them): writes = bench/writes.mjs (the write routes beside the
                               baseline, transfers at 8/32/128 clients), transfers, fanout, search, search-load,
-                              files; the default is this one, the read routes
+                              files, scale; the default is this one, the read routes
 
   --db MODE[,MODE]            database mode(s) to benchmark (default: both): postgres = a PostgreSQL
                               server (BENCH_PG_ADMIN_URL), embedded = the embedded default (Kaira's own

@@ -22,26 +22,24 @@
 //    the CPU seconds Kaira and the database's backends spent per row (/proc, clock ticks), and
 //    the largest RSS Kaira's process reached in that row's runs.
 import os from "node:os";
-import { parseArgs } from "node:util";
 import pg from "pg";
+import { parseBenchArgs } from "./lib/cli.mjs";
 import { databaseUrl, withClient } from "./lib/database.mjs";
 import { cpuSeconds, median, percentile, sampleRss } from "./lib/measure.mjs";
 import { runCleanups, runKaira, startKaira } from "./lib/process.mjs";
 
-const { values } = parseArgs({
-  options: {
-    db: { type: "string", default: "kaira_bench_search_load" },
-    posts: { type: "string", default: "1000000" },
-    users: { type: "string", default: "50000" },
-    vocabulary: { type: "string", default: "5000" },
-    duration: { type: "string", default: "20" },
-    clients: { type: "string", default: "8" },
-    "profile-clients": { type: "string", default: "2" },
-    runs: { type: "string", default: "3" },
-    kinds: { type: "string", default: "common,rare,phrases" },
-    explain: { type: "boolean", default: false },
-    "honor-retry-after": { type: "boolean", default: false },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  db: { type: "string", default: "kaira_bench_search_load" },
+  posts: { type: "string", default: "1000000" },
+  users: { type: "string", default: "50000" },
+  vocabulary: { type: "string", default: "5000" },
+  duration: { type: "string", default: "20" },
+  clients: { type: "string", default: "8" },
+  "profile-clients": { type: "string", default: "2" },
+  runs: { type: "string", default: "3" },
+  kinds: { type: "string", default: "common,rare,phrases" },
+  explain: { type: "boolean", default: false },
+  "honor-retry-after": { type: "boolean", default: false },
 });
 const RUNS = Number(values.runs);
 const KINDS = values.kinds.split(",");

@@ -25,9 +25,9 @@
 // Tables report medians of the runs, and the largest RSS Kaira's process reached in its
 // measured runs.
 import os from "node:os";
-import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
+import { parseBenchArgs } from "./lib/cli.mjs";
 import { databaseUrl, dropDatabase as dropNamed, withClient } from "./lib/database.mjs";
 import { median, percentile, sampleRss } from "./lib/measure.mjs";
 import { gitCommit, runCleanups, runKaira, startKaira } from "./lib/process.mjs";
@@ -35,17 +35,15 @@ import { gitCommit, runCleanups, runKaira, startKaira } from "./lib/process.mjs"
 const DB = "kaira_bench_search";
 const POOL_SIZE = 10; // Kaira's default DATABASE_POOL_SIZE; the baseline gets the same.
 
-const { values } = parseArgs({
-  options: {
-    posts: { type: "string", default: "100000" },
-    users: { type: "string", default: "300" },
-    duration: { type: "string", default: "10" },
-    connections: { type: "string", default: "1,8" },
-    runs: { type: "string", default: "3" },
-    explain: { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    reuse: { type: "boolean", default: false },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  posts: { type: "string", default: "100000" },
+  users: { type: "string", default: "300" },
+  duration: { type: "string", default: "10" },
+  connections: { type: "string", default: "1,8" },
+  runs: { type: "string", default: "3" },
+  explain: { type: "boolean", default: false },
+  keep: { type: "boolean", default: false },
+  reuse: { type: "boolean", default: false },
 });
 const POSTS = Number(values.posts);
 const USERS = Number(values.users);

@@ -12,9 +12,9 @@
 //    transfers/s, latency percentiles, then the ledger invariants checked in SQL.
 // Each measured run is repeated `runs` times; the table reports medians.
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { createAccounts } from "./lib/accounts.mjs";
+import { parseBenchArgs } from "./lib/cli.mjs";
 import { freshDatabase, PG_ADMIN_URL, withClient } from "./lib/database.mjs";
 import { median, watchProcess } from "./lib/measure.mjs";
 import { handleSignals, runCleanups, startKaira } from "./lib/process.mjs";
@@ -22,13 +22,11 @@ import { handleSignals, runCleanups, startKaira } from "./lib/process.mjs";
 const DB = "kaira_bench_transfers";
 const ADMIN = { email: "bench-admin@example.com", password: "Velvet-Lantern-Orbit-42" };
 
-const { values } = parseArgs({
-  options: {
-    users: { type: "string", default: "100" },
-    duration: { type: "string", default: "10" },
-    connections: { type: "string", default: "20" },
-    runs: { type: "string", default: "3" },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  users: { type: "string", default: "100" },
+  duration: { type: "string", default: "10" },
+  connections: { type: "string", default: "20" },
+  runs: { type: "string", default: "3" },
 });
 const USERS = Number(values.users);
 const DURATION = Number(values.duration);

@@ -19,14 +19,13 @@
 // either side. The script itself generates the load: `npm run bench:writes` pins it to core 1,
 // both servers run on core 0 (taskset), PostgreSQL — the embedded server too — is not pinned.
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
 import { createAccounts } from "./lib/accounts.mjs";
+import { parseBenchArgs } from "./lib/cli.mjs";
 import { embeddedDatabase, freshDatabase, PG_ADMIN_URL } from "./lib/database.mjs";
 import { median, watchProcess } from "./lib/measure.mjs";
 import {
@@ -45,33 +44,21 @@ const ADMIN = { email: "bench-admin@example.com", password: "Velvet-Lantern-Orbi
 const SECRET_KEY = randomBytes(32).toString("hex");
 const OPENING_BALANCE = 1_000_000;
 
-const { values } = parseArgs({
-  options: {
-    db: { type: "string", default: "postgres" },
-    duration: { type: "string", default: "10" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "50" },
-    runs: { type: "string", default: "3" },
-    accounts: { type: "string", default: "100" },
-    users: { type: "string", default: "1000" },
-    posts: { type: "string", default: "20000" },
-    "transfer-clients": { type: "string", default: "8,32,128" },
-    server: { type: "string", default: "both" },
-    scenarios: { type: "string", default: "me,post create,transfer" },
-    "cpu-prof": { type: "string" },
-    output: { type: "string", default: join(ROOT, "bench", "results", "writes.md") },
-    help: { type: "boolean", default: false },
-  },
+const values = parseBenchArgs(import.meta.url, {
+  db: { type: "string", default: "postgres" },
+  duration: { type: "string", default: "10" },
+  warmup: { type: "string", default: "2" },
+  connections: { type: "string", default: "50" },
+  runs: { type: "string", default: "3" },
+  accounts: { type: "string", default: "100" },
+  users: { type: "string", default: "1000" },
+  posts: { type: "string", default: "20000" },
+  "transfer-clients": { type: "string", default: "8,32,128" },
+  server: { type: "string", default: "both" },
+  scenarios: { type: "string", default: "me,post create,transfer" },
+  "cpu-prof": { type: "string" },
+  output: { type: "string", default: join(ROOT, "bench", "results", "writes.md") },
 });
-if (values.help) {
-  console.log(
-    readFileSync(fileURLToPath(import.meta.url), "utf8")
-      .split("\n")
-      .slice(1, 20)
-      .join("\n"),
-  );
-  process.exit(0);
-}
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const CONNECTIONS = Number(values.connections);
