@@ -150,6 +150,29 @@ describe("GET /api/v1/ws", () => {
     }
   });
 
+  it("does not close a client that reads as a slow consumer when one batch carries over 1 MiB", async () => {
+    // Posts carry their content (up to 100,000 characters, 300 KB of UTF-8): a few long posts
+    // in one relay round are a batch of over 1 MiB. Only bytes a client left unread count
+    // against it, never the batch being written to it.
+    const reader = await signUpAndLogin(t.app);
+    const feed = await ready(urlA, reader);
+    const burst = Array.from({ length: 5 }, (_, i) => ({
+      id: i + 1,
+      type: "test.long",
+      userId: reader.id,
+      data: { n: i + 1, content: "€".repeat(100_000) },
+    }));
+    await Promise.all(burst.map((event) => t.pubsub.publish(EVENTS_CHANNEL, JSON.stringify(event))));
+    await Promise.race([
+      waitFor(async () => eventsOf(feed, "test.long").length >= 5, 5_000, "the long posts"),
+      feed.closed.then((code) => {
+        throw new Error(`closed ${code}`);
+      }),
+    ]);
+    expect(eventsOf(feed, "test.long").map((m) => m.id)).toEqual([1, 2, 3, 4, 5]);
+    feed.socket.close();
+  });
+
   it("loses nothing across a reconnect while two instances write concurrently, ids only increasing", async () => {
     const reader = await signUpAndLogin(t.app);
     const writers = [await signUpAndLogin(t.app), await signUpAndLogin(second)];

@@ -272,6 +272,54 @@ describe("live hub", () => {
     expect((await fast.received()).map((m) => (m as LiveEvent).id)).toEqual([1, 2, 3, 4]);
   });
 
+  it("counts only what a client left unread, not the batch corked for it, against the 1 MiB", async () => {
+    // As a net.Socket: bytes written while corked wait in its buffer (ws's bufferedAmount)
+    // until uncork; this reader keeps up, so uncork hands all of them to the kernel.
+    const { counts, metrics } = countingMetrics();
+    const hub = createLiveHub(metrics);
+    const closes: number[] = [];
+    let corked = 0;
+    let waiting = 0;
+    let delivered = 0;
+    const socket = {
+      readyState: WebSocket.OPEN as number,
+      extensions: "",
+      get bufferedAmount() {
+        return waiting;
+      },
+      send() {},
+      close(code: number) {
+        closes.push(code);
+        socket.readyState = WebSocket.CLOSING;
+      },
+      on: () => socket,
+    };
+    const transport: LiveTransport = {
+      write(data) {
+        if (corked > 0) waiting += data.length;
+        else delivered += data.length;
+        return true;
+      },
+      cork: () => void corked++,
+      uncork: () => {
+        corked--;
+        if (corked === 0) {
+          delivered += waiting;
+          waiting = 0;
+        }
+      },
+    };
+    await hub.join(socket as unknown as LiveSocket, transport, identity(1), undefined, async () => [])
+      .caughtUp;
+    // Five long posts (100,000 characters of 3-byte UTF-8 each) in one relay round.
+    for (let id = 1; id <= 5; id++) hub.deliver({ ...event(id), data: { content: "€".repeat(100_000) } });
+    await nextTurn();
+    expect(closes).toEqual([]);
+    expect(counts.slow).toBe(0);
+    expect(counts.sent).toBe(5);
+    expect(delivered).toBeGreaterThan(5 * 300_000);
+  });
+
   it("sends through ws when the socket compresses (permessage-deflate)", async () => {
     const hub = createLiveHub();
     const client = await joined(hub, 1, fakeClient({ extensions: "permessage-deflate" }));

@@ -117,8 +117,18 @@ export function createLiveHub(
         // A socket that began closing (4401, 1013, 1001) gets nothing more: a frame written
         // after ws's close frame would break the protocol.
         if (socket.readyState !== WebSocket.OPEN) return;
-        // bufferedAmount counts the raw socket's unsent bytes, the direct writes among them.
-        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        // bufferedAmount counts the raw socket's unsent bytes, the direct writes among them,
+        // and also this batch's frames held by the cork, which the kernel was not offered yet:
+        // a client that reads would be taken for slow once a batch passed 1 MiB (a few long
+        // posts). Past the limit, the corked frames go out first; what then stays unsent is
+        // what the client left unread, as when every event was written on its own.
+        let unsent = socket.bufferedAmount;
+        if (corked && unsent > MAX_BUFFERED_BYTES) {
+          transport?.uncork();
+          corked = false;
+          unsent = socket.bufferedAmount;
+        }
+        if (unsent > MAX_BUFFERED_BYTES) {
           socket.close(CLOSE_SLOW_CONSUMER, "slow consumer");
           remove(client);
           metrics.liveSlowConsumerCloses.inc({});
