@@ -173,6 +173,22 @@ describe("GET /api/v1/ws", () => {
     feed.socket.close();
   });
 
+  it("drops a malformed pub/sub message with a warning and keeps delivering", async () => {
+    // Delivery runs a turn after the subscriber's message handler, a burst as one batch: a
+    // message that is not an event must be refused in the handler, or its throw in the flush
+    // loses, for every socket, the good events batched with it.
+    const reader = await signUpAndLogin(t.app);
+    const feed = await ready(urlA, reader);
+    for (const malformed of ["null", "7", '"text"', "[]", '{"type":"x"}'])
+      await t.pubsub.publish(EVENTS_CHANNEL, malformed);
+    await t.pubsub.publish(
+      EVENTS_CHANNEL,
+      JSON.stringify({ id: 1, type: "test.after", userId: reader.id, data: {} }),
+    );
+    await waitFor(async () => eventsOf(feed, "test.after").length === 1, 5_000, "the event after");
+    feed.socket.close();
+  });
+
   it("loses nothing across a reconnect while two instances write concurrently, ids only increasing", async () => {
     const reader = await signUpAndLogin(t.app);
     const writers = [await signUpAndLogin(t.app), await signUpAndLogin(second)];

@@ -66,9 +66,13 @@ export function createLiveModule(deps: LiveModuleDeps) {
     () =>
       pubsub.subscribe(EVENTS_CHANNEL, (message) => {
         // Runs inside the subscriber's 'message' event: a throw here (a malformed message)
-        // would escape to the process.
+        // would escape to the process. A message that is not an event is refused here: queued,
+        // it would throw in the flush for every socket and lose the events batched with it.
         try {
-          hub.deliver(JSON.parse(message) as LiveEvent);
+          const event = JSON.parse(message) as LiveEvent | null;
+          if (typeof event !== "object" || event === null || !Number.isSafeInteger(event.id))
+            throw new Error("not a live event");
+          hub.deliver(event);
         } catch (error) {
           logger.warn({ err: error, event: "live.delivery_failed" }, "a live event could not be delivered");
         }
