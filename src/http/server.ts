@@ -28,6 +28,12 @@ export const API_PREFIX = "/api/v1";
 
 /** WebSocket close code "going away" (RFC 6455), sent to every client before the server stops. */
 const CLOSE_GOING_AWAY = 1001;
+/**
+ * How long a client has to answer the server's close frame at shutdown. ws itself waits 30 s
+ * for the answer, longer than the shutdown deadline: one client that never answers (a dead
+ * network, or on purpose) would make every shutdown time out. After this, it is cut off.
+ */
+const CLOSE_HANDSHAKE_GRACE_MS = 2_000;
 
 export interface AppLifecycle {
   /** Set on SIGTERM: readiness turns 503 so load balancers stop sending traffic. */
@@ -199,7 +205,15 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     preClose(done) {
       for (const client of app.websocketServer.clients)
         client.close(CLOSE_GOING_AWAY, "server shutting down");
-      app.websocketServer.close(() => done());
+      const cutOff = setTimeout(() => {
+        for (const client of app.websocketServer.clients) client.terminate();
+      }, CLOSE_HANDSHAKE_GRACE_MS);
+      cutOff.unref();
+      // Called once every client has gone.
+      app.websocketServer.close(() => {
+        clearTimeout(cutOff);
+        done();
+      });
     },
   });
   metrics.observe({ openWebSockets: () => app.websocketServer.clients.size });

@@ -1,3 +1,4 @@
+import net from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -278,6 +279,29 @@ describe("GET /api/v1/ws", () => {
     expect(await silent.closed).toBe(4408);
   });
 });
+
+it("cuts off, at shutdown, a client that never answers the close frame, instead of waiting for it", async () => {
+  const extra = await createSecondInstance(t);
+  const address = new URL(await extra.listen({ port: 0, host: "127.0.0.1" }));
+  // A raw client: it completes the upgrade, then neither reads nor answers anything.
+  const raw = net.connect(Number(address.port), address.hostname);
+  raw.on("error", () => {});
+  const upgraded = new Promise<void>((resolve) => raw.once("data", () => resolve()));
+  raw.write(
+    "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  await upgraded;
+  raw.pause();
+  const ended = new Promise<void>((resolve) => raw.once("close", () => resolve()));
+  const started = Date.now();
+  await extra.close();
+  // ws alone would wait 30 s for the answer, past the shutdown deadline.
+  expect(Date.now() - started).toBeLessThan(10_000);
+  // Reading again lets the client see the end of the connection the server dropped.
+  raw.resume();
+  await ended;
+}, 45_000);
 
 it("closes live sockets with 1001 when the server shuts down", async () => {
   const extra = await createSecondInstance(t);
