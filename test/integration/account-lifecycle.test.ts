@@ -495,6 +495,28 @@ describe("pending links after a password change or reset", () => {
     expect((await post(t.app, "/auth/email-change/confirm", { token })).statusCode).toBe(204);
     expect((await login(t.app, newEmail, "Both-At-Once-Pass-9")).statusCode).toBe(200);
   });
+
+  it("still goes through when the password change and the request fall in the same millisecond", async () => {
+    // What the request above does when the machine is fast: the database stamps the password
+    // change to the microsecond, the request's time is taken to the millisecond just after.
+    const user = await signUpAndLogin(t.app);
+    const newEmail = `same-ms-${randomUUID()}@example.com`;
+    const changedAt = "2026-11-30 12:00:00.123456+00";
+    await t.db.database.db
+      .update(users)
+      .set({ passwordChangedAt: sql`${changedAt}::timestamptz` })
+      .where(eq(users.email, user.email));
+    const [row] = await t.db.database.db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.email, user.email));
+    await t.jobs.record(t.db.database.db, {
+      name: "users.email_change_emails",
+      data: { user_id: row?.id, new_email: newEmail, requested_at: "2026-11-30T12:00:00.123Z" },
+    });
+    const { token } = linkIn(await waitForMail(mailDir, newEmail, "Confirm your new email address"));
+    expect((await post(t.app, "/auth/email-change/confirm", { token })).statusCode).toBe(204);
+  });
 });
 
 describe("stale reset links", () => {

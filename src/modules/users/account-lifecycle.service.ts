@@ -284,8 +284,9 @@ export function createAccountLifecycleService(deps: AccountLifecycleDeps) {
           const owner = await repository.lockLiveUser(tx, row.userId);
           if (!owner) throw INVALID_TOKEN();
           // Asked for before the password last changed: possibly by whoever the change
-          // (or reset) was meant to lock out.
-          if (owner.passwordChangedAt !== null && row.createdAt <= owner.passwordChangedAt)
+          // (or reset) was meant to lock out. To the millisecond (as both times are read), so
+          // a change asked for in the request that changed the password stays valid.
+          if (owner.passwordChangedAt !== null && row.createdAt < owner.passwordChangedAt)
             throw INVALID_TOKEN();
           if (await repository.emailTakenByOther(tx, row.userId, row.email)) throw EMAIL_TAKEN();
           // Links mailed to the old address (a reset, another change) die with it.

@@ -107,7 +107,9 @@ export function accountMailHandlers(deps: AccountMailDeps): Record<string, JobHa
       const requested = typeof data.requested_at === "string" ? new Date(data.requested_at) : new Date();
       const requestedAt = Number.isNaN(requested.getTime()) ? new Date() : requested;
       // The password changed since the request (a reset by the owner, say): the change is void.
-      if (user.passwordChangedAt !== null && user.passwordChangedAt >= requestedAt) return;
+      // Both times are read to the millisecond, and a password changed in the request itself
+      // is changed before the request's time is taken: the same millisecond counts as before.
+      if (user.passwordChangedAt !== null && user.passwordChangedAt > requestedAt) return;
       const [confirm, cancel] = await deps.db.transaction(async (tx: Transaction) => [
         await deps.accountTokens.issue(tx, {
           userId: user.id,
