@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EMAIL_CHANGE_EMAILS_JOB } from "../../src/modules/users/account-mail.jobs.js";
 import { accountTokens, users } from "../../src/platform/database/schema.js";
 import { bearer, login, type Session, signUpAndLogin } from "../helpers/auth.js";
 import { ledgerInvariants } from "../helpers/ledger.js";
@@ -511,7 +512,7 @@ describe("pending links after a password change or reset", () => {
       .from(users)
       .where(eq(users.email, user.email));
     await t.jobs.record(t.db.database.db, {
-      name: "users.email_change_emails",
+      name: EMAIL_CHANGE_EMAILS_JOB,
       data: { user_id: row?.id, new_email: newEmail, requested_at: "2026-11-30T12:00:00.123Z" },
     });
     const { token } = linkIn(await waitForMail(mailDir, newEmail, "Confirm your new email address"));

@@ -108,7 +108,8 @@ export function accountMailHandlers(deps: AccountMailDeps): Record<string, JobHa
       const requestedAt = Number.isNaN(requested.getTime()) ? new Date() : requested;
       // The password changed since the request (a reset by the owner, say): the change is void.
       // Both times are read to the millisecond, and a password changed in the request itself
-      // is changed before the request's time is taken: the same millisecond counts as before.
+      // is changed before the request's time is taken: a password change in the same
+      // millisecond as the request counts as made before it, and does not void it.
       if (user.passwordChangedAt !== null && user.passwordChangedAt > requestedAt) return;
       const [confirm, cancel] = await deps.db.transaction(async (tx: Transaction) => [
         await deps.accountTokens.issue(tx, {
