@@ -63,6 +63,21 @@ export async function waitFor<T>(
 
 /** Starts `kaira serve` (or another entry point that serves, given as node's argv) and waits until ready. */
 export async function startServer(env: Record<string, string>, argv: string[] = [KAIRA_BIN, "serve"]) {
+  // A free port is free only when it is checked: another process (another test's server, an
+  // embedded PostgreSQL finding a port of its own) may take it before this server binds it.
+  // The server then stops at once, saying so, and starts again on another free port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(env, argv);
+    } catch (error) {
+      if (env.PORT || attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServerOnce(env: Record<string, string>, argv: string[]) {
   // A PORT given (a URL in the environment must name it) or a free one.
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const server = runNode(argv, { HOST: "127.0.0.1", ...env, PORT: String(port) });
@@ -73,10 +88,7 @@ export async function startServer(env: Record<string, string>, argv: string[] = 
   });
   try {
     await waitFor(
-      async () => {
-        if (exitCode !== undefined) throw new Error(`server exited with ${exitCode}: ${server.output()}`);
-        return (await fetch(`${baseUrl}/health/ready`)).status === 200;
-      },
+      async () => exitCode !== undefined || (await fetch(`${baseUrl}/health/ready`)).status === 200,
       90_000,
       "the server to become ready",
     );
@@ -84,6 +96,10 @@ export async function startServer(env: Record<string, string>, argv: string[] = 
     // A server that never became ready is not left running behind the failed test.
     server.child.kill("SIGKILL");
     throw error;
+  }
+  if (exitCode !== undefined) {
+    const message = `server exited with ${exitCode}: ${server.output()}`;
+    throw /port is already in use/.test(server.output()) ? new PortTakenError(message) : new Error(message);
   }
   return { ...server, baseUrl };
 }
