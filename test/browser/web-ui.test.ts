@@ -305,6 +305,30 @@ describe("the admin console", () => {
         { timeout: 20_000 },
       )
       .toBeGreaterThan(0);
+    // Filtering again with the same values fetches again: a failed sign-in made after the
+    // list was shown appears on the next "Filter events", without changing the filter.
+    await events.getByLabel("Event name").fill("auth.login.failed");
+    await events.getByRole("button", { name: "Filter events" }).click();
+    // The new filter's list has replaced the old one once no deactivation is listed.
+    await expect.poll(() => events.getByRole("cell", { name: "user.deactivated" }).count()).toBe(0);
+    const failedCells = events.getByRole("cell", { name: "auth.login.failed" });
+    const before = await failedCells.count();
+    expect(before).toBeLessThan(20); // one page of the list, so one more would show
+    const refused = await fetch(`${first}/api/v1/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ username: ADMIN.email, password: "not-the-password" }),
+    });
+    expect(refused.status).toBe(401);
+    await expect
+      .poll(
+        async () => {
+          await events.getByRole("button", { name: "Filter events" }).click();
+          return failedCells.count();
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(before + 1);
     await events.scrollIntoViewIfNeeded();
     await screenshot(adminPage, "security-events");
   });

@@ -238,7 +238,9 @@ function SecurityEvents() {
     <form class="inline" onSubmit=${(e) => {
       e.preventDefault();
       setCursors([]);
-      setApplied(filter);
+      // A new object every time: filtering again with the same values must fetch again (new
+      // events arrive in batches), and the same object would leave the list as it was.
+      setApplied({ ...filter });
     }}>
       <${Field} label="Event name" name="ev-event" value=${filter.event} onInput=${set("event")} placeholder="auth.login.failed" />
       <${Field} label="User ID" name="ev-user" type="number" min="1" value=${filter.user_id} onInput=${set("user_id")} />
