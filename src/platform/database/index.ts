@@ -12,7 +12,8 @@ export { type DatabaseOverload, databaseOverloadOf } from "./errors.js";
 type DatabaseConfig = Pick<
   Config,
   "databaseUrl" | "databasePoolSize" | "dataDir" | "databaseStatementTimeoutMs" | "embeddedDatabase"
->;
+> &
+  Pick<Config, "port" | "metrics">;
 
 /** Which database a configuration runs on: external PostgreSQL, embedded PostgreSQL, or PGlite. */
 export type DatabaseEngine = "external" | "embedded-postgres" | "pglite";
@@ -67,8 +68,16 @@ export function openDatabase(config: DatabaseConfig, options: OpenDatabaseOption
         poolSize: config.databasePoolSize,
         statementTimeoutMs: config.databaseStatementTimeoutMs,
         log,
+        reservedPorts: portsKairaBinds(config),
       });
   }
+}
+
+/** The ports a Kaira process of this configuration listens on, which the embedded server leaves free. */
+export function portsKairaBinds(config: Pick<Config, "port" | "metrics">): number[] {
+  return [config.port, config.metrics.port, config.metrics.workerPort].filter(
+    (port): port is number => port !== undefined && port > 0,
+  );
 }
 
 /** Written under DATA_DIR/postgres once `kaira db import-pglite` has copied the old data. */

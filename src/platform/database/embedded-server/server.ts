@@ -38,6 +38,12 @@ export interface EmbeddedServerOptions {
   packageDir?: string;
   /** The account to run PostgreSQL as (tests); by default root runs it as `postgres`. */
   user?: SystemUser | undefined;
+  /**
+   * Ports the server must not take: the ones this Kaira process binds after the database is
+   * open (PORT, METRICS_PORT, WORKER_METRICS_PORT). A free port is only free until someone
+   * binds it, so the server would otherwise take an ephemeral PORT that Kaira had not bound yet.
+   */
+  reservedPorts?: readonly number[];
 }
 
 /** Where the embedded server keeps everything, all under DATA_DIR/postgres. */
@@ -271,7 +277,7 @@ export class EmbeddedServer {
     const binaries = this.binaries();
     this.log(`Starting the embedded PostgreSQL server (${this.paths.pgdata})`);
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await freePort(this.options.reservedPorts);
       const result = await this.run(binaries, "pg_ctl", [
         "start",
         "-D",
@@ -537,8 +543,19 @@ function lastLines(text: string, count = 3): string {
   return text.trim().split("\n").slice(-count).join(" | ");
 }
 
-/** A port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on right now and that is not one of `reserved`. */
+export async function freePort(
+  reserved: readonly number[] = [],
+  probe: () => Promise<number> = unusedPort,
+): Promise<number> {
+  for (;;) {
+    const port = await probe();
+    if (!reserved.includes(port)) return port;
+  }
+}
+
+/** A port the system hands out for 127.0.0.1 right now (bound, then released). */
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
