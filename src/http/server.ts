@@ -14,6 +14,7 @@ import { announceDeprecations } from "./deprecation.js";
 import { metricsRoutes } from "./metrics-endpoint.js";
 import { documentProblems, ProblemRef } from "./openapi.js";
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from "./plugins/error-handler.js";
+import { handlersInFlightPlugin } from "./plugins/handlers-in-flight.js";
 import { httpMetricsPlugin } from "./plugins/http-metrics.js";
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./plugins/request-context.js";
@@ -123,6 +124,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("metrics", metrics);
   await app.register(httpMetricsPlugin, { metrics });
+  // Half the shutdown deadline, so the rest of the shutdown keeps the other half.
+  await app.register(handlersInFlightPlugin, { maxWaitMs: (config.shutdownTimeoutSeconds * 1000) / 2 });
   await app.register(requestRatePlugin);
   app.addSchema(ProblemSchema);
   app.addSchema(OAuthProblemSchema);
