@@ -2,6 +2,7 @@ import fastifyFormbody from "@fastify/formbody";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
+import { answerNoStore } from "../../http/no-store.js";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { UnauthorizedError } from "../../shared/errors.js";
@@ -34,11 +35,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   // Only these routes take form bodies (the OAuth2 token request is a form); elsewhere a form
   // sent where JSON belongs is refused with 415 rather than read as one odd field.
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
-  // Tokens must never be cached by browsers or proxies.
-  app.addHook("onSend", async (_request, reply, payload) => {
-    reply.header("cache-control", "no-store");
-    return payload;
-  });
+  answerNoStore(app);
 
   app.post(
     "/auth/token",

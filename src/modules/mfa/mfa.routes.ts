@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
+import { answerNoStore } from "../../http/no-store.js";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { principalOf, requireAuth } from "../auth/auth.plugin.js";
@@ -21,11 +22,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{
   mfaService: MfaService;
   refreshCookieMaxAgeSeconds: number;
 }> = async (app, { mfaService, refreshCookieMaxAgeSeconds }) => {
-  // Secrets, recovery codes and tokens must never be cached, whoever asks.
-  app.addHook("onSend", async (_request, reply, payload) => {
-    reply.header("cache-control", "no-store");
-    return payload;
-  });
+  answerNoStore(app);
 
   app.get(
     "/auth/mfa",

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyContextConfig, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
+import { answerNoStore } from "../../http/no-store.js";
 import { OAuthProblemRef, ProblemRef, problemCodes } from "../../http/openapi.js";
 import { securityLogFor } from "../../http/security-log.js";
 import { sendMfaRequired } from "../auth/auth.mappers.js";
@@ -48,10 +49,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<{
   secureCookie: boolean;
   refreshCookieMaxAgeSeconds: number;
 }> = async (app, { oidcService, returnUrl, secureCookie, refreshCookieMaxAgeSeconds }) => {
-  app.addHook("onSend", async (_request, reply, payload) => {
-    reply.header("cache-control", "no-store");
-    return payload;
-  });
+  answerNoStore(app);
 
   // SameSite=Lax: the provider's redirect back is a top-level GET, which Lax lets through;
   // HttpOnly: no script needs it. It ties the flow to the browser that started it.
