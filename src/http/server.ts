@@ -11,10 +11,10 @@ import type { Cache } from "../platform/cache/index.js";
 import type { Metrics } from "../platform/metrics/metrics.js";
 import { AccessLog } from "./access-log.js";
 import { announceDeprecations } from "./deprecation.js";
+import { createHandlersInFlight } from "./handlers-in-flight.js";
 import { metricsRoutes } from "./metrics-endpoint.js";
 import { documentProblems, ProblemRef } from "./openapi.js";
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from "./plugins/error-handler.js";
-import { handlersInFlightPlugin } from "./plugins/handlers-in-flight.js";
 import { httpMetricsPlugin } from "./plugins/http-metrics.js";
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { requestContextPlugin, requestIdFrom } from "./plugins/request-context.js";
@@ -124,14 +124,16 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   app.decorate("lifecycle", { draining: false } satisfies AppLifecycle);
   app.decorate("metrics", metrics);
   await app.register(httpMetricsPlugin, { metrics });
-  // Half the shutdown deadline, so the rest of the shutdown keeps the other half.
-  await app.register(handlersInFlightPlugin, { maxWaitMs: (config.shutdownTimeoutSeconds * 1000) / 2 });
   await app.register(requestRatePlugin);
   app.addSchema(ProblemSchema);
   app.addSchema(OAuthProblemSchema);
 
   await app.register(errorHandlerPlugin);
-  await app.register(requestContextPlugin, { config });
+  const handlers = createHandlersInFlight();
+  await app.register(requestContextPlugin, { config, handlers });
+  // Before the app closes what handlers use; half the shutdown deadline at most, so the rest
+  // of the shutdown keeps the other half.
+  app.addHook("preClose", () => handlers.settled((config.shutdownTimeoutSeconds * 1000) / 2, app.log));
   await app.register(requestTimeoutPlugin, { timeoutMs: config.requestTimeoutSeconds * 1000 });
   await app.register(rateLimitPlugin, {
     cache: options.rateLimitCounters,
