@@ -84,7 +84,7 @@ async function newPage(): Promise<Page> {
 async function signIn(page: Page, user: { email: string; password: string }) {
   await page.goto(base);
   const form = page.getByRole("form", { name: "Sign in" });
-  await form.getByLabel("Email", { exact: true }).fill(user.email);
+  await form.getByLabel("Email or username", { exact: true }).fill(user.email);
   await form.getByLabel("Password", { exact: true }).fill(user.password);
   await form.getByRole("button", { name: "Sign in", exact: true }).click();
 }
@@ -316,7 +316,7 @@ describe("two-factor authentication and sessions", () => {
     const admin = await newPage();
     await admin.goto(`${base}/admin`);
     const form = admin.getByRole("form", { name: "Sign in" });
-    await form.getByLabel("Email", { exact: true }).fill(ADMIN.email);
+    await form.getByLabel("Email or username", { exact: true }).fill(ADMIN.email);
     await form.getByLabel("Password", { exact: true }).fill(ADMIN.password);
     await form.getByRole("button", { name: "Sign in", exact: true }).click();
     await admin.getByRole("heading", { name: "Users", exact: true }).waitFor();

@@ -83,7 +83,7 @@ async function newPage(): Promise<Page> {
 
 async function signIn(page: Page, base: string, user: { email: string; password: string }) {
   await page.goto(base);
-  await page.getByLabel("Email", { exact: true }).first().fill(user.email);
+  await page.getByLabel("Email or username", { exact: true }).fill(user.email);
   await page.getByLabel("Password", { exact: true }).first().fill(user.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByText("Signed in as").waitFor();
@@ -212,7 +212,7 @@ describe("the web app", () => {
   it("signs in with the keyboard alone", async () => {
     const page = await newPage();
     await page.goto(first);
-    await page.getByLabel("Email", { exact: true }).first().waitFor();
+    await page.getByLabel("Email or username", { exact: true }).waitFor();
     // From the top of the page, Tab until the sign-in form's Email field has focus.
     for (let i = 0; i < 10; i++) {
       await page.keyboard.press("Tab");
@@ -233,7 +233,7 @@ describe("the admin console", () => {
   it("deactivates a user, whose open page is signed out within seconds", async () => {
     adminPage = await newPage();
     await adminPage.goto(`${first}/admin`);
-    await adminPage.getByLabel("Email").fill(ADMIN.email);
+    await adminPage.getByLabel("Email or username").fill(ADMIN.email);
     await adminPage.getByLabel("Password").fill(ADMIN.password);
     await adminPage.getByRole("button", { name: "Sign in" }).click();
     for (const heading of ["Users", "Posts", "Jobs", "Backups"]) {

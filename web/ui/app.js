@@ -7,6 +7,9 @@ import { Composer, Feed } from "./feed.js";
 import { connectLive } from "./live.js";
 import { html, SignInForm, SignUpForm } from "./ui.js";
 
+// What the live connection's state means to a reader.
+const LIVE_STATUS = { connecting: "connecting…", live: "on", reconnecting: "reconnecting…" };
+
 function SignedIn({ me, reloadMe }) {
   const [status, setStatus] = useState("connecting");
   // Live events go out on this bus to whichever part of the page shows them.
@@ -21,7 +24,7 @@ function SignedIn({ me, reloadMe }) {
   );
   return html`<div class="signed-in">
     <div class="bar">
-      <p>Signed in as <strong>${me.username}</strong> · <span class="meta">live: ${status}</span></p>
+      <p>Signed in as <strong>${me.username}</strong> · <span class="meta">live updates ${LIVE_STATUS[status] ?? status}</span></p>
       <button type="button" onClick=${() => signOut()}>Sign out</button>
     </div>
     <div class="columns">

@@ -136,7 +136,7 @@ export function SignInForm({ onSignedIn, mfaToken: pendingMfa = null, notice = "
   return html`<div>
     <form class="card" onSubmit=${submit} aria-labelledby="signin-title">
       <h2 id="signin-title">Sign in</h2>
-      <${Field} label="Email" name="login" value=${login} onInput=${setLogin} autocomplete="username" required />
+      <${Field} label="Email or username" name="login" value=${login} onInput=${setLogin} autocomplete="username" required />
       <${Field} label="Password" name="password" type="password" value=${password} onInput=${setPassword} autocomplete="current-password" required />
       <${ErrorText} error=${error || notice} />
       <button type="submit" disabled=${busy}>Sign in</button>

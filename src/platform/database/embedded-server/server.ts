@@ -241,7 +241,9 @@ export class EmbeddedServer {
   private async initialize(): Promise<void> {
     const binaries = this.binaries();
     this.log(
-      `Creating the embedded PostgreSQL ${binaries.version} database in ${this.paths.pgdata} (first start only)`,
+      // The package's version is PostgreSQL's plus a build suffix of its own ("18.4.0-beta.17"),
+      // which would read as a beta PostgreSQL.
+      `Creating the embedded PostgreSQL ${binaries.version.split("-")[0]} database in ${this.paths.pgdata} (first start only)`,
     );
     this.password(); // generated before initdb reads it
     const staging = `${this.paths.pgdata}.init`;
