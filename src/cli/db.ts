@@ -12,6 +12,7 @@ import {
   hasPgliteData,
   openDatabase,
   PGLITE_IMPORTED,
+  portsKairaBinds,
 } from "../platform/database/index.js";
 import { UsageError } from "../platform/process/failures.js";
 import { openStorage } from "../platform/storage/index.js";
@@ -35,6 +36,9 @@ export async function runDbCommand(
     dataDir: config.dataDir,
     createUser: config.embeddedDatabase.createUser,
     log: (message) => console.error(message),
+    // `kaira db start` runs the database for the Kaira processes that follow: it leaves their
+    // ports free too.
+    reservedPorts: portsKairaBinds(config),
   });
   switch (action) {
     case "url": {

@@ -11,7 +11,7 @@ import type { Cache } from "../platform/cache/index.js";
 import type { Metrics } from "../platform/metrics/metrics.js";
 import { AccessLog } from "./access-log.js";
 import { announceDeprecations } from "./deprecation.js";
-import { createHandlersInFlight } from "./handlers-in-flight.js";
+import { handlersWaitMs, PLUGIN_TIMEOUT_MS, trackHandlersInFlight } from "./handlers-in-flight.js";
 import { metricsRoutes } from "./metrics-endpoint.js";
 import { documentProblems, ProblemRef } from "./openapi.js";
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from "./plugins/error-handler.js";
@@ -109,12 +109,18 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     requestTimeout: config.requestTimeoutSeconds * 1000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    pluginTimeout: PLUGIN_TIMEOUT_MS,
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     // The client address (throttling, rate limits, logs) comes from X-Forwarded-For only
     // when the request arrives from a configured proxy; anyone else could forge the header.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Before any route, so every handler is counted; at shutdown, waited for before the app
+  // closes what handlers use.
+  const handlers = trackHandlersInFlight(app);
+  app.addHook("preClose", () => handlers.settled(handlersWaitMs(config.shutdownTimeoutSeconds), app.log));
 
   app.setValidatorCompiler(validatorCompiler);
   // Before any route: a route's `config.deprecation` becomes headers and a flag in the document.
@@ -129,11 +135,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   app.addSchema(OAuthProblemSchema);
 
   await app.register(errorHandlerPlugin);
-  const handlers = createHandlersInFlight();
-  await app.register(requestContextPlugin, { config, handlers });
-  // Before the app closes what handlers use; half the shutdown deadline at most, so the rest
-  // of the shutdown keeps the other half.
-  app.addHook("preClose", () => handlers.settled((config.shutdownTimeoutSeconds * 1000) / 2, app.log));
+  await app.register(requestContextPlugin, { config });
   await app.register(requestTimeoutPlugin, { timeoutMs: config.requestTimeoutSeconds * 1000 });
   await app.register(rateLimitPlugin, {
     cache: options.rateLimitCounters,
