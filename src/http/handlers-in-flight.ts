@@ -1,4 +1,10 @@
-import type { FastifyBaseLogger, FastifyInstance, RouteOptions } from "fastify";
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyRequest,
+  preValidationHookHandler,
+  RouteOptions,
+} from "fastify";
 
 /**
  * Fastify's own bound on a plugin or hook, preClose hooks included: past it `close()` rejects
@@ -17,51 +23,43 @@ export function handlersWaitMs(shutdownTimeoutSeconds: number): number {
 }
 
 /**
- * Counts the route handlers still running, so that a shutdown waits for them before the app
- * closes what they use (the relays, the cache, then the database). Node's server stops waiting
- * for a request once its client has gone, but its handler goes on: a search queued for its
- * turn, a statement waiting on a lock. Closing the database under it made it fail with "Cannot
- * use a pool after calling end", logged as a server error.
+ * Counts the requests being handled, so that a shutdown waits for them before the app closes
+ * what they use (the relays, the cache, then the database). Node's server stops waiting for a
+ * request once its client has gone, but the work goes on: a token checked against the
+ * database, a search queued for its turn, a statement waiting on a lock. Closing the database
+ * under it made it fail with "Cannot use a pool after calling end", logged as a server error.
  *
- * Each route's handler is wrapped when the route is added (no hook on the hot path): a request
- * counts from the moment its handler starts until the handler's promise settles. A request that
- * never reaches its handler (a body that never arrives, a malformed one Node refuses itself)
- * is never counted, whatever its headers. WebSocket routes are left out: a socket's life is not
- * a handler's, and the live routes close their sockets themselves.
+ * A request counts from its route's first preValidation hook, added here when the route is
+ * (its body is in by then, and the authentication step and the handler are still ahead), until
+ * the request-context plugin's onSend hook calls `answered`: Fastify runs onSend once the
+ * request is answered, also when the client went away or the handler threw. A request whose
+ * body never arrives, or that Node refuses itself, never counts, whatever its headers.
+ * WebSocket routes are left out: a socket's life is not a request's, and the live routes close
+ * their sockets themselves.
  */
 export function trackHandlersInFlight(app: FastifyInstance) {
-  let running = 0;
+  const running = new Set<FastifyRequest>();
   let onSettled: (() => void) | undefined;
-  const finished = () => {
-    running--;
-    if (running === 0) onSettled?.();
+  const count: preValidationHookHandler = (request, _reply, done) => {
+    running.add(request);
+    done();
   };
 
   app.addHook("onRoute", (route: RouteOptions & { websocket?: boolean }) => {
     if (route.websocket) return;
-    const handler = route.handler;
-    route.handler = function countedHandler(this: FastifyInstance, request, reply) {
-      running++;
-      let result: unknown;
-      try {
-        result = handler.call(this, request, reply);
-      } catch (error) {
-        finished();
-        throw error;
-      }
-      if (result instanceof Promise) return result.finally(finished);
-      finished();
-      return result;
-    };
+    route.preValidation = [count, ...(route.preValidation ? [route.preValidation].flat() : [])];
   });
 
   return {
+    answered(request: FastifyRequest): void {
+      if (running.delete(request) && running.size === 0) onSettled?.();
+    },
     /**
-     * Resolves once no handler runs, or after `maxWaitMs`. Called from preClose, when Fastify
-     * already answers new requests with 503, so the count only goes down.
+     * Resolves once no request is being handled, or after `maxWaitMs`. Called from preClose,
+     * when Fastify already answers new requests with 503, so the count only goes down.
      */
     async settled(maxWaitMs: number, log: FastifyBaseLogger): Promise<void> {
-      if (running === 0) return;
+      if (running.size === 0) return;
       const waited = Date.now();
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -70,9 +68,11 @@ export function trackHandlersInFlight(app: FastifyInstance) {
       });
       clearTimeout(timer);
       log.info(
-        { event: "shutdown.handlers_settled", left: running, waited_ms: Date.now() - waited },
-        running === 0 ? "waited for running handlers" : "handlers still running; closing anyway",
+        { event: "shutdown.handlers_settled", left: running.size, waited_ms: Date.now() - waited },
+        running.size === 0 ? "waited for running handlers" : "handlers still running; closing anyway",
       );
     },
   };
 }
+
+export type HandlersInFlight = ReturnType<typeof trackHandlersInFlight>;

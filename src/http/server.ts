@@ -117,7 +117,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Before any route, so every handler is counted; at shutdown, waited for before the app
+  // Before any route, so every request is counted; at shutdown, waited for before the app
   // closes what handlers use.
   const handlers = trackHandlersInFlight(app);
   app.addHook("preClose", () => handlers.settled(handlersWaitMs(config.shutdownTimeoutSeconds), app.log));
@@ -135,7 +135,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   app.addSchema(OAuthProblemSchema);
 
   await app.register(errorHandlerPlugin);
-  await app.register(requestContextPlugin, { config });
+  await app.register(requestContextPlugin, { config, handlers });
   await app.register(requestTimeoutPlugin, { timeoutMs: config.requestTimeoutSeconds * 1000 });
   await app.register(rateLimitPlugin, {
     cache: options.rateLimitCounters,

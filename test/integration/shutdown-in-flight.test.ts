@@ -92,6 +92,25 @@ for (const [name, headers] of [
   });
 }
 
+it("waits for a request still in its authentication step", async () => {
+  const user = await signUpAndLogin(t.app);
+  // The user's state is not cached yet, so the token check reads the users table, which
+  // another connection holds: the request waits before its handler starts.
+  await locker.query("begin");
+  await locker.query("lock table users in access exclusive mode");
+  await renameAndLeave(user, "renamed_after_auth");
+  await renameWaitsOnTheLock();
+  const events: string[] = [];
+  const closing = t.app.close().then(() => events.push("closed"));
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  events.push("released");
+  await locker.query("commit");
+  await closing;
+  expect(events).toEqual(["released", "closed"]);
+  const renamed = await locker.query("select username from users where id = $1", [user.id]);
+  expect(renamed.rows[0]?.username).toBe("renamed_after_auth");
+});
+
 it("stops waiting for a handler that outlasts the bound, and closes without an error", async () => {
   const user = await signUpAndLogin(t.app);
   await lockRow(user);

@@ -15,9 +15,14 @@ describe("the shutdown's wait for running handlers", () => {
     for (const seconds of [20, 30, 600]) expect(handlersWaitMs(seconds)).toBeLessThan(PLUGIN_TIMEOUT_MS);
   });
 
-  it("counts handlers that answer, throw, or answer synchronously, and none is left after", async () => {
+  it("counts requests until they are answered, also when handlers throw or answer synchronously, and none is left after", async () => {
     const app = Fastify({ logger: false });
     const handlers = trackHandlersInFlight(app);
+    // What the request-context plugin does in the server.
+    app.addHook("onSend", (request, _reply, payload, done) => {
+      handlers.answered(request);
+      done(null, payload);
+    });
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
