@@ -67,6 +67,25 @@ async function renameWaitsOnTheLock(): Promise<void> {
     .toBeGreaterThan(0);
 }
 
+/**
+ * Closes the app while the rename waits on the lock, releases the lock 1.2 s later (longer
+ * than the app's own closing steps take, shorter than the 2 s bound), and expects the app to
+ * close only after that, with the rename committed: the request finished on a database that
+ * was still open.
+ */
+async function expectCloseWaitsForRename(user: Session, username: string): Promise<void> {
+  await renameWaitsOnTheLock();
+  const events: string[] = [];
+  const closing = t.app.close().then(() => events.push("closed"));
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  events.push("released");
+  await locker.query("commit");
+  await closing;
+  expect(events).toEqual(["released", "closed"]);
+  const renamed = await locker.query("select username from users where id = $1", [user.id]);
+  expect(renamed.rows[0]?.username).toBe(username);
+}
+
 // The Upgrade header is the client's to send: it must not take a request out of the count.
 for (const [name, headers] of [
   ["", ""],
@@ -76,19 +95,7 @@ for (const [name, headers] of [
     const user = await signUpAndLogin(t.app);
     await lockRow(user);
     await renameAndLeave(user, "renamed_at_shutdown", headers);
-    await renameWaitsOnTheLock();
-    const events: string[] = [];
-    const closing = t.app.close().then(() => events.push("closed"));
-    // Longer than the app's own closing steps take, shorter than the 2 s bound.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    // The lock is released: the handler finishes on a database that is still open, and only
-    // then does the app close.
-    events.push("released");
-    await locker.query("commit");
-    await closing;
-    expect(events).toEqual(["released", "closed"]);
-    const renamed = await locker.query("select username from users where id = $1", [user.id]);
-    expect(renamed.rows[0]?.username).toBe("renamed_at_shutdown");
+    await expectCloseWaitsForRename(user, "renamed_at_shutdown");
   });
 }
 
@@ -99,16 +106,7 @@ it("waits for a request still in its authentication step", async () => {
   await locker.query("begin");
   await locker.query("lock table users in access exclusive mode");
   await renameAndLeave(user, "renamed_after_auth");
-  await renameWaitsOnTheLock();
-  const events: string[] = [];
-  const closing = t.app.close().then(() => events.push("closed"));
-  await new Promise((resolve) => setTimeout(resolve, 1_200));
-  events.push("released");
-  await locker.query("commit");
-  await closing;
-  expect(events).toEqual(["released", "closed"]);
-  const renamed = await locker.query("select username from users where id = $1", [user.id]);
-  expect(renamed.rows[0]?.username).toBe("renamed_after_auth");
+  await expectCloseWaitsForRename(user, "renamed_after_auth");
 });
 
 it("stops waiting for a handler that outlasts the bound, and closes without an error", async () => {
