@@ -16,6 +16,9 @@ export interface AuthState {
 const TTL_MS = 10 * 60 * 1000;
 const key = (userId: number) => `auth:user:${userId}`;
 
+// How often a publish the cache refused is followed up, until the cache takes it.
+const RETRY_EVERY_MS = 1_000;
+
 /**
  * A per-user cache of AuthState in the cache port, so checking an access token against
  * revocation costs a cache read rather than a database query. Writers `publish` the new
@@ -45,13 +48,33 @@ export function createAuthStateCache(
       return state;
     },
     /**
-     * After a committed change. If the cache is unreachable, readers fall back to the
-     * database anyway; the change itself is not undone, so the failure is only reported.
+     * After a committed change. The change itself is not undone when the cache refuses it:
+     * readers that cannot reach the cache ask the database anyway, but readers that can would
+     * keep the old state, a revoked token included, until it expires. So a refused publish is
+     * followed by a delete, tried again every second until the cache takes it or the old entry
+     * has expired: with the entry gone, the next check reads the committed row. A delete, not
+     * the state again, because a newer change (from any instance) may have been published
+     * meanwhile, and a late copy of this one would undo it.
      */
     async publish(userId: number, state: AuthState): Promise<void> {
-      await cache.set(key(userId), JSON.stringify(state), TTL_MS).catch(onCacheError);
+      try {
+        await cache.set(key(userId), JSON.stringify(state), TTL_MS);
+      } catch (error) {
+        onCacheError(error);
+        forgetUntilDone(userId, Date.now() + TTL_MS);
+      }
     },
   };
+
+  function forgetUntilDone(userId: number, deadline: number): void {
+    if (Date.now() >= deadline) return;
+    setTimeout(() => {
+      cache.delete(key(userId)).catch((error: unknown) => {
+        onCacheError(error);
+        forgetUntilDone(userId, deadline);
+      });
+    }, RETRY_EVERY_MS).unref();
+  }
 }
 
 export type AuthStateCache = ReturnType<typeof createAuthStateCache>;
