@@ -30,10 +30,12 @@ export function handlersWaitMs(shutdownTimeoutSeconds: number): number {
  * under it made it fail with "Cannot use a pool after calling end", logged as a server error.
  *
  * A request counts from its route's first preValidation hook, added here when the route is
- * (its body is in by then, and the authentication step and the handler are still ahead), until
- * the request-context plugin's onSend hook calls `answered`: Fastify runs onSend once the
+ * (its body is parsed by then, and the authentication step and the handler are still ahead),
+ * until the request-context plugin's onSend hook calls `answered`: Fastify runs onSend once the
  * request is answered, also when the client went away or the handler threw. A request whose
- * body never arrives, or that Node refuses itself, never counts, whatever its headers.
+ * body never arrives, or that Node refuses itself, never counts, whatever its headers. The
+ * exception is a multipart upload: its body is a stream the handler reads, so it counts from
+ * its headers, and a stalled one ends at REQUEST_TIMEOUT_SECONDS like any trickled body.
  * WebSocket routes are left out: a socket's life is not a request's, and the live routes close
  * their sockets themselves.
  */
