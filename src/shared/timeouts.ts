@@ -21,3 +21,21 @@ export async function settledWithin(promises: Promise<unknown>[], ms: number): P
     () => new Error("not settled"),
   ).catch(() => false);
 }
+
+/**
+ * After a first attempt failed: runs `attempt` again every `everyMs` until it succeeds or the
+ * next try would fall at or past `deadline` (epoch ms). Each failure goes to `onError`. Runs in
+ * the background; its timers never keep the process alive.
+ */
+export function retryInBackground(
+  attempt: () => Promise<void>,
+  options: { everyMs: number; deadline: number; onError: (error: unknown) => void },
+): void {
+  if (Date.now() + options.everyMs >= options.deadline) return;
+  setTimeout(() => {
+    attempt().catch((error: unknown) => {
+      options.onError(error);
+      retryInBackground(attempt, options);
+    });
+  }, options.everyMs).unref();
+}

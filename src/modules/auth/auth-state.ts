@@ -1,4 +1,5 @@
 import type { Cache } from "../../platform/cache/index.js";
+import { retryInBackground } from "../../shared/timeouts.js";
 import type { Role } from "./scopes.js";
 
 /** What every authenticated request must know about its user, fresh. */
@@ -61,20 +62,14 @@ export function createAuthStateCache(
         await cache.set(key(userId), JSON.stringify(state), TTL_MS);
       } catch (error) {
         onCacheError(error);
-        forgetUntilDone(userId, Date.now() + TTL_MS);
+        retryInBackground(() => cache.delete(key(userId)), {
+          everyMs: RETRY_EVERY_MS,
+          deadline: Date.now() + TTL_MS,
+          onError: onCacheError,
+        });
       }
     },
   };
-
-  function forgetUntilDone(userId: number, deadline: number): void {
-    if (Date.now() >= deadline) return;
-    setTimeout(() => {
-      cache.delete(key(userId)).catch((error: unknown) => {
-        onCacheError(error);
-        forgetUntilDone(userId, deadline);
-      });
-    }, RETRY_EVERY_MS).unref();
-  }
 }
 
 export type AuthStateCache = ReturnType<typeof createAuthStateCache>;

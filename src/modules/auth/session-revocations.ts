@@ -1,5 +1,6 @@
 import type { Cache } from "../../platform/cache/index.js";
 import type { PubSub } from "../../platform/pubsub/index.js";
+import { retryInBackground } from "../../shared/timeouts.js";
 
 /** Told to every instance when sessions end, so each can close the sockets they opened. */
 export const SESSION_REVOCATIONS_CHANNEL = "auth.sessions.revoked";
@@ -41,10 +42,11 @@ export function createSessionRevocations(deps: {
   const { store, pubsub, recordTtlMs, revokedInDatabase, onError } = deps;
 
   function record(sessionId: string, deadline: number): Promise<void> {
-    return store.set(key(sessionId), "1", Math.max(1, deadline - Date.now())).catch((error: unknown) => {
-      onError(error, "auth.revocation.record_failed");
-      if (Date.now() + RETRY_EVERY_MS >= deadline) return;
-      setTimeout(() => void record(sessionId, deadline), RETRY_EVERY_MS).unref();
+    const write = () => store.set(key(sessionId), "1", Math.max(1, deadline - Date.now()));
+    const failed = (error: unknown) => onError(error, "auth.revocation.record_failed");
+    return write().catch((error: unknown) => {
+      failed(error);
+      retryInBackground(write, { everyMs: RETRY_EVERY_MS, deadline, onError: failed });
     });
   }
 

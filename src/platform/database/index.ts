@@ -11,9 +11,15 @@ export { type DatabaseOverload, databaseOverloadOf } from "./errors.js";
 
 type DatabaseConfig = Pick<
   Config,
-  "databaseUrl" | "databasePoolSize" | "dataDir" | "databaseStatementTimeoutMs" | "embeddedDatabase"
-> &
-  Pick<Config, "port" | "metrics">;
+  | "databaseUrl"
+  | "databasePoolSize"
+  | "dataDir"
+  | "databaseStatementTimeoutMs"
+  | "embeddedDatabase"
+  // The ports the embedded server leaves free (portsKairaBinds).
+  | "port"
+  | "metrics"
+>;
 
 /** Which database a configuration runs on: external PostgreSQL, embedded PostgreSQL, or PGlite. */
 export type DatabaseEngine = "external" | "embedded-postgres" | "pglite";
